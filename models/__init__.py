@@ -1,0 +1,1 @@
+"""Model-side data: architectures, payload sizes, device profiles, quality cache."""

@@ -1,0 +1,241 @@
+"""Quality cache: expected answer quality of each operating point, with provenance.
+
+CSV schema (one row per measured or published figure)::
+
+    edge_model,cloud_model,task,mode,precision,retention,selection,metric,
+    mean,ci_low,ci_high,n,source,provenance
+
+``metric`` is one of ``f1`` (task F1, the quality scale the simulator uses),
+``relative_to_bf16`` (F1 as a fraction of the same model's BF16 F1),
+``f1_gap_vs_cloud_own`` (scout-mask F1 minus the cloud's own-selection F1), or a
+non-quality figure kept for reference (``topk_overlap``, ``perplexity``). ``source`` is
+``published``, ``measured`` or ``assumed``.
+
+A value the simulator needs but no row gives is **derived** by one of these documented
+rules, and the result says so (``source="derived"``, or ``"assumed"`` when it rests on an
+assumed row; ``rule`` names the steps):
+
+- R1 direct: a row for exactly this (mode, precision, retention, selection).
+- R2 retention interpolation: linear in retention between the two nearest rows of the same
+  (mode, precision, selection); below the lowest row, linear towards F1 = 0 at retention 0.
+- R3 quantisation x retention: ``F1(kv, p, r) = F1(kv, bf16, r) x relative(p)``, assuming the
+  losses from quantisation and pruning multiply (relative(p) from the row at the nearest
+  retention, usually 100%).
+- R4 scout: ``F1(scout, r) = F1(cloud-own, r) + gap(r)``, with ``gap(1) = 0`` (both keep every
+  position) and ``F1(cloud-own, r) = F1(cloud-text) x F1(kv, bf16, r) / F1(kv, bf16, 1)`` when
+  no cloud-own row exists (the cloud's own selection loses the same fraction as the edge's).
+- R5 extrapolation to full context: ``F1(kv, bf16, 1)`` without a row is extrapolated
+  linearly from the two highest retentions measured.
+- edge-local equals ``F1(kv, bf16, 1)`` of the edge model.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from models.errors import InputError
+from models.operating import OperatingPoint
+
+DATA_DIR = Path(__file__).parent / "data"
+NAMED_CACHES = {
+    "published": DATA_DIR / "quality_published.csv",
+    "measured": DATA_DIR / "quality_measured.csv",
+}
+COLUMNS = ("edge_model", "cloud_model", "task", "mode", "precision", "retention", "selection",
+           "metric", "mean", "ci_low", "ci_high", "n", "source", "provenance")
+SOURCES = ("published", "measured", "assumed")
+_RANK = {"measured": 0, "published": 0, "derived": 1, "assumed": 2}
+
+
+@dataclass(frozen=True)
+class QualityValue:
+    """An expected quality (task F1 in [0, 1]) and where it came from."""
+
+    mean: float
+    n: int | None
+    source: str  # published | measured | derived | assumed
+    rule: str
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+def _combine(rule: str, mean: float, *parts: QualityValue) -> QualityValue:
+    worst = max((p.source for p in parts), key=lambda s: _RANK[s])
+    source = "assumed" if worst == "assumed" else "derived"
+    ns = [p.n for p in parts]
+    n = None if any(x is None for x in ns) else min(ns)  # type: ignore[type-var]
+    inner = "; ".join(p.rule for p in parts)
+    return QualityValue(mean, n, source, f"{rule}({inner})")
+
+
+def _opt_float(text: str, col: str, path: str, line: int) -> float | None:
+    if text.strip() == "":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{col} is not a number: {text!r}", path, line) from None
+    if not math.isfinite(v):
+        raise InputError(f"{col} is {text!r}", path, line)
+    return v
+
+
+class QualityCache:
+    """Rows of a quality CSV for lookups by operating point."""
+
+    def __init__(self, rows: list[dict], path: str = "<memory>"):
+        self.rows = rows
+        self.path = path
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> QualityCache:
+        """Load ``published`` (shipped default), ``measured`` or a CSV path."""
+        path = NAMED_CACHES.get(str(name_or_path), Path(name_or_path))
+        ps = str(path)
+        if not path.exists():
+            hint = " (run the measurement harness first)" if str(name_or_path) == "measured" else ""
+            raise InputError(f"quality cache not found{hint}", ps)
+        with open(path, newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or tuple(h.strip() for h in header) != COLUMNS:
+                raise InputError(f"quality cache header must be {','.join(COLUMNS)}", ps, 1)
+            rows = []
+            for line, rec in enumerate(reader, start=2):
+                if not rec:
+                    continue
+                if len(rec) != len(COLUMNS):
+                    raise InputError(f"expected {len(COLUMNS)} columns, found {len(rec)}", ps, line)
+                row = dict(zip(COLUMNS, (c.strip() for c in rec), strict=True))
+                mean = _opt_float(row["mean"], "mean", ps, line)
+                if mean is None:
+                    raise InputError("mean is empty", ps, line)
+                row["mean"] = mean
+                row["retention"] = _opt_float(row["retention"], "retention", ps, line)
+                row["ci_low"] = _opt_float(row["ci_low"], "ci_low", ps, line)
+                row["ci_high"] = _opt_float(row["ci_high"], "ci_high", ps, line)
+                n = _opt_float(row["n"], "n", ps, line)
+                row["n"] = None if n is None else int(n)
+                if row["source"] not in SOURCES:
+                    raise InputError(f"source must be one of {', '.join(SOURCES)}", ps, line)
+                rows.append(row)
+        return cls(rows, ps)
+
+    def for_pair(self, edge_model: str, cloud_model: str, task: str | None = None) -> PairQuality:
+        """Quality lookups for one (edge, cloud) model pair; InputError if the cache has none."""
+        rows = [r for r in self.rows
+                if r["edge_model"] == edge_model and r["cloud_model"] == cloud_model]
+        tasks = sorted({r["task"] for r in rows if r["metric"] == "f1"})
+        if not tasks:
+            pairs = sorted({(r["edge_model"], r["cloud_model"]) for r in self.rows})
+            raise InputError(
+                f"no quality rows for edge {edge_model} / cloud {cloud_model}; the cache has "
+                f"{', '.join('/'.join(p) for p in pairs)} (use --quality-cache none to skip "
+                "quality)", self.path)
+        if task is None:
+            if len(tasks) > 1:
+                raise InputError(f"several tasks ({', '.join(tasks)}); name one", self.path)
+            task = tasks[0]
+        return PairQuality([r for r in rows if r["task"] == task], task, self.path)
+
+
+class PairQuality:
+    """Derivation rules R1-R5 over one model pair and task's rows."""
+
+    def __init__(self, rows: list[dict], task: str, path: str):
+        self.task = task
+        self.path = path
+        self._rows = rows
+        self.quality = lru_cache(maxsize=None)(self._quality)
+
+    def _find(self, mode: str, metric: str, precision: str | None = None,
+              selection: str | None = None) -> list[dict]:
+        return [r for r in self._rows if r["mode"] == mode and r["metric"] == metric
+                and (precision is None or r["precision"] == precision)
+                and (selection is None or r["retention"] == 1.0 or r["selection"] == selection)
+                and r["retention"] is not None]
+
+    @staticmethod
+    def _value(r: dict, rule: str = "R1") -> QualityValue:
+        return QualityValue(r["mean"], r["n"], r["source"], rule, r["ci_low"], r["ci_high"])
+
+    def _curve(self, rows: list[dict], retention: float, what: str,
+               zero_at_zero: bool = True) -> QualityValue | None:
+        """R1/R2/R5 over rows that differ only in retention."""
+        pts = sorted(rows, key=lambda r: r["retention"])
+        for r in pts:
+            if abs(r["retention"] - retention) < 1e-9:
+                return self._value(r)
+        below = [r for r in pts if r["retention"] < retention]
+        above = [r for r in pts if r["retention"] > retention]
+        if below and above:
+            lo, hi = below[-1], above[0]
+            w = (retention - lo["retention"]) / (hi["retention"] - lo["retention"])
+            mean = lo["mean"] + w * (hi["mean"] - lo["mean"])
+            return _combine("R2", mean, self._value(lo), self._value(hi))
+        if above and zero_at_zero:
+            hi = above[0]
+            return _combine("R2-to-zero", hi["mean"] * retention / hi["retention"],
+                            self._value(hi))
+        if len(below) >= 2 and retention == 1.0:
+            a, b = below[-2], below[-1]
+            slope = (b["mean"] - a["mean"]) / (b["retention"] - a["retention"])
+            return _combine("R5", b["mean"] + slope * (1.0 - b["retention"]),
+                            self._value(a), self._value(b))
+        return None
+
+    def _kv_bf16(self, retention: float, selection: str) -> QualityValue:
+        rows = self._find("kv", "f1", "bf16", selection)
+        v = self._curve(rows, retention, "kv")
+        if v is None:
+            raise InputError(f"cannot derive F1 of bf16 KV at retention {retention:g} "
+                             f"({selection}) from the cache", self.path)
+        return v
+
+    def _quality(self, op: OperatingPoint) -> QualityValue:
+        if op.mode == "kv":
+            base = self._kv_bf16(op.retention, op.selection)
+            if op.precision == "bf16":
+                return base
+            direct = [r for r in self._find("kv", "f1", op.precision, op.selection)
+                      if abs(r["retention"] - op.retention) < 1e-9]
+            if direct:
+                return self._value(direct[0])
+            rel = self._find("kv", "relative_to_bf16", op.precision)
+            if not rel:
+                raise InputError(f"no {op.precision} quality rows in the cache", self.path)
+            r = min(rel, key=lambda r: abs(r["retention"] - op.retention))
+            return _combine("R3", base.mean * r["mean"], base, self._value(r))
+        if op.mode == "cloud-text":
+            rows = self._find("cloud-text", "f1")
+            if not rows:
+                raise InputError("no cloud-text F1 row in the cache", self.path)
+            return self._value(rows[0])
+        if op.mode == "edge-local":
+            rows = self._find("edge-local", "f1")
+            return self._value(rows[0]) if rows else self._kv_bf16(1.0, op.selection)
+        # scout
+        direct = self._curve(self._find("scout", "f1", None, op.selection), op.retention,
+                             "scout", zero_at_zero=False)
+        if direct is not None and direct.rule == "R1":
+            return direct
+        own = self._curve(self._find("cloud-own", "f1", None, op.selection), op.retention,
+                          "cloud-own", zero_at_zero=False)
+        if own is None:
+            full = self._quality(OperatingPoint("cloud-text"))
+            if op.retention == 1.0:
+                return full
+            edge_r = self._kv_bf16(op.retention, op.selection)
+            edge_1 = self._kv_bf16(1.0, op.selection)
+            own = _combine("R4-own", full.mean * edge_r.mean / edge_1.mean, full, edge_r, edge_1)
+        gap_rows = self._find("scout", "f1_gap_vs_cloud_own", None, op.selection)
+        gap_rows = gap_rows + [dict(gap_rows[0] if gap_rows else {}, retention=1.0, mean=0.0,
+                                    n=None, source="published", ci_low=None, ci_high=None)]
+        gap = self._curve(gap_rows, op.retention, "gap", zero_at_zero=False)
+        if gap is None:
+            return own
+        return _combine("R4", own.mean + gap.mean, own, gap)

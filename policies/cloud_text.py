@@ -1,0 +1,10 @@
+"""Cloud-text: send the text; the cloud prefills the full context with its own model."""
+
+from __future__ import annotations
+
+from policies.static import StaticPolicy
+
+
+class CloudText(StaticPolicy):
+    name = "cloud-text"
+    mode = "cloud-text"

@@ -1,0 +1,1 @@
+"""scoutsim: event-driven simulator of edge-cloud LLM protocols on real network traces."""

@@ -1,0 +1,132 @@
+"""Per-request cost of an operating point: payload bytes, compute times, expected quality.
+
+Compute steps per mode (times from :class:`models.timing.ComputeModel`):
+
+=========== ============================================ ==========================================
+mode        edge (before sending)                        cloud (after the payload arrives)
+=========== ============================================ ==========================================
+kv          prefill(edge model, context+question)        dequantise, one decode step of the *edge*
+            + quantise (int8/int4/mixed)                 model at the kept cache length = first
+                                                         token; then answer_tokens-1 decode steps
+scout       prefill(edge model, context+question) with   prefill(cloud model, context+question),
+            attention scores -> top-k indices            mask -> first token; then decode
+cloud-text  nothing                                      prefill(cloud model) -> first token; decode
+edge-local  prefill(edge model) -> first token; decode   nothing
+=========== ============================================ ==========================================
+
+``edge_s``/``cloud_ttft_s`` are the times to the hand-off and to the first token; the
+``*_busy_s`` times include decoding the rest of the answer, which keeps the accelerator busy
+(FIFO, one request at a time). ``mixed`` precision is timed as INT4 (its dominant part).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.arch import get_arch
+from models.operating import OperatingPoint
+from models.payload import (
+    cloud_text_payload_bytes,
+    kept_count,
+    kv_payload_bytes,
+    scout_payload_bytes,
+)
+from models.quality import PairQuality
+from models.timing import ComputeModel, TimeEstimate
+from sim.workload import Request
+
+
+@dataclass(frozen=True, slots=True)
+class OpCost:
+    """What one operating point costs for one request. Bytes and seconds."""
+
+    op: OperatingPoint
+    payload_bytes: int
+    edge_s: float
+    edge_busy_s: float
+    cloud_ttft_s: float
+    cloud_busy_s: float
+    quality: float
+    quality_source: str
+    compute_sources: frozenset[str]
+
+
+class CostModel:
+    """Costs for one scenario (model pair, devices, payload options, quality cache)."""
+
+    def __init__(self, *, edge_model: str, cloud_model: str, edge_compute: ComputeModel,
+                 cloud_compute: ComputeModel, quality: PairQuality | None,
+                 cloud_has_context: bool = False, kv_group_size: int = 64):
+        self.edge_arch = get_arch(edge_model)
+        self.cloud_arch = get_arch(cloud_model)
+        self.edge = edge_compute
+        self.cloud = cloud_compute
+        self.quality = quality
+        self.cloud_has_context = cloud_has_context
+        self.kv_group_size = kv_group_size
+        self._cache: dict[tuple, OpCost] = {}
+
+    def cost(self, op: OperatingPoint, req: Request) -> OpCost:
+        """Cost of ``op`` for ``req`` (memoised on the request's sizes)."""
+        key = (op, req.context_tokens, req.question_tokens, req.answer_tokens)
+        c = self._cache.get(key)
+        if c is None:
+            c = self._cache[key] = self._compute(op, req.context_tokens, req.question_tokens,
+                                                 req.answer_tokens)
+        return c
+
+    def _compute(self, op: OperatingPoint, ctx: int, q: int, answer: int) -> OpCost:
+        prompt = ctx + q
+        times: list[TimeEstimate] = []
+
+        def t(est: TimeEstimate) -> float:
+            times.append(est)
+            return est.seconds
+
+        edge_s = cloud_ttft_s = decode_rest_s = 0.0
+        if op.mode == "kv":
+            kept = kept_count(ctx, op.retention) + q
+            payload = kv_payload_bytes(self.edge_arch, ctx, op.precision, op.retention, q,
+                                       self.kv_group_size)
+            edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
+            qp = "int4" if op.precision == "mixed" else op.precision
+            if qp != "bf16":
+                edge_s += t(self.edge.quantize_s(self.edge_arch, kept, qp))
+                cloud_ttft_s += t(self.cloud.dequantize_s(self.edge_arch, kept, qp))
+            cloud_ttft_s += t(self.cloud.decode_s(self.edge_arch, kept))
+            if answer > 1:
+                decode_rest_s = t(self.cloud.decode_tokens_s(self.edge_arch, kept + 1, answer - 1))
+        elif op.mode == "scout":
+            payload = scout_payload_bytes(ctx, op.retention, q, self.cloud_has_context).total_bytes
+            edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
+            cloud_ttft_s = t(self.cloud.prefill_s(self.cloud_arch, prompt))
+            kept = kept_count(ctx, op.retention) + q
+            if answer > 1:
+                decode_rest_s = t(self.cloud.decode_tokens_s(self.cloud_arch, kept, answer - 1))
+        elif op.mode == "cloud-text":
+            payload = cloud_text_payload_bytes(ctx, q, self.cloud_has_context)
+            cloud_ttft_s = t(self.cloud.prefill_s(self.cloud_arch, prompt))
+            if answer > 1:
+                decode_rest_s = t(self.cloud.decode_tokens_s(self.cloud_arch, prompt, answer - 1))
+        else:  # edge-local
+            payload = 0
+            edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
+            if answer > 1:
+                decode_rest_s = t(self.edge.decode_tokens_s(self.edge_arch, prompt, answer - 1))
+        if self.quality is not None:
+            qv = self.quality.quality(op)
+            quality, qsource = qv.mean, qv.source
+        else:
+            quality, qsource = float("nan"), "disabled"
+        local = op.mode == "edge-local"
+        return OpCost(
+            op=op,
+            payload_bytes=int(payload),
+            edge_s=edge_s,
+            edge_busy_s=edge_s + (decode_rest_s if local else 0.0),
+            cloud_ttft_s=cloud_ttft_s,
+            cloud_busy_s=0.0 if local else cloud_ttft_s + decode_rest_s,
+            quality=quality,
+            quality_source=qsource,
+            compute_sources=frozenset(e.source for e in times),
+        )

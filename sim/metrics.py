@@ -1,0 +1,80 @@
+"""Per-request records to per-policy summaries, every rate with n and a 95% CI."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+Z95 = float(stats.norm.ppf(0.975))
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (good at rates near 0 or 1)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_interval(x: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval for a mean (NaN-free input; degenerate when n < 2 or sd = 0)."""
+    n = len(x)
+    if n == 0:
+        return (math.nan, math.nan)
+    m = float(np.mean(x))
+    if n < 2:
+        return (m, m)
+    se = float(np.std(x, ddof=1)) / math.sqrt(n)
+    h = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
+    return (m - h, m + h)
+
+
+def _quantile(x: np.ndarray, q: float) -> float:
+    """Order-statistic quantile (no interpolation, so infinite latencies stay infinite)."""
+    return float(np.quantile(x, q, method="inverted_cdf")) if len(x) else math.nan
+
+
+def summarize(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per policy (in first-appearance order) from per-request records."""
+    rows = []
+    for policy, df in records.groupby("policy", sort=False):
+        n = len(df)
+        hit = df["hit"].to_numpy(dtype=bool)
+        hits = int(hit.sum())
+        lo, hi = wilson_interval(hits, n)
+        lat = df["latency_s"].to_numpy(dtype=float)
+        quality = df["quality"].to_numpy(dtype=float)
+        has_quality = not np.all(np.isnan(quality))
+        utility = np.where(hit, quality, 0.0)
+        u_lo, u_hi = mean_interval(utility) if has_quality else (math.nan, math.nan)
+        mix = df["option"].value_counts(normalize=True)
+        rows.append({
+            "policy": policy,
+            "requests": n,
+            "hits": hits,
+            "deadline_hit_rate": hits / n,
+            "hit_rate_ci_low": lo,
+            "hit_rate_ci_high": hi,
+            "mean_quality": float(np.mean(quality)) if has_quality else math.nan,
+            "quality_among_hits": (float(np.mean(quality[hit])) if has_quality and hits
+                                   else math.nan),
+            "utility": float(np.mean(utility)) if has_quality else math.nan,
+            "utility_ci_low": u_lo,
+            "utility_ci_high": u_hi,
+            "p50_latency_s": _quantile(lat, 0.50),
+            "p95_latency_s": _quantile(lat, 0.95),
+            "p99_latency_s": _quantile(lat, 0.99),
+            "mean_payload_bytes": float(df["payload_bytes"].mean()),
+            "total_payload_bytes": int(df["payload_bytes"].sum()),
+            "unfinished": int(np.isinf(lat).sum()),
+            "mode_mix": ";".join(f"{k}={v:.3f}" for k, v in mix.items()),
+            "quality_source": ",".join(sorted(df["quality_source"].unique())),
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,142 @@
+"""Command line: ``python -m sim.run --policy scout,int8 --trace traces/lte.csv``.
+
+A thin layer over :func:`sim.simulation.run`: flags come from :class:`sim.scenario.Scenario`
+fields; ``--config FILE`` (TOML/YAML) sets them and flags override it. Bad input prints one
+line ``error: ...`` on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from models.errors import InputError
+from sim.scenario import FIELDS, Scenario, coerce, load_config
+
+SUMMARY_JSON_KEYS = (
+    "policy", "requests", "hits", "deadline_hit_rate", "hit_rate_ci_low", "hit_rate_ci_high",
+    "mean_quality", "quality_among_hits", "utility", "utility_ci_low", "utility_ci_high",
+    "p50_latency_s", "p95_latency_s", "p99_latency_s", "mean_payload_bytes",
+    "total_payload_bytes", "unfinished", "mode_mix", "quality_source", "compute_source",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise InputError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m sim.run", description=__doc__.splitlines()[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", help="TOML or YAML file of settings (flags override it)")
+    p.add_argument("--out", help="folder for requests.csv, summary.csv and scenario.json")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    defaults = Scenario()
+    for name, f in FIELDS.items():
+        flag = "--" + f.metadata.get("flag", name).replace("_", "-")
+        kw = {"dest": name, "default": None, "help": f.metadata["help"]
+              + f" (default: {getattr(defaults, name)})"}
+        if str(f.type).startswith("bool"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        else:
+            if "choices" in f.metadata:
+                kw["choices"] = f.metadata["choices"]
+            p.add_argument(flag, **kw)
+    return p
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    values = load_config(args.config) if args.config else {}
+    for name in FIELDS:
+        v = getattr(args, name)
+        if v is not None:
+            values[name] = coerce(name, v, "--" + FIELDS[name].metadata.get("flag", name))
+    if "bandwidth_mbps" in values and values["bandwidth_mbps"] is not None:
+        values.setdefault("trace", None)
+    return Scenario(**values)
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "-"
+    if isinstance(x, float) and math.isinf(x):
+        return "inf"
+    return f"{x:.{digits}f}"
+
+
+def format_table(summary: pd.DataFrame) -> str:
+    head = (f"{'policy':<14}{'n':>6}  {'hit rate [95% CI]':<22}{'quality':>8}{'utility':>9}"
+            f"{'p50 s':>9}{'p95 s':>9}{'mean bytes':>14}")
+    lines = [head, "-" * len(head)]
+    for r in summary.itertuples():
+        ci = f"{r.deadline_hit_rate:.3f} [{r.hit_rate_ci_low:.3f},{r.hit_rate_ci_high:.3f}]"
+        lines.append(f"{r.policy:<14}{r.requests:>6}  {ci:<22}{_fmt(r.mean_quality):>8}"
+                     f"{_fmt(r.utility):>9}{_fmt(r.p50_latency_s):>9}{_fmt(r.p95_latency_s):>9}"
+                     f"{r.mean_payload_bytes:>14,.0f}")
+    return "\n".join(lines)
+
+
+def _json_value(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if hasattr(v, "item"):
+        return _json_value(v.item())
+    return v
+
+
+def write_outputs(result, out_dir: str) -> None:
+    """Write requests.csv, summary.csv, scenario.json via temp files, then rename."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "requests.csv": lambda p: result.requests.to_csv(p, index=False),
+        "summary.csv": lambda p: result.summary.to_csv(p, index=False),
+        "scenario.json": lambda p: p.write_text(json.dumps(
+            dataclasses.asdict(result.scenario), indent=2) + "\n"),
+    }
+    tmps = []
+    for name, write in files.items():
+        tmp = out / f".{name}.tmp"
+        write(tmp)
+        tmps.append((tmp, out / name))
+    for tmp, final in tmps:
+        tmp.replace(final)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sim.simulation import run
+
+    try:
+        args = build_parser().parse_args(argv)
+        scenario = scenario_from_args(args)
+        result = run(scenario)
+        if args.out:
+            write_outputs(result, args.out)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        rows = [{k: _json_value(r[k]) for k in SUMMARY_JSON_KEYS}
+                for r in result.summary.to_dict("records")]
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_table(result.summary))
+        for note in result.notes:
+            print(f"note: {note}")
+        if args.out:
+            print(f"wrote {args.out}/requests.csv, summary.csv, scenario.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Scenario: everything needed to reproduce a run. The CLI, config files and sweeps build it.
+
+Each field's ``metadata["help"]`` becomes the CLI flag's help text (``--field-name``);
+units are in the names. Config files (TOML or YAML) use the same field names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TRACE = "traces/lte.csv"
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class Scenario:
+    """A run's parameters. Defaults are the shipped default scenario (see README)."""
+
+    policies: list[str] = _f(["bf16", "int8", "int4", "mixed", "scout", "cloud-text",
+                              "edge-local"],
+                             "policies, comma-separated (NAME, NAME:RETENTION or file.py:Class)",
+                             flag="policy")
+    trace: str | None = _f(DEFAULT_TRACE, "uplink trace file (canonical CSV)")
+    bandwidth_mbps: float | None = _f(None, "constant link in Mbit/s (overrides --trace)",
+                                      flag="bandwidth")
+    rtt_ms: float = _f(50.0, "RTT in ms when the trace has no RTT column", flag="rtt")
+    bandwidth_scale: float = _f(1.0, "multiply the trace's capacity by this factor")
+    trace_end: str = _f("loop", "at the trace's end: loop or clip", choices=("loop", "clip"))
+    link_efficiency: float = _f(1.0, "goodput / capacity of the link, (0, 1]")
+    requests: int = _f(200, "number of requests")
+    arrival: str = _f("poisson", "arrival process", choices=("poisson", "periodic"))
+    rate_per_s: float | None = _f(None, "arrival rate in requests/s", flag="rate")
+    interval_s: float | None = _f(10.0, "mean gap between arrivals in s (if --rate unset)",
+                                  flag="interval")
+    context_tokens: str = _f("170", "context tokens: N, normal:MEAN:SD, lognormal:MEDIAN:SIGMA "
+                             "or uniform:LOW:HIGH")
+    question_tokens: int = _f(12, "question tokens per request")
+    answer_tokens: int = _f(16, "answer tokens per request")
+    deadline_s: float = _f(2.0, "deadline from arrival to first answer token, s",
+                           flag="deadline")
+    edge_model: str = _f("qwen2.5-7b", "edge (scout) model")
+    cloud_model: str = _f("qwen2.5-14b", "cloud model")
+    edge_device: str = _f("jetson-agx-orin", "edge device profile")
+    cloud_device: str = _f("h100-sxm", "cloud device profile")
+    timing_table: str | None = _f(None, "measured timing CSV (file or folder) for the devices")
+    quality_cache: str = _f("published", "quality cache: published, measured, none or a CSV")
+    scout_retention: float = _f(0.5, "scout's default retention (0, 1]")
+    kv_retention: float = _f(1.0, "KV policies' default retention (0, 1]")
+    selection: str = _f("q2c", "position-selection method for pruning and scout")
+    cloud_has_context: bool = _f(False, "the cloud already holds the context text")
+    count_return_latency: bool = _f(True, "count the first token's trip back to the user")
+    kv_group_size: int = _f(64, "quantisation group size along head_dim (elements)")
+    seed: int = _f(0, "random seed (workload draws)")
+
+    def validate(self) -> Scenario:
+        """Check ranges; raises InputError naming the field."""
+        if not self.policies:
+            raise InputError("no policy given")
+        checks = [
+            ("rtt_ms", self.rtt_ms >= 0), ("bandwidth_scale", self.bandwidth_scale > 0),
+            ("link_efficiency", 0 < self.link_efficiency <= 1),
+            ("requests", self.requests >= 1), ("deadline_s", self.deadline_s > 0),
+            ("question_tokens", self.question_tokens >= 0),
+            ("answer_tokens", self.answer_tokens >= 1),
+            ("scout_retention", 0 < self.scout_retention <= 1),
+            ("kv_retention", 0 < self.kv_retention <= 1),
+            ("kv_group_size", self.kv_group_size >= 1),
+        ]
+        for name, ok in checks:
+            value = getattr(self, name)
+            if not ok or (isinstance(value, float) and not math.isfinite(value)):
+                raise InputError(f"{name} = {value!r} is out of range")
+        if self.bandwidth_mbps is not None and not (
+                self.bandwidth_mbps > 0 and math.isfinite(self.bandwidth_mbps)):
+            raise InputError(f"bandwidth_mbps = {self.bandwidth_mbps!r} must be positive")
+        if self.trace_end not in ("loop", "clip"):
+            raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
+        return self
+
+    def resolved_trace_path(self) -> Path | None:
+        """The trace path; a relative path missing from the CWD is looked up in the repo."""
+        if self.bandwidth_mbps is not None or self.trace is None:
+            return None
+        p = Path(self.trace)
+        if not p.exists() and not p.is_absolute() and (REPO_ROOT / p).exists():
+            return REPO_ROOT / p
+        return p
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Scenario)}
+
+
+def coerce(name: str, value: Any, source: str) -> Any:
+    """Convert a config value to the field's type; InputError naming the source."""
+    f = FIELDS.get(name)
+    if f is None:
+        raise InputError(f"unknown setting {name!r}", source)
+    typ = str(f.type)
+    try:
+        if value is None:
+            if "None" not in typ:
+                raise ValueError("may not be empty")
+            return None
+        if name == "policies":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return [str(p).strip() for p in items if str(p).strip()]
+        if typ.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if typ.startswith("int"):
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError("expected an integer")
+            return int(float(value))
+        if typ.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"setting {name}: {err} (got {value!r})", source) from None
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a TOML or YAML config into {field: value} (validated names and types)."""
+    p = Path(path)
+    ps = str(p)
+    if not p.exists():
+        raise InputError("config file not found", ps)
+    text = p.read_text()
+    try:
+        if p.suffix.lower() == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            data = tomllib.loads(text)
+        elif p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+            data = yaml.safe_load(text) or {}
+        else:
+            raise InputError("config must be .toml, .yaml or .yml", ps)
+    except InputError:
+        raise
+    except Exception as err:  # parser errors carry line numbers in their message
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        msg = str(err).splitlines()[0]
+        raise InputError(f"cannot parse config: {msg}", ps,
+                         None if line is None else line + 1) from None
+    if not isinstance(data, dict):
+        raise InputError("config must be a table/mapping of settings", ps)
+    aliases = {f.metadata.get("flag", name).replace("-", "_"): name for name, f in FIELDS.items()}
+    out = {}
+    for key, value in data.items():
+        name = aliases.get(str(key).replace("-", "_"), str(key).replace("-", "_"))
+        out[name] = coerce(name, value, ps)
+    return out

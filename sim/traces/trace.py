@@ -1,0 +1,206 @@
+"""Canonical network trace: piecewise-constant capacity (bytes/s) and RTT (s) over time.
+
+Semantics (the same for every reader):
+- Sample i holds on ``[times_s[i], times_s[i+1])``; the trace is shifted so it starts at 0 s.
+- The last sample holds for ``last_duration_s`` (by default the median of the earlier
+  sampling intervals, or 1 s for a one-sample trace), so the period is
+  ``duration_s = times_s[-1] + last_duration_s``.
+- ``end="loop"`` (default) repeats the trace with that period; ``end="clip"`` gives zero
+  capacity after the end, so a transfer that has not finished by then never finishes.
+
+All transfer arithmetic works in cumulative-capacity space: ``cum_bytes[i]`` is the number
+of bytes the link could carry from 0 to ``times_s[i]``. A transfer's finish time is found by
+searching that curve for the byte level and inverting inside one segment: exact for a
+piecewise-constant trace and O(log n), with no time stepping.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models.errors import InputError
+
+BITS_PER_BYTE = 8.0
+BYTES_PER_S_PER_MBPS = 1e6 / BITS_PER_BYTE  # 1 Mbit/s = 125,000 bytes/s
+
+
+@dataclass
+class Trace:
+    """A canonical trace; build it with :meth:`from_arrays`, :meth:`constant` or a reader."""
+
+    times_s: np.ndarray
+    capacity_bytes_per_s: np.ndarray
+    rtt_s: np.ndarray | None
+    duration_s: float
+    end: str = "loop"
+    name: str = "trace"
+    cum_bytes: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        seg = np.diff(np.append(self.times_s, self.duration_s))
+        self.cum_bytes = np.concatenate(([0.0], np.cumsum(self.capacity_bytes_per_s * seg)))
+        # Python lists make scalar bisect faster than numpy for one lookup at a time.
+        self._t = self.times_s.tolist()
+        self._c = self.cum_bytes.tolist()
+        self._cap = self.capacity_bytes_per_s.tolist()
+        self._rtt = None if self.rtt_s is None else self.rtt_s.tolist()
+        self.period_bytes = float(self.cum_bytes[-1])
+        if self.end not in ("loop", "clip"):
+            raise InputError(f"trace end must be 'loop' or 'clip', not {self.end!r}")
+        if self.end == "loop" and self.period_bytes <= 0:
+            raise InputError("trace has zero capacity over its whole length", self.name)
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_arrays(
+        cls,
+        times_s,
+        capacity_bytes_per_s,
+        rtt_s=None,
+        *,
+        last_duration_s: float | None = None,
+        end: str = "loop",
+        name: str = "trace",
+    ) -> Trace:
+        """Validate and build a trace; times are shifted to start at 0."""
+        t = np.asarray(times_s, dtype=float)
+        c = np.asarray(capacity_bytes_per_s, dtype=float)
+        if t.ndim != 1 or t.size == 0 or t.shape != c.shape:
+            raise InputError("trace needs one or more (time, capacity) samples", name)
+        if not np.all(np.isfinite(t)) or not np.all(np.isfinite(c)):
+            raise InputError("trace has a NaN or infinite value", name)
+        if np.any(c < 0):
+            raise InputError("trace has a negative capacity", name)
+        if np.any(np.diff(t) <= 0):
+            raise InputError("trace timestamps must be strictly increasing", name)
+        r = None
+        if rtt_s is not None:
+            r = np.asarray(rtt_s, dtype=float)
+            if r.shape != t.shape or not np.all(np.isfinite(r)) or np.any(r < 0):
+                raise InputError("trace RTT must be finite and non-negative", name)
+        t = t - t[0]
+        if last_duration_s is None:
+            last_duration_s = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+        if not last_duration_s > 0:
+            raise InputError("trace's last sample needs a positive duration", name)
+        return cls(t, c, r, float(t[-1] + last_duration_s), end=end, name=name)
+
+    @classmethod
+    def constant(cls, bandwidth_mbps: float, rtt_ms: float = 0.0, name: str = "constant") -> Trace:
+        """A constant link (one segment, looping forever)."""
+        if not (bandwidth_mbps > 0 and math.isfinite(bandwidth_mbps)):
+            raise InputError(f"bandwidth must be a positive number of Mbit/s, not {bandwidth_mbps}")
+        if not (rtt_ms >= 0 and math.isfinite(rtt_ms)):
+            raise InputError(f"RTT must be a non-negative number of ms, not {rtt_ms}")
+        return cls.from_arrays(
+            [0.0], [bandwidth_mbps * BYTES_PER_S_PER_MBPS], [rtt_ms / 1e3],
+            last_duration_s=1.0, name=name,
+        )
+
+    def scaled(self, factor: float) -> Trace:
+        """The same trace with every capacity multiplied by ``factor`` (> 0)."""
+        if not (factor > 0 and math.isfinite(factor)):
+            raise InputError(f"bandwidth scale must be positive, not {factor}")
+        return Trace(self.times_s, self.capacity_bytes_per_s * factor, self.rtt_s,
+                     self.duration_s, end=self.end, name=self.name)
+
+    def with_end(self, end: str) -> Trace:
+        return Trace(self.times_s, self.capacity_bytes_per_s, self.rtt_s, self.duration_s,
+                     end=end, name=self.name)
+
+    # ----------------------------------------------------------------- queries
+    def _local(self, t_s: float) -> tuple[int, float]:
+        """(period number, time within the period) for an absolute time."""
+        if self.end == "clip" or t_s < self.duration_s:
+            return 0, t_s
+        k = math.floor(t_s / self.duration_s)
+        return k, t_s - k * self.duration_s
+
+    def _segment(self, local_s: float) -> int:
+        return bisect_right(self._t, local_s) - 1
+
+    def capacity_at(self, t_s: float) -> float:
+        """Capacity in bytes/s at absolute time ``t_s`` (0 after the end when clipped)."""
+        k, local = self._local(t_s)
+        if local >= self.duration_s:
+            return 0.0
+        return self._cap[self._segment(local)]
+
+    def rtt_at(self, t_s: float, default_s: float = 0.0) -> float:
+        """RTT in s at ``t_s``; ``default_s`` when the trace has no RTT column."""
+        if self._rtt is None:
+            return default_s
+        _, local = self._local(t_s)
+        return self._rtt[self._segment(min(local, self._t[-1]))]
+
+    def cumulative_bytes(self, t_s: float) -> float:
+        """Bytes the link can carry from time 0 to ``t_s`` (the cumulative capacity curve)."""
+        if t_s <= 0:
+            return 0.0
+        k, local = self._local(t_s)
+        if local >= self.duration_s:  # clipped, past the end
+            return self.period_bytes
+        i = self._segment(local)
+        return k * self.period_bytes + self._c[i] + self._cap[i] * (local - self._t[i])
+
+    def bytes_between(self, t0_s: float, t1_s: float) -> float:
+        """Integral of capacity over ``[t0_s, t1_s]`` in bytes."""
+        return self.cumulative_bytes(t1_s) - self.cumulative_bytes(t0_s)
+
+    def finish_time(self, start_s: float, size_bytes: float) -> float:
+        """Earliest time at which ``size_bytes`` sent from ``start_s`` have been delivered.
+
+        Exact for the fluid model: solve ``C(t) = C(start) + size`` on the cumulative
+        curve. Returns ``math.inf`` when a clipped trace ends first.
+        """
+        if size_bytes <= 0:
+            return start_s
+        target = self.cumulative_bytes(start_s) + size_bytes
+        p = self.period_bytes
+        if self.end == "clip":
+            if target > p:
+                return math.inf
+            k, rem = 0, target
+        else:
+            # rem in (0, p]: the level lies in period k (a level equal to a whole number of
+            # periods is reached at the end of the previous one, possibly before a zero tail).
+            k = math.ceil(target / p) - 1
+            rem = target - k * p
+            if rem <= 0:  # float guards
+                k -= 1
+                rem += p
+            rem = min(rem, p)
+        j = bisect_left(self._c, rem)  # first j with cum[j] >= rem
+        if j < len(self._t) and self._c[j] == rem:
+            local = self._t[j]
+        elif j >= len(self._c) - 1 and self._c[-1] == rem:
+            local = self.duration_s
+        else:
+            i = j - 1
+            local = self._t[i] + (rem - self._c[i]) / self._cap[i]
+        return max(start_s, k * self.duration_s + local)
+
+    # ----------------------------------------------------------------- summaries
+    def mean_mbps(self) -> float:
+        """Time-weighted mean capacity over one period, Mbit/s."""
+        return self.period_bytes / self.duration_s / BYTES_PER_S_PER_MBPS
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write the canonical CSV (``time_s,bandwidth_mbps[,rtt_ms]``)."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["time_s", "bandwidth_mbps"] + (["rtt_ms"] if self._rtt else []))
+            for i, t in enumerate(self._t):
+                row = [repr(t), repr(self._cap[i] / BYTES_PER_S_PER_MBPS)]
+                if self._rtt:
+                    row.append(repr(self._rtt[i] * 1e3))
+                w.writerow(row)
+        tmp.replace(path)

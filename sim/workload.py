@@ -1,0 +1,133 @@
+"""Request workload: arrivals, sizes and deadlines, drawn once and shared by every policy.
+
+All randomness comes from ``numpy.random.SeedSequence([seed, STREAM])`` streams that no
+policy can advance, so every policy in a run sees identical requests (common random numbers,
+paired comparisons).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.errors import InputError
+
+WORKLOAD_STREAM = 1  # stream id for the workload's generator
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request. Times in seconds from the start of the run; sizes in tokens."""
+
+    index: int
+    arrival_s: float
+    context_tokens: int
+    question_tokens: int
+    answer_tokens: int
+    deadline_s: float  # budget from arrival to the first answer token at the user
+
+
+@dataclass(frozen=True)
+class TokenDistribution:
+    """Context-length distribution, parsed from a spec string.
+
+    ``170`` (fixed), ``normal:MEAN:SD``, ``lognormal:MEDIAN:SIGMA``, ``uniform:LOW:HIGH``
+    (integers, inclusive). Draws are rounded and clipped to ``[1, max_tokens]``.
+    """
+
+    kind: str
+    a: float
+    b: float = 0.0
+    max_tokens: int = 131072
+
+    @classmethod
+    def parse(cls, spec: str | int) -> TokenDistribution:
+        text = str(spec).strip()
+        parts = text.split(":")
+        try:
+            if len(parts) == 1:
+                value = float(parts[0])
+                if value != int(value) or value < 1:
+                    raise ValueError
+                return cls("fixed", value)
+            kind, a, b = parts[0].lower(), float(parts[1]), float(parts[2])
+        except (ValueError, IndexError):
+            raise InputError(
+                f"context tokens {text!r}: expected N, normal:MEAN:SD, lognormal:MEDIAN:SIGMA "
+                "or uniform:LOW:HIGH") from None
+        if kind not in ("normal", "lognormal", "uniform") or len(parts) != 3:
+            raise InputError(f"context tokens {text!r}: unknown distribution {kind!r}")
+        if not (a > 0 and b >= 0 and math.isfinite(a) and math.isfinite(b)):
+            raise InputError(f"context tokens {text!r}: parameters must be positive")
+        if kind == "uniform" and b < a:
+            raise InputError(f"context tokens {text!r}: HIGH must be >= LOW")
+        return cls(kind, a, b)
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.kind == "fixed":
+            x = np.full(n, self.a)
+        elif self.kind == "normal":
+            x = rng.normal(self.a, self.b, n)
+        elif self.kind == "lognormal":
+            x = self.a * np.exp(rng.normal(0.0, self.b, n))
+        else:
+            x = rng.integers(int(self.a), int(self.b) + 1, n)
+        return np.clip(np.rint(x), 1, self.max_tokens).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Columns of a request stream (numpy arrays of equal length)."""
+
+    arrival_s: np.ndarray
+    context_tokens: np.ndarray
+    question_tokens: np.ndarray
+    answer_tokens: np.ndarray
+    deadline_s: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.arrival_s)
+
+    def requests(self) -> list[Request]:
+        cols = zip(self.arrival_s.tolist(), self.context_tokens.tolist(),
+                   self.question_tokens.tolist(), self.answer_tokens.tolist(),
+                   self.deadline_s.tolist(), strict=True)
+        return [Request(i, *c) for i, c in enumerate(cols)]
+
+
+def make_workload(*, requests: int, seed: int, arrival: str = "poisson",
+                  rate_per_s: float | None = None, interval_s: float | None = None,
+                  context_tokens: str | int = 170, question_tokens: int = 0,
+                  answer_tokens: int = 16, deadline_s: float = 2.0) -> Workload:
+    """Draw a workload. Poisson arrivals need ``rate_per_s``; periodic ones ``interval_s``
+    (or ``rate_per_s``, then the interval is 1/rate). The first request arrives at 0 s for
+    periodic arrivals and after one exponential gap for Poisson ones."""
+    if requests < 1:
+        raise InputError(f"requests must be >= 1, not {requests}")
+    if not (deadline_s > 0 and math.isfinite(deadline_s)):
+        raise InputError(f"deadline must be a positive number of seconds, not {deadline_s}")
+    if question_tokens < 0 or answer_tokens < 1:
+        raise InputError("question tokens must be >= 0 and answer tokens >= 1")
+    if interval_s is None and rate_per_s is not None:
+        if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
+            raise InputError(f"rate must be a positive number of requests/s, not {rate_per_s}")
+        interval_s = 1.0 / rate_per_s
+    if interval_s is None or not (interval_s > 0 and math.isfinite(interval_s)):
+        raise InputError(f"arrival interval must be positive, not {interval_s}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, WORKLOAD_STREAM]))
+    if arrival == "poisson":
+        arrivals = np.cumsum(rng.exponential(interval_s, requests))
+    elif arrival == "periodic":
+        arrivals = np.arange(requests) * interval_s
+    else:
+        raise InputError(f"arrival process must be 'poisson' or 'periodic', not {arrival!r}")
+    ctx = TokenDistribution.parse(context_tokens).draw(rng, requests)
+    return Workload(
+        arrival_s=arrivals.astype(float),
+        context_tokens=ctx,
+        question_tokens=np.full(requests, question_tokens, dtype=np.int64),
+        answer_tokens=np.full(requests, answer_tokens, dtype=np.int64),
+        deadline_s=np.full(requests, float(deadline_s)),
+    )

@@ -1,0 +1,28 @@
+"""Shared fixtures: paths and an ``ideal``-device scenario builder for analytic tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import Scenario
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def ideal_scenario(**kw) -> Scenario:
+    """A scenario whose devices take zero time, so latencies are pure network."""
+    base = dict(edge_device="ideal", cloud_device="ideal", quality_cache="none",
+                count_return_latency=False, question_tokens=0, answer_tokens=1)
+    base.update(kw)
+    return Scenario(**base)
+
+
+@pytest.fixture
+def shared_traces() -> Path:
+    path = SHARED / "traces"
+    if not path.exists():
+        pytest.skip("../shared/traces is absent (tests that read real traces need it)")
+    return path
