@@ -5,24 +5,31 @@ uplink transfer (FIFO fluid link) -> one-way latency -> cloud compute (FIFO clou
 first answer token -> one-way latency back to the user (``count_return_latency``).
 Latency is measured from arrival to the first answer token at the user.
 
-Each FIFO stage's start and end are computed exactly when a job joins it (service times
-are known then), so the events are only those that order the queues or reveal something
-to the policy: arrivals, "ready for the link" (when edge compute delays it), arrival at the
-cloud (when RTT varies and could reorder messages) and, for policies that observe the
-network, one completion event per transfer. Transfer times come from the trace's
-cumulative capacity curve, never from stepping through time slots.
+Events. Arrivals are SimPy events (a chain: each arrival schedules the next). A policy that
+observes the network gets one SimPy event per transfer, at its completion, which appends
+the observation to its :class:`~policies.base.NetworkView`; static policies need none.
+
+Queues. Every stage is FIFO with service times known when a job joins it, so a job's
+start and end follow exactly from ``max(ready, server free)``. The only subtlety is the
+*order* in which jobs join: a request that skips the edge (cloud-text) can become ready for
+the link before an earlier one still in edge compute, and a varying RTT can reorder arrivals
+at the cloud. Jobs therefore wait in a ready-time heap and join the next stage in ready
+order when the clock passes their ready time (before each arrival is decided, and at the
+end). Nothing can join with an earlier ready time later on, since every later request
+arrives after the clock. Transfer times come from the trace's cumulative capacity curve,
+never from stepping through time slots.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import simpy
 
 from policies.base import NetworkView, Policy, TransferObservation
-from sim.costs import CostModel
+from sim.costs import CostModel, OpCost
 from sim.network import FluidLink
 from sim.server import FifoServer
 from sim.traces import Trace
@@ -37,96 +44,103 @@ RECORD_COLUMNS = (
 
 @dataclass
 class RunResult:
-    """Per-request columns of one policy's run, plus resource accounting."""
+    """Per-request rows (tuples in RECORD_COLUMNS order) of one policy's run."""
 
     policy: str
-    columns: dict[str, list] = field(default_factory=dict)
+    rows: list[tuple] = field(default_factory=list)
     link_bytes: float = 0.0
-    link_busy_until_s: float = 0.0
     compute_sources: set[str] = field(default_factory=set)
 
 
 def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: Trace,
              costs: CostModel, *, default_rtt_s: float, link_efficiency: float = 1.0,
              count_return_latency: bool = True) -> RunResult:
-    """Run ``policy`` over ``requests``; returns per-request records."""
+    """Run ``policy`` over ``requests`` (sorted by arrival); returns per-request rows."""
     env = simpy.Environment()
     edge = FifoServer("edge")
     cloud = FifoServer("cloud")
     link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency)
     view = NetworkView()
     observe = not policy.static
-    constant_latency = trace.rtt_s is None or bool(np.all(trace.rtt_s == trace.rtt_s[0]))
-    n = len(requests)
-    cols: dict[str, list] = {c: [None] * n for c in RECORD_COLUMNS}
-    result = RunResult(policy_label, cols)
+    result = RunResult(policy_label)
+    rows = result.rows
+    to_link: list[tuple] = []  # heap of (ready_s, request index, job)
+    to_cloud: list[tuple] = []  # heap of (arrival at cloud, request index, job)
+    latency_s = link.one_way_latency_s
 
-    def record(req: Request, c, edge_start: float, ready: float, link_start: float,
-               link_end: float, cloud_start: float, first_token: float) -> None:
-        i = req.index
-        latency = first_token - req.arrival_s
+    def record(req: Request, c: OpCost, edge_start, ready, link_start, link_end, cloud_start,
+               first_token) -> None:
         op = c.op
-        for key, value in (
-            ("request", i), ("arrival_s", req.arrival_s), ("context_tokens", req.context_tokens),
-            ("deadline_s", req.deadline_s), ("option", op.label), ("mode", op.mode),
-            ("precision", op.precision), ("retention", op.retention),
-            ("payload_bytes", c.payload_bytes), ("edge_start_s", edge_start),
-            ("edge_end_s", ready), ("link_start_s", link_start), ("link_end_s", link_end),
-            ("cloud_start_s", cloud_start), ("first_token_s", first_token),
-            ("latency_s", latency), ("hit", latency <= req.deadline_s),
-            ("quality", c.quality), ("quality_source", c.quality_source),
-        ):
-            cols[key][i] = value
+        latency = first_token - req.arrival_s
+        rows.append((req.index, req.arrival_s, req.context_tokens, req.deadline_s, op.label,
+                     op.mode, op.precision, op.retention, c.payload_bytes, edge_start, ready,
+                     link_start, link_end, cloud_start, first_token, latency,
+                     latency <= req.deadline_s, c.quality, c.quality_source))
 
-    def at_cloud(req, c, edge_start, ready, link_start, link_end, now):
-        start = cloud.serve(now, c.cloud_busy_s)
-        ttft = start + c.cloud_ttft_s
-        back = link.one_way_latency_s(ttft) if count_return_latency else 0.0
-        record(req, c, edge_start, ready, link_start, link_end, start, ttft + back)
+    def observe_transfer(obs: TransferObservation, rtt_s: float) -> None:
+        view.transfers.append(obs)
+        view.rtt_samples_s.append((obs.end_s, rtt_s))
 
-    def on_ready(req, c, edge_start, ready):
+    def join_cloud(item) -> None:
+        arrive, _, req, c, edge_start, ready, start, end = item
+        cloud_start = cloud.serve(arrive, c.cloud_busy_s)
+        ttft = cloud_start + c.cloud_ttft_s
+        back = latency_s(ttft) if count_return_latency else 0.0
+        record(req, c, edge_start, ready, start, end, cloud_start, ttft + back)
+
+    def join_link(item) -> None:
+        ready, _, req, c, edge_start = item
         start, end = link.send(ready, c.payload_bytes)
-        if observe and math.isfinite(end):
-            obs = TransferObservation(c.payload_bytes, start, end)
-            rtt = 2 * link.one_way_latency_s(start)
-            ev = env.timeout(end - env.now)
-            ev.callbacks.append(lambda _e: (view.transfers.append(obs),
-                                            view.rtt_samples_s.append((end, rtt))))
-        arrive = end + link.one_way_latency_s(start)
-        if not math.isfinite(arrive):
+        if not math.isfinite(end):  # a clipped trace ended first
             record(req, c, edge_start, ready, start, end, math.inf, math.inf)
-        elif constant_latency or arrive <= env.now:
-            at_cloud(req, c, edge_start, ready, start, end, arrive)
-        else:
-            env.timeout(arrive - env.now).callbacks.append(
-                lambda _e: at_cloud(req, c, edge_start, ready, start, end, arrive))
+            return
+        if observe:
+            obs = TransferObservation(c.payload_bytes, start, end)
+            rtt = 2 * latency_s(start)
+            if end <= env.now:
+                observe_transfer(obs, rtt)
+            else:
+                ev = env.timeout(end - env.now)
+                ev.callbacks.append(lambda _e, o=obs, r=rtt: observe_transfer(o, r))
+        heapq.heappush(to_cloud, (end + latency_s(start), req.index, req, c, edge_start,
+                                  ready, start, end))
+
+    def advance(now: float) -> None:
+        """Let every job whose ready time has passed join its next stage, in ready order."""
+        while (to_link and to_link[0][0] <= now) or (to_cloud and to_cloud[0][0] <= now):
+            if to_cloud and (not to_link or to_cloud[0][0] < to_link[0][0]):
+                join_cloud(heapq.heappop(to_cloud))
+            else:
+                join_link(heapq.heappop(to_link))
 
     def on_arrival(req: Request) -> None:
-        view.now_s = env.now
+        now = env.now
+        advance(now)
+        view.now_s = now
         op = policy.decide(req, view)
         c = costs.cost(op, req)
         result.compute_sources.update(c.compute_sources)
         if c.edge_busy_s > 0:
-            edge_start = edge.serve(env.now, c.edge_busy_s)
+            edge_start = edge.serve(now, c.edge_busy_s)
             ready = edge_start + c.edge_s
         else:
-            edge_start = ready = env.now
+            edge_start = ready = now
         if op.mode == "edge-local":
             record(req, c, edge_start, ready, math.nan, math.nan, math.nan, ready)
-        elif ready <= env.now:
-            on_ready(req, c, edge_start, ready)
         else:
-            env.timeout(ready - env.now).callbacks.append(
-                lambda _e: on_ready(req, c, edge_start, ready))
+            heapq.heappush(to_link, (ready, req.index, req, c, edge_start))
 
-    def arrivals():
-        for req in requests:
-            if req.arrival_s > env.now:
-                yield env.timeout(req.arrival_s - env.now)
-            on_arrival(req)
+    it = iter(requests)
 
-    env.process(arrivals())
+    def next_arrival(_event=None) -> None:
+        req = next(it, None)
+        if req is None:
+            return
+        ev = env.timeout(max(0.0, req.arrival_s - env.now))
+        ev.callbacks.append(lambda _e, r=req: (on_arrival(r), next_arrival(_e)))
+
+    next_arrival()
     env.run()
+    advance(math.inf)
     result.link_bytes = link.bytes_sent
-    result.link_busy_until_s = link.free_at_s
     return result

@@ -86,6 +86,13 @@ class Scenario:
         if self.bandwidth_mbps is not None and not (
                 self.bandwidth_mbps > 0 and math.isfinite(self.bandwidth_mbps)):
             raise InputError(f"bandwidth_mbps = {self.bandwidth_mbps!r} must be positive")
+        from models.arch import get_arch
+        from models.devices import get_device
+
+        get_arch(self.edge_model)
+        get_arch(self.cloud_model)
+        get_device(self.edge_device)
+        get_device(self.cloud_device)
         if self.trace_end not in ("loop", "clip"):
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
         return self

@@ -21,7 +21,7 @@ from models.quality import QualityCache
 from models.timing import ComputeModel, TimingTable
 from policies import PolicyContext, make_policy
 from sim.costs import CostModel
-from sim.engine import simulate
+from sim.engine import RECORD_COLUMNS, simulate
 from sim.metrics import summarize
 from sim.scenario import Scenario
 from sim.traces import Trace, read_trace
@@ -86,7 +86,8 @@ def run(scenario: Scenario) -> Result:
         r = simulate(label, policy, requests, trace, costs, default_rtt_s=s.rtt_ms / 1e3,
                      link_efficiency=s.link_efficiency,
                      count_return_latency=s.count_return_latency)
-        df = pd.DataFrame(r.columns)
+        df = pd.DataFrame.from_records(r.rows, columns=RECORD_COLUMNS)
+        df = df.sort_values("request", kind="stable", ignore_index=True)
         df.insert(0, "policy", label)
         frames.append(df)
         sources[label] = ",".join(sorted(r.compute_sources)) or "none"

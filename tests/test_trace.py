@@ -62,7 +62,7 @@ def test_mbps_units():
 
 @settings(max_examples=200, deadline=None)
 @given(
-    caps=st.lists(st.floats(0, 1e7), min_size=1, max_size=12),
+    caps=st.lists(st.one_of(st.just(0.0), st.floats(1.0, 1e7)), min_size=1, max_size=12),
     gaps=st.lists(st.floats(0.01, 5), min_size=12, max_size=12),
     start=st.floats(0, 100),
     size=st.floats(1, 1e8),

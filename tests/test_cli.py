@@ -1,0 +1,105 @@
+"""The command line: output formats, config files, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sim.run import SUMMARY_JSON_KEYS, main
+from tests.conftest import REPO
+
+FAST = ["--requests", "50", "--edge-device", "ideal", "--cloud-device", "ideal"]
+
+
+def test_json_summary_has_the_documented_keys(capsys):
+    assert main(["--policy", "int8,scout", "--bandwidth", "20", "--json", *FAST]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["policy"] for r in rows] == ["int8", "scout"]
+    for r in rows:
+        assert set(SUMMARY_JSON_KEYS) <= set(r)
+        assert r["requests"] == 50
+        assert r["hit_rate_ci_low"] <= r["deadline_hit_rate"] <= r["hit_rate_ci_high"]
+
+
+def test_table_and_out_dir(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--policy", "scout", "--out", str(out), *FAST]) == 0
+    text = capsys.readouterr().out
+    assert "hit rate [95% CI]" in text and "scout" in text
+    assert {p.name for p in out.iterdir()} == {"requests.csv", "summary.csv", "scenario.json"}
+    assert json.loads((out / "scenario.json").read_text())["requests"] == 50
+
+
+def test_config_file_and_flag_override(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('policy = "int8,scout"\nrequests = 30\nbandwidth = 50\n'
+                   'edge_device = "ideal"\ncloud_device = "ideal"\n')
+    assert main(["--config", str(cfg), "--requests", "40", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["requests"] for r in rows] == [40, 40]
+    y = tmp_path / "c.yaml"
+    y.write_text("policies: [cloud-text]\nrequests: 10\nbandwidth_mbps: 5\n")
+    assert main(["--config", str(y), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["policy"] == "cloud-text"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--policy", "nope"], "unknown policy 'nope'"),
+    (["--edge-model", "gpt-9"], "unknown model 'gpt-9'"),
+    (["--cloud-device", "tpu"], "unknown device 'tpu'"),
+    (["--bandwidth", "nan"], "bandwidth"),
+    (["--bandwidth", "-3"], "bandwidth"),
+    (["--requests", "ten"], "requests"),
+    (["--trace", "missing.csv"], "missing.csv: trace file not found"),
+    (["--policy", "scout:1.5"], "retention"),
+    (["--context-tokens", "weird:1"], "context tokens"),
+    (["--deadline", "0"], "deadline"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and needle in err
+
+
+def test_bad_trace_line_reported(tmp_path, capsys):
+    p = tmp_path / "t.csv"
+    p.write_text("time_s,bandwidth_mbps\n0,5\n1,5\n1,6\n")
+    out = tmp_path / "out"
+    assert main(["--trace", str(p), "--out", str(out)]) == 2
+    assert f"{p}:4: duplicate timestamp" in capsys.readouterr().err
+    assert not out.exists()  # nothing half-written
+
+
+def test_bad_config_reported(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("requests: [1, 2\n")
+    assert main(["--config", str(cfg)]) == 2
+    assert str(cfg) in capsys.readouterr().err
+    cfg2 = tmp_path / "c2.toml"
+    cfg2.write_text("bogus_setting = 1\n")
+    assert main(["--config", str(cfg2)]) == 2
+    assert "unknown setting 'bogus_setting'" in capsys.readouterr().err
+
+
+def test_plugin_policy(tmp_path, capsys):
+    plugin = tmp_path / "mine.py"
+    plugin.write_text(
+        "from models.operating import OperatingPoint\n"
+        "from policies.base import Policy\n"
+        "class Tiny(Policy):\n"
+        "    name = 'tiny'\n"
+        "    def decide(self, request, view):\n"
+        "        return OperatingPoint('scout', retention=0.25)\n")
+    assert main(["--policy", f"{plugin}:Tiny", "--json", *FAST]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["policy"] == "tiny" and "scout@25%" in row["mode_mix"]
+
+
+def test_module_entry_point_no_traceback():
+    proc = subprocess.run([sys.executable, "-m", "sim.run", "--policy", "nope"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().startswith("error: unknown policy")
