@@ -1,0 +1,377 @@
+"""Throughput benchmark of the engine, with a naive SimPy model as baseline and cross-check.
+
+Run: ``python -m experiments.bench [--requests 100000] [--trace PATH] [--naive-requests N]
+[--json]``.
+
+What is measured
+----------------
+* **Engine** (:func:`sim.engine.simulate`, the code every run uses): simulated requests per
+  wall-clock second for the static policies ``int8``, ``scout`` and ``cloud-text`` on a real
+  trace (default: HSDPA Norway 3G ``norway_train_13`` from ``../shared/traces``, Pensieve
+  cooked format, looping). Only the ``simulate()`` call is timed (``time.perf_counter``),
+  best of ``--repeats`` (3; the naive model too); building costs, workload and policies is
+  not timed.
+* **End-to-end** :func:`sim.simulation.run` once, for reference: the same three policies in
+  one :class:`~sim.scenario.Scenario`, including the trace read, workload, cost model and the
+  pandas records and summary.
+* **Naive baseline** (:func:`naive_first_token_times`): the SimPy model a researcher would
+  typically write for the same pipeline: ``simpy.Resource(capacity=1)`` for the edge device,
+  the link and the cloud GPU, one process per request, and the transfer stepped through the
+  trace's time slots (one ``env.timeout`` per slot boundary crossed). It uses the same
+  requests and the same :class:`~sim.costs.OpCost` (``costs.cost``), on the first
+  ``--naive-requests`` (5,000) requests because it is slow; the ratio compares requests/s.
+* **Cross-check**: on those requests, each request's first-token time (at the user) from the
+  naive model must equal the engine's within a relative 1e-6 (slot stepping accumulates
+  float error; the exact engine inverts the cumulative capacity curve). The maximum absolute
+  difference is reported. The exit status is 1 when they disagree, else 0.
+
+Workload: Poisson arrivals (seed 0) drawn with :func:`sim.workload.make_workload` and the
+default scenario's request sizes and devices (qwen2.5-7b on jetson-agx-orin at the edge,
+qwen2.5-14b on h100-sxm in the cloud, quality cache "published"). The mean interval is
+``--interval`` (5 s) or, for a policy whose payload needs longer on the link, twice its mean
+transfer time at the trace's mean capacity (rounded up to a whole second), so that no policy
+is measured on an overloaded (ever-growing) queue; the table gives the interval and load.
+Targets: >= 100,000 requests/s for each static policy, and >= 10x the naive model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import sys
+import time
+from bisect import bisect_right
+from collections.abc import Generator, Sequence
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from policies import NetworkView, Policy, PolicyContext, make_policy
+from sim.costs import CostModel
+from sim.engine import RECORD_COLUMNS, simulate
+from sim.scenario import Scenario
+from sim.simulation import build_costs, run
+from sim.traces import Trace, read_trace
+from sim.workload import Request, make_workload
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TRACE = REPO.parent / "shared/traces/hsdpa-norway-3g/norway_train_13"
+POLICY_SPECS = ("int8", "scout", "cloud-text")
+TARGET_REQ_PER_S = 100_000.0
+TARGET_SPEEDUP = 10.0
+REL_TOL = 1e-6
+ABS_TOL = 1e-9  # for times near zero
+FIRST_TOKEN = RECORD_COLUMNS.index("first_token_s")
+LATENCY = RECORD_COLUMNS.index("latency_s")
+
+
+# --------------------------------------------------------------------------- naive model
+def naive_first_token_times(policy: Policy, requests: Sequence[Request], trace: Trace,
+                            costs: CostModel, *, default_rtt_s: float,
+                            link_efficiency: float = 1.0,
+                            count_return_latency: bool = True) -> list[float]:
+    """First-token time at the user of each request (by ``request.index``) from a naive
+    SimPy model: Resources for edge, link and cloud, one process per request, and the
+    transfer stepped slot by slot through the trace. ``inf`` where a clipped trace ends
+    before the transfer finishes. Static policies only (the view stays empty).
+
+    Deliberately independent of the engine: it reads only the trace's sample arrays and
+    never its cumulative-capacity methods.
+    """
+    if not policy.static:
+        raise ValueError("the naive model runs static policies only")
+    env = simpy.Environment()
+    edge = simpy.Resource(env, capacity=1)
+    link = simpy.Resource(env, capacity=1)
+    cloud = simpy.Resource(env, capacity=1)
+    view = NetworkView()
+    times = trace.times_s.tolist()
+    caps = trace.capacity_bytes_per_s.tolist()
+    rtts = None if trace.rtt_s is None else trace.rtt_s.tolist()
+    period = trace.duration_s
+    loop = trace.end == "loop"
+    n_slots = len(times)
+    first = [math.inf] * (max((r.index for r in requests), default=-1) + 1)
+
+    def slot_of(t: float) -> tuple[int, int]:
+        """(period number, slot index) holding absolute time ``t``."""
+        k = math.floor(t / period) if loop else 0
+        local = t - k * period
+        return k, max(0, bisect_right(times, local) - 1)
+
+    def one_way_latency(t: float) -> float:
+        if rtts is None:
+            return 0.5 * default_rtt_s
+        return 0.5 * rtts[slot_of(t)[1]]
+
+    def transfer(size: float) -> Generator[simpy.Event, Any, None]:
+        """Hold the link (already acquired) until ``size`` bytes have gone through."""
+        remaining = size
+        k, i = slot_of(env.now)
+        while remaining > 0:
+            slot_end = k * period + (times[i + 1] if i + 1 < n_slots else period)
+            rate = caps[i]
+            span = slot_end - env.now
+            if rate > 0 and remaining / rate <= span:
+                yield env.timeout(remaining / rate)
+                remaining = 0.0
+                break
+            if span > 0:
+                yield env.timeout(span)
+                remaining -= rate * span
+            i += 1
+            if i == n_slots:
+                if not loop:
+                    yield env.event()  # clipped trace has ended: never finishes
+                i, k = 0, k + 1
+
+    def handle(req: Request) -> Generator[simpy.Event, Any, None]:
+        c = costs.cost(policy.decide(req, view), req)
+        if c.edge_busy_s > 0:
+            with edge.request() as turn:
+                yield turn
+                yield env.timeout(c.edge_s)
+                if c.op.mode == "edge-local":
+                    first[req.index] = env.now
+                    yield env.timeout(c.edge_busy_s - c.edge_s)  # rest of the answer
+                    return
+        elif c.op.mode == "edge-local":
+            first[req.index] = env.now
+            return
+        with link.request() as turn:
+            yield turn
+            start = env.now
+            yield from transfer(c.payload_bytes / link_efficiency)
+        yield env.timeout(one_way_latency(start))
+        with cloud.request() as turn:
+            yield turn
+            yield env.timeout(c.cloud_ttft_s)
+            back = one_way_latency(env.now) if count_return_latency else 0.0
+            first[req.index] = env.now + back
+            yield env.timeout(c.cloud_busy_s - c.cloud_ttft_s)  # rest of the answer
+
+    def source() -> Generator[simpy.Event, Any, None]:
+        for req in requests:
+            yield env.timeout(req.arrival_s - env.now)
+            env.process(handle(req))
+
+    env.process(source())
+    env.run()
+    return first
+
+
+def compare(naive: Sequence[float], engine: Sequence[float]) -> dict[str, Any]:
+    """Agreement of two first-token-time lists: max abs/rel difference, pass/fail."""
+    max_abs = max_rel = 0.0
+    mismatched = 0
+    for a, b in zip(naive, engine, strict=True):
+        if math.isinf(a) or math.isinf(b):
+            if a != b:
+                mismatched += 1
+            continue
+        d = abs(a - b)
+        max_abs = max(max_abs, d)
+        max_rel = max(max_rel, d / max(abs(a), abs(b), 1e-300))
+        if d > REL_TOL * max(abs(a), abs(b)) + ABS_TOL:
+            mismatched += 1
+    return {"requests": len(engine), "max_abs_diff_s": max_abs, "max_rel_diff": max_rel,
+            "mismatched": mismatched, "ok": mismatched == 0}
+
+
+def engine_first_token_times(rows: list[tuple], n: int) -> list[float]:
+    """First-token times by request index from the engine's rows."""
+    out = [math.nan] * n
+    for row in rows:
+        out[row[0]] = row[FIRST_TOKEN]
+    return out
+
+
+# --------------------------------------------------------------------------- benchmark
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                       cpu)
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "python": sys.version.split()[0],
+            "implementation": platform.python_implementation(), "simpy": version("simpy"),
+            "cpu": cpu, "cpu_count": os.cpu_count()}
+
+
+def _timed(fn: Any, repeats: int) -> tuple[float, Any]:
+    best, out = math.inf, None
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def bench(trace_path: Path, *, requests: int, naive_requests: int, interval_s: float,
+          repeats: int, seed: int = 0) -> dict[str, Any]:
+    """Run every measurement; returns a JSON-able report."""
+    scenario = Scenario(trace=str(trace_path), requests=requests, seed=seed)
+    trace = read_trace(trace_path, end=scenario.trace_end)
+    costs = build_costs(scenario)
+    default_rtt_s = scenario.rtt_ms / 1e3
+    mean_goodput = trace.period_bytes / trace.duration_s * scenario.link_efficiency
+    kw = dict(default_rtt_s=default_rtt_s, link_efficiency=scenario.link_efficiency,
+              count_return_latency=scenario.count_return_latency)
+    rows: list[dict[str, Any]] = []
+    checks: dict[str, Any] = {}
+    intervals: dict[str, float] = {}
+    for spec in POLICY_SPECS:
+        label, policy = make_policy(spec)
+        policy.reset(PolicyContext(costs=costs, scout_retention=scenario.scout_retention,
+                                   kv_retention=scenario.kv_retention,
+                                   selection=scenario.selection))
+        probe = make_workload(requests=1, seed=seed, interval_s=interval_s,
+                              context_tokens=scenario.context_tokens,
+                              question_tokens=scenario.question_tokens,
+                              answer_tokens=scenario.answer_tokens,
+                              deadline_s=scenario.deadline_s).requests()[0]
+        payload = costs.cost(policy.decide(probe, NetworkView()), probe).payload_bytes
+        gap = max(interval_s, float(math.ceil(2 * payload / mean_goodput)))
+        intervals[label] = gap
+        reqs = make_workload(requests=requests, seed=seed, interval_s=gap,
+                             context_tokens=scenario.context_tokens,
+                             question_tokens=scenario.question_tokens,
+                             answer_tokens=scenario.answer_tokens,
+                             deadline_s=scenario.deadline_s).requests()
+        load = payload / mean_goodput / gap
+
+        def run_engine(rs: list[Request] = reqs, p: Policy = policy,
+                       name: str = label) -> Any:
+            return simulate(name, p, rs, trace, costs, **kw)
+
+        secs, res = _timed(run_engine, repeats)
+        lat = [r[LATENCY] for r in res.rows]
+        engine_row = {"model": "engine simulate()", "policy": label, "requests": requests,
+                      "interval_s": gap, "link_load": load, "seconds": secs,
+                      "req_per_s": requests / secs,
+                      "mean_latency_s": sum(lat) / len(lat)}
+        # naive baseline and cross-check on the first naive_requests requests
+        sub = reqs[:naive_requests]
+
+        def run_naive(rs: list[Request] = sub, p: Policy = policy) -> list[float]:
+            return naive_first_token_times(p, rs, trace, costs, **kw)
+
+        nsecs, naive_ft = _timed(run_naive, repeats)
+        naive_rps = len(sub) / nsecs
+        ssecs, sub_res = _timed(lambda rs=sub: run_engine(rs), repeats)
+        checks[label] = compare(naive_ft, engine_first_token_times(sub_res.rows, len(sub)))
+        checks[label]["engine_req_per_s_same_requests"] = len(sub) / ssecs
+        checks[label]["ratio_same_requests"] = nsecs / ssecs
+        engine_row["ratio_vs_naive"] = engine_row["req_per_s"] / naive_rps
+        rows.append(engine_row)
+        rows.append({"model": "naive SimPy", "policy": label, "requests": len(sub),
+                     "interval_s": gap, "link_load": load, "seconds": nsecs,
+                     "req_per_s": naive_rps, "ratio_vs_naive": 1.0,
+                     "mean_latency_s": sum(naive_ft[i] - r.arrival_s for i, r in
+                                           enumerate(sub)) / len(sub)})
+    # end-to-end run() of the three policies on one scenario (largest interval: none overloaded)
+    gap = max(intervals.values())
+    s = Scenario(policies=list(POLICY_SPECS), trace=str(trace_path), requests=requests,
+                 interval_s=gap, seed=seed)
+    t0 = time.perf_counter()
+    run(s)
+    secs = time.perf_counter() - t0
+    n = requests * len(POLICY_SPECS)
+    rows.append({"model": "run() end-to-end", "policy": ",".join(POLICY_SPECS), "requests": n,
+                 "interval_s": gap, "link_load": None, "seconds": secs, "req_per_s": n / secs,
+                 "ratio_vs_naive": None, "mean_latency_s": None})
+    engine_rows = [r for r in rows if r["model"] == "engine simulate()"]
+    targets = {
+        "engine_req_per_s_ge_100k": all(r["req_per_s"] >= TARGET_REQ_PER_S
+                                        for r in engine_rows),
+        "engine_ge_10x_naive": all(r["ratio_vs_naive"] >= TARGET_SPEEDUP for r in engine_rows),
+        "naive_agrees_with_engine": all(c["ok"] for c in checks.values()),
+    }
+    return {"machine": machine(),
+            "config": {"trace": str(trace_path), "trace_mean_mbps": trace.mean_mbps(),
+                       "trace_duration_s": trace.duration_s, "trace_end": trace.end,
+                       "requests": requests, "naive_requests": min(naive_requests, requests),
+                       "repeats": repeats, "seed": seed, "arrival": "poisson",
+                       "edge": f"{scenario.edge_model} on {scenario.edge_device}",
+                       "cloud": f"{scenario.cloud_model} on {scenario.cloud_device}",
+                       "rtt_ms": scenario.rtt_ms, "rel_tol": REL_TOL},
+            "rows": rows, "crosscheck": checks, "targets": targets}
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_report(rep: dict[str, Any]) -> None:
+    m, c = rep["machine"], rep["config"]
+    print(f"machine: {m['platform']}, {m['implementation']} {m['python']}, "
+          f"simpy {m['simpy']}, {m['cpu_count']} CPUs ({m['cpu']})")
+    print(f"trace: {c['trace']} ({c['trace_mean_mbps']:.2f} Mbit/s mean over "
+          f"{c['trace_duration_s']:.0f} s, {c['trace_end']}); edge {c['edge']}, cloud "
+          f"{c['cloud']}; RTT {c['rtt_ms']:.0f} ms; Poisson seed {c['seed']}; "
+          f"best of {c['repeats']} (engine and naive)")
+    head = (f"{'model':<18} {'policy':<22} {'requests':>9} {'interval':>8} {'load':>5} "
+            f"{'seconds':>9} {'requests/s':>11} {'vs naive':>9} {'mean lat':>9}")
+    print(head)
+    print("-" * len(head))
+    for r in rep["rows"]:
+        print(f"{r['model']:<18} {r['policy']:<22} {r['requests']:>9,} "
+              f"{r['interval_s']:>7.0f}s {_fmt(r['link_load'], '.2f'):>5} "
+              f"{r['seconds']:>9.3f} {r['req_per_s']:>11,.0f} "
+              f"{_fmt(r['ratio_vs_naive'], '.1f') + ('x' if r['ratio_vs_naive'] else ''):>9} "
+              f"{_fmt(r['mean_latency_s'], '.3f') + ('s' if r['mean_latency_s'] else ''):>9}")
+    print(f"cross-check (naive vs engine, first-token time at the user, rel tol "
+          f"{c['rel_tol']:g}):")
+    for label, ck in rep["crosscheck"].items():
+        print(f"  {label:<11} {ck['requests']:,} requests: max |diff| "
+              f"{ck['max_abs_diff_s']:.3g} s, max rel {ck['max_rel_diff']:.3g}, "
+              f"mismatched {ck['mismatched']} -> {'agree' if ck['ok'] else 'DISAGREE'}; "
+              f"engine on these requests {ck['engine_req_per_s_same_requests']:,.0f} req/s "
+              f"({ck['ratio_same_requests']:.1f}x naive)")
+    t = rep["targets"]
+    yes = {True: "met", False: "NOT met"}
+    print(f"targets: engine >= {TARGET_REQ_PER_S:,.0f} req/s for every static policy: "
+          f"{yes[t['engine_req_per_s_ge_100k']]}; engine >= {TARGET_SPEEDUP:.0f}x naive: "
+          f"{yes[t['engine_ge_10x_naive']]}; naive agrees with engine: "
+          f"{'yes' if t['naive_agrees_with_engine'] else 'NO'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m experiments.bench",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=100_000, help="requests per engine run")
+    ap.add_argument("--trace", type=Path, default=None,
+                    help=f"trace file (default {DEFAULT_TRACE})")
+    ap.add_argument("--naive-requests", type=int, default=5000,
+                    help="requests for the naive baseline and the cross-check")
+    ap.add_argument("--interval", type=float, default=5.0,
+                    help="minimum mean Poisson interval in s (raised for heavy payloads)")
+    ap.add_argument("--repeats", type=int, default=3, help="engine timing: best of N")
+    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = ap.parse_args(argv)
+    if args.requests < 1 or args.naive_requests < 1 or args.repeats < 1 or args.interval <= 0:
+        ap.error("--requests, --naive-requests, --repeats and --interval must be positive")
+    path = args.trace or DEFAULT_TRACE
+    if args.trace is None and not path.exists():
+        print(f"{path} is absent (../shared not mounted); pass --trace PATH to benchmark")
+        return 0
+    rep = bench(path, requests=args.requests, naive_requests=args.naive_requests,
+                interval_s=args.interval, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(rep, indent=2))
+    else:
+        print_report(rep)
+    return 0 if rep["targets"]["naive_agrees_with_engine"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
