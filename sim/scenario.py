@@ -64,6 +64,8 @@ class Scenario:
     count_return_latency: bool = _f(True, "count the first token's trip back to the user")
     kv_group_size: int = _f(64, "quantisation group size along head_dim (elements)")
     seed: int = _f(0, "random seed (workload draws)")
+    engine: str = _f("auto", "auto: closed form for static policies, SimPy events otherwise; "
+                     "events: always SimPy", choices=("auto", "events"))
 
     def validate(self) -> Scenario:
         """Check ranges; raises InputError naming the field."""
@@ -93,6 +95,8 @@ class Scenario:
         get_arch(self.cloud_model)
         get_device(self.edge_device)
         get_device(self.cloud_device)
+        if self.engine not in ("auto", "events"):
+            raise InputError(f"engine must be auto or events, not {self.engine!r}")
         if self.trace_end not in ("loop", "clip"):
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
         return self

@@ -25,6 +25,7 @@ from sim.engine import RECORD_COLUMNS, simulate
 from sim.metrics import summarize
 from sim.scenario import Scenario
 from sim.traces import Trace, read_trace
+from sim.vectorized import simulate_static
 from sim.workload import Workload, make_workload
 
 
@@ -81,16 +82,23 @@ def run(scenario: Scenario) -> Result:
     context = PolicyContext(costs=costs, scout_retention=s.scout_retention,
                             kv_retention=s.kv_retention, selection=s.selection)
     frames, sources = [], {}
+    kw = dict(default_rtt_s=s.rtt_ms / 1e3, link_efficiency=s.link_efficiency,
+              count_return_latency=s.count_return_latency)
+    engines = set()
     for label, policy in policies:
         policy.reset(context)
-        r = simulate(label, policy, requests, trace, costs, default_rtt_s=s.rtt_ms / 1e3,
-                     link_efficiency=s.link_efficiency,
-                     count_return_latency=s.count_return_latency)
-        df = pd.DataFrame.from_records(r.rows, columns=RECORD_COLUMNS)
-        df = df.sort_values("request", kind="stable", ignore_index=True)
+        if policy.static and s.engine == "auto":
+            df, used = simulate_static(label, policy, workload, trace, costs, **kw)
+            engines.add("closed-form (static)")
+        else:
+            r = simulate(label, policy, requests, trace, costs, **kw)
+            df = pd.DataFrame.from_records(r.rows, columns=RECORD_COLUMNS)
+            df = df.sort_values("request", kind="stable", ignore_index=True)
+            used = r.compute_sources
+            engines.add("events (SimPy)")
         df.insert(0, "policy", label)
         frames.append(df)
-        sources[label] = ",".join(sorted(r.compute_sources)) or "none"
+        sources[label] = ",".join(sorted(used)) or "none"
     records = pd.concat(frames, ignore_index=True)
     summary = summarize(records)
     summary["compute_source"] = summary["policy"].map(sources)
@@ -102,6 +110,7 @@ def run(scenario: Scenario) -> Result:
                      + " (rules in models/quality.py)")
     if "roofline" in ",".join(sources.values()):
         notes.append("compute times from the roofline model (no measured timing covers them)")
+    notes.append("engine: " + ", ".join(sorted(engines)))
     notes.append(f"link: {trace.name}, mean {trace.mean_mbps():.2f} Mbit/s over "
                  f"{trace.duration_s:.0f} s, {s.trace_end}")
     return Result(s, records, summary, notes)

@@ -15,6 +15,7 @@ import numpy as np
 from models.errors import InputError
 
 WORKLOAD_STREAM = 1  # stream id for the workload's generator
+MAX_TOKENS = 1 << 20  # per field; keeps the closed-form engine's shape keys within 21 bits
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +41,11 @@ class TokenDistribution:
     kind: str
     a: float
     b: float = 0.0
-    max_tokens: int = 131072
+    max_tokens: int = 1 << 20
 
     @classmethod
     def parse(cls, spec: str | int) -> TokenDistribution:
+        """Parse ``N`` or ``KIND:A:B``; InputError on anything else."""
         text = str(spec).strip()
         parts = text.split(":")
         try:
@@ -90,6 +92,12 @@ class Workload:
     def __len__(self) -> int:
         return len(self.arrival_s)
 
+    def request(self, i: int) -> Request:
+        """The ``i``-th request as an object."""
+        return Request(i, float(self.arrival_s[i]), int(self.context_tokens[i]),
+                       int(self.question_tokens[i]), int(self.answer_tokens[i]),
+                       float(self.deadline_s[i]))
+
     def requests(self) -> list[Request]:
         cols = zip(self.arrival_s.tolist(), self.context_tokens.tolist(),
                    self.question_tokens.tolist(), self.answer_tokens.tolist(),
@@ -108,8 +116,9 @@ def make_workload(*, requests: int, seed: int, arrival: str = "poisson",
         raise InputError(f"requests must be >= 1, not {requests}")
     if not (deadline_s > 0 and math.isfinite(deadline_s)):
         raise InputError(f"deadline must be a positive number of seconds, not {deadline_s}")
-    if question_tokens < 0 or answer_tokens < 1:
-        raise InputError("question tokens must be >= 0 and answer tokens >= 1")
+    if not (0 <= question_tokens <= MAX_TOKENS and 1 <= answer_tokens <= MAX_TOKENS):
+        raise InputError(f"question tokens must be in [0, {MAX_TOKENS}] and answer tokens in "
+                         f"[1, {MAX_TOKENS}]")
     if interval_s is None and rate_per_s is not None:
         if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
             raise InputError(f"rate must be a positive number of requests/s, not {rate_per_s}")

@@ -26,3 +26,13 @@ def shared_traces() -> Path:
     if not path.exists():
         pytest.skip("../shared/traces is absent (tests that read real traces need it)")
     return path
+
+
+# CI runs derandomised Hypothesis examples (reproducible); local runs explore new ones.
+import os  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

@@ -55,6 +55,14 @@ def test_last_sample_holds_for_the_median_interval():
     assert t.times_s[0] == 0 and t.duration_s == 5.0  # shifted to 0; last holds 1 s
 
 
+def test_float_boundary_regression():
+    # 1.9 / 0.01 rounds to 190.0 while 190 * 0.01 > 1.9: the time within the period must
+    # not go negative (found by Hypothesis).
+    t = Trace.from_arrays([0.0], [1.0], last_duration_s=0.01)
+    end = t.finish_time(0.0, 1.9)
+    assert t.bytes_between(0.0, end) == pytest.approx(1.9, abs=1e-12)
+
+
 def test_mbps_units():
     assert BYTES_PER_S_PER_MBPS == 125_000
     assert Trace.constant(20).mean_mbps() == pytest.approx(20)
@@ -69,7 +77,7 @@ def test_mbps_units():
 )
 def test_bytes_delivered_equal_integral_of_capacity(caps, gaps, start, size):
     if sum(caps) == 0:
-        caps[0] = 1.0
+        caps = [1.0] + caps[1:]
     times = [0.0]
     for g in gaps[: len(caps) - 1]:
         times.append(times[-1] + g)

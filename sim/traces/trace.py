@@ -120,7 +120,14 @@ class Trace:
         if self.end == "clip" or t_s < self.duration_s:
             return 0, t_s
         k = math.floor(t_s / self.duration_s)
-        return k, t_s - k * self.duration_s
+        local = t_s - k * self.duration_s
+        if local < 0:  # float guards: keep 0 <= local < duration
+            k -= 1
+            local += self.duration_s
+        elif local >= self.duration_s:
+            k += 1
+            local -= self.duration_s
+        return k, max(0.0, local)
 
     def _segment(self, local_s: float) -> int:
         return bisect_right(self._t, local_s) - 1
@@ -185,6 +192,70 @@ class Trace:
             i = j - 1
             local = self._t[i] + (rem - self._c[i]) / self._cap[i]
         return max(start_s, k * self.duration_s + local)
+
+    # ----------------------------------------------------------------- array versions
+    def _local_array(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorised :meth:`_local` (same float guards)."""
+        if self.end == "clip":
+            return np.zeros_like(t_s), t_s
+        d = self.duration_s
+        k = np.floor(t_s / d)
+        local = t_s - k * d
+        neg, over = local < 0, local >= d
+        k = np.where(neg, k - 1, np.where(over, k + 1, k))
+        local = np.where(neg, local + d, np.where(over, local - d, local))
+        return k, np.maximum(local, 0.0)
+
+    def cumulative_bytes_array(self, t_s: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`cumulative_bytes`."""
+        t_s = np.asarray(t_s, dtype=float)
+        k, local = self._local_array(np.maximum(t_s, 0.0))
+        past = local >= self.duration_s  # only when clipped
+        local_in = np.where(past, 0.0, local)
+        i = np.searchsorted(self.times_s, local_in, side="right") - 1
+        out = k * self.period_bytes + self.cum_bytes[i] + self.capacity_bytes_per_s[i] * (
+            local_in - self.times_s[i])
+        out = np.where(past, self.period_bytes, out)
+        return np.where(t_s <= 0, 0.0, out)
+
+    def time_at_level_array(self, level_bytes: np.ndarray) -> np.ndarray:
+        """Earliest time at which the cumulative capacity reaches each level (bytes);
+        ``inf`` past the end of a clipped trace. The inverse used by :meth:`finish_time`."""
+        level = np.asarray(level_bytes, dtype=float)
+        p = self.period_bytes
+        if self.end == "clip":
+            k = np.zeros_like(level)
+            rem = np.minimum(level, p)
+        else:
+            k = np.ceil(level / p) - 1
+            rem = level - k * p
+            low = rem <= 0
+            k = np.where(low, k - 1, k)
+            rem = np.minimum(np.where(low, rem + p, rem), p)
+        bounds = np.append(self.times_s, self.duration_s)
+        j = np.searchsorted(self.cum_bytes, rem, side="left")
+        jc = np.minimum(j, len(self.cum_bytes) - 1)
+        exact = self.cum_bytes[jc] == rem
+        i = np.maximum(j - 1, 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = self.times_s[np.minimum(i, len(self.times_s) - 1)] + (
+                rem - self.cum_bytes[i]) / self.capacity_bytes_per_s[np.minimum(
+                    i, len(self.times_s) - 1)]
+        local = np.where(exact, bounds[jc], inside)
+        t = k * self.duration_s + local
+        if self.end == "clip":
+            t = np.where(level > p, np.inf, t)
+        return np.where(level <= 0, 0.0, t)
+
+    def rtt_at_array(self, t_s: np.ndarray, default_s: float = 0.0) -> np.ndarray:
+        """Vectorised :meth:`rtt_at`."""
+        t_s = np.asarray(t_s, dtype=float)
+        if self.rtt_s is None:
+            return np.full(t_s.shape, default_s)
+        finite = np.where(np.isfinite(t_s), t_s, 0.0)
+        _, local = self._local_array(finite)
+        i = np.searchsorted(self.times_s, np.minimum(local, self.times_s[-1]), side="right") - 1
+        return self.rtt_s[i]
 
     # ----------------------------------------------------------------- summaries
     def mean_mbps(self) -> float:
