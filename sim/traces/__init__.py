@@ -35,8 +35,16 @@ def detect_format(path: str | Path) -> str:
     return "csv"
 
 
-def read_trace(path: str | Path, *, end: str = "loop", fmt: str | None = None) -> Trace:
-    """Read a trace file (canonical CSV or Pensieve cooked; auto-detected unless ``fmt``)."""
+def read_trace(path: str | Path, *, end: str = "loop", fmt: str | None = None,
+               direction: str = "up", columns: str | None = None,
+               select: dict[str, str] | None = None) -> Trace:
+    """Read a trace file into a canonical :class:`Trace`.
+
+    ``fmt`` overrides auto-detection; ``direction`` ("up" or "down") picks the uplink or
+    downlink where a source has both; ``columns`` names a headerless CSV's columns
+    (e.g. ``"time_s,bytes_per_s"``); ``select`` filters rows of multi-series files
+    (e.g. ``{"carrier": "VERIZON"}`` for 5Gophers).
+    """
     fmt = fmt or detect_format(path)
     if fmt not in READERS:
         raise InputError(f"unknown trace format {fmt!r}; known: {', '.join(READERS)}")
