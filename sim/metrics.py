@@ -80,3 +80,20 @@ def summarize(records: pd.DataFrame) -> pd.DataFrame:
             "quality_source": ",".join(sorted(df["quality_source"].unique())),
         })
     return pd.DataFrame(rows)
+
+
+def add_between_trace_ci(pooled: pd.DataFrame, per_trace: pd.DataFrame) -> pd.DataFrame:
+    """Add ``traces`` and a t-interval of the mean per-trace hit rate (``trace_ci_low/high``)
+    to pooled rows: requests on one trace share its network, so they are clustered."""
+    out = pooled.copy()
+    lows, highs, counts = [], [], []
+    for policy in out["policy"]:
+        rates = per_trace.loc[per_trace["policy"] == policy, "deadline_hit_rate"].to_numpy()
+        lo, hi = mean_interval(rates.astype(float))
+        lows.append(max(0.0, lo))
+        highs.append(min(1.0, hi))
+        counts.append(len(rates))
+    out["traces"] = counts
+    out["trace_ci_low"] = lows
+    out["trace_ci_high"] = highs
+    return out

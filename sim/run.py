@@ -72,6 +72,21 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def format_table(summary: pd.DataFrame) -> str:
+    """A readable table; with a ``trace`` column, one block per trace then the pooled one."""
+    if "trace" in summary.columns:
+        blocks = []
+        for trace, group in summary.groupby("trace", sort=False):
+            text = f"== {trace}\n" + _table(group)
+            if trace == "(pooled)":
+                text += "\nbetween-trace 95% CI of the mean per-trace hit rate: " + ", ".join(
+                    f"{r.policy} [{r.trace_ci_low:.3f},{r.trace_ci_high:.3f}] "
+                    f"over {int(r.traces)} traces" for r in group.itertuples())
+            blocks.append(text)
+        return "\n\n".join(blocks)
+    return _table(summary)
+
+
+def _table(summary: pd.DataFrame) -> str:
     head = (f"{'policy':<14}{'n':>6}  {'hit rate [95% CI]':<22}{'quality':>8}{'utility':>9}"
             f"{'p50 s':>9}{'p95 s':>9}{'mean bytes':>14}")
     lines = [head, "-" * len(head)]
@@ -126,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     if args.json:
-        rows = [{k: _json_value(r[k]) for k in SUMMARY_JSON_KEYS}
+        extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high")
+                 if k in result.summary.columns]
+        rows = [{k: _json_value(r[k]) for k in (*SUMMARY_JSON_KEYS, *extra)}
                 for r in result.summary.to_dict("records")]
         print(json.dumps(rows, indent=2))
     else:

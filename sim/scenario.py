@@ -33,7 +33,17 @@ class Scenario:
                               "edge-local"],
                              "policies, comma-separated (NAME, NAME:RETENTION or file.py:Class)",
                              flag="policy")
-    trace: str | None = _f(DEFAULT_TRACE, "uplink trace file (canonical CSV)")
+    trace: str | None = _f(DEFAULT_TRACE, "uplink trace file (any supported format)")
+    trace_dir: str | None = _f(None, "run on every trace file in this folder (per-trace and "
+                               "pooled summaries)")
+    trace_format: str | None = _f(None, "trace format (default: auto-detect)", flag="format")
+    direction: str = _f("up", "uplink or downlink where a trace has both",
+                        choices=("up", "down"))
+    trace_columns: str | None = _f(None, "column names of a headerless CSV, e.g. "
+                                   "time_s,bytes_per_s", flag="columns")
+    trace_select: str | None = _f(None, "row filter for multi-series files, e.g. "
+                                  "carrier=VERIZON,num_tcp_conn=1", flag="select")
+    rtt_trace: str | None = _f(None, "RTT trace (e.g. 5Gophers ping CSV) laid over the link")
     bandwidth_mbps: float | None = _f(None, "constant link in Mbit/s (overrides --trace)",
                                       flag="bandwidth")
     rtt_ms: float = _f(50.0, "RTT in ms when the trace has no RTT column", flag="rtt")
@@ -105,10 +115,19 @@ class Scenario:
         """The trace path; a relative path missing from the CWD is looked up in the repo."""
         if self.bandwidth_mbps is not None or self.trace is None:
             return None
-        p = Path(self.trace)
-        if not p.exists() and not p.is_absolute() and (REPO_ROOT / p).exists():
-            return REPO_ROOT / p
-        return p
+        return resolve_path(self.trace)
+
+    def select_filter(self) -> dict[str, str] | None:
+        """``trace_select`` as a dict (``k=v,k=v``); InputError when malformed."""
+        if not self.trace_select:
+            return None
+        out = {}
+        for item in self.trace_select.split(","):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise InputError(f"--select {self.trace_select!r}: expected KEY=VALUE[,...]")
+            out[key.strip()] = value.strip()
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -118,6 +137,14 @@ class Scenario:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Scenario)}
+
+
+def resolve_path(path: str) -> Path:
+    """A relative path missing from the working directory is looked up in the repo."""
+    p = Path(path)
+    if not p.exists() and not p.is_absolute() and (REPO_ROOT / p).exists():
+        return REPO_ROOT / p
+    return p
 
 
 def coerce(name: str, value: Any, source: str) -> Any:

@@ -17,13 +17,14 @@ from pathlib import Path
 import pandas as pd
 
 from models.devices import get_device
+from models.errors import InputError
 from models.quality import QualityCache
 from models.timing import ComputeModel, TimingTable
 from policies import PolicyContext, make_policy
 from sim.costs import CostModel
 from sim.engine import RECORD_COLUMNS, simulate
-from sim.metrics import summarize
-from sim.scenario import Scenario
+from sim.metrics import add_between_trace_ci, summarize
+from sim.scenario import Scenario, resolve_path
 from sim.traces import Trace, read_trace
 from sim.vectorized import simulate_static
 from sim.workload import Workload, make_workload
@@ -39,13 +40,38 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def build_trace(s: Scenario) -> Trace:
-    """The scenario's link: a constant one, or the trace file (scaled, loop/clip)."""
-    if s.bandwidth_mbps is not None:
-        return Trace.constant(s.bandwidth_mbps * s.bandwidth_scale, s.rtt_ms)
-    path = s.resolved_trace_path()
-    trace = read_trace(path, end=s.trace_end)  # type: ignore[arg-type]
-    return trace.scaled(s.bandwidth_scale) if s.bandwidth_scale != 1.0 else trace
+def build_trace(s: Scenario, path: str | Path | None = None) -> Trace:
+    """The scenario's link: a constant one, or a trace file (``path`` overrides the
+    scenario's), scaled, looped or clipped, with an optional RTT trace laid over it."""
+    if s.bandwidth_mbps is not None and path is None:
+        trace = Trace.constant(s.bandwidth_mbps * s.bandwidth_scale, s.rtt_ms)
+    else:
+        p = Path(path) if path is not None else s.resolved_trace_path()
+        if p is None:
+            raise InputError("no link: give --trace, --trace-dir or --bandwidth")
+        trace = read_trace(p, end=s.trace_end, fmt=s.trace_format, direction=s.direction,
+                           columns=s.trace_columns, select=s.select_filter())
+        if s.bandwidth_scale != 1.0:
+            trace = trace.scaled(s.bandwidth_scale)
+    if s.rtt_trace:
+        from sim.traces import read_rtt
+
+        times_s, rtt_s = read_rtt(resolve_path(s.rtt_trace), select=s.select_filter())
+        trace = trace.with_rtt(times_s, rtt_s)
+    return trace
+
+
+def trace_files(folder: str | Path) -> list[Path]:
+    """Regular, non-hidden files of a trace folder, sorted by name (recursively)."""
+    root = resolve_path(str(folder))
+    if not root.is_dir():
+        raise InputError("trace folder not found", str(root))
+    files = sorted(p for p in root.rglob("*") if p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts)
+                   and p.suffix.lower() not in (".md", ".txt", ".png", ".pdf"))
+    if not files:
+        raise InputError("trace folder has no trace files", str(root))
+    return files
 
 
 def build_workload(s: Scenario) -> Workload:
@@ -72,9 +98,40 @@ def build_costs(s: Scenario) -> CostModel:
 
 
 def run(scenario: Scenario) -> Result:
-    """Run every policy of ``scenario`` on the same requests and link."""
+    """Run every policy of ``scenario`` on the same requests; on one link, or on every
+    trace of ``trace_dir`` (then ``summary`` has per-trace rows and pooled rows)."""
     s = scenario.validate()
-    trace = build_trace(s)
+    if s.trace_dir:
+        return _run_dir(s)
+    return _run_one(s, build_trace(s))
+
+
+def _run_dir(s: Scenario) -> Result:
+    files = trace_files(s.trace_dir)  # type: ignore[arg-type]
+    traces = [(f, build_trace(s, f)) for f in files]  # read all first: fail before work
+    results = [_run_one(s, t) for _, t in traces]
+    root = resolve_path(str(s.trace_dir))
+    frames, summaries = [], []
+    for (f, _), r in zip(traces, results, strict=True):
+        name = str(f.relative_to(root))
+        frames.append(r.requests.assign(trace=name))
+        summaries.append(r.summary.assign(trace=name))
+    records = pd.concat(frames, ignore_index=True)
+    pooled = summarize(records).assign(trace="(pooled)")
+    per_trace = pd.concat(summaries, ignore_index=True)
+    pooled = add_between_trace_ci(pooled, per_trace)
+    summary = pd.concat([per_trace, pooled], ignore_index=True)
+    compute = per_trace.groupby("policy", sort=False)["compute_source"].first()
+    summary["compute_source"] = summary["policy"].map(compute)
+    notes = [n for n in results[0].notes if not n.startswith("link:")]
+    notes.append(f"{len(files)} traces from {root}; pooled rows treat all requests as one "
+                 "sample (Wilson CI) and add a between-trace t-interval of the per-trace "
+                 "hit rates (trace_ci_low/high), which respects clustering by trace")
+    return Result(s, records, summary, notes)
+
+
+def _run_one(s: Scenario, trace: Trace) -> Result:
+    """Run every policy of ``s`` on the same requests and ``trace``."""
     workload = build_workload(s)
     costs = build_costs(s)
     policies = [make_policy(p) for p in s.policies]  # fail on a bad name before any work

@@ -103,3 +103,26 @@ def test_module_entry_point_no_traceback():
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("error: unknown policy")
+
+
+def test_trace_dir_per_trace_and_pooled(tmp_path, capsys):
+    d = tmp_path / "traces"
+    d.mkdir()
+    (d / "fast.csv").write_text("time_s,bandwidth_mbps\n0,100\n")
+    (d / "slow.csv").write_text("time_s,bandwidth_mbps\n0,5\n")
+    (d / "README.md").write_text("not a trace\n")
+    assert main(["--trace-dir", str(d), "--policy", "int8,scout", "--json", *FAST]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    by = {(r["trace"], r["policy"]): r for r in rows}
+    assert set(by) == {(t, p) for t in ("fast.csv", "slow.csv", "(pooled)")
+                       for p in ("int8", "scout")}
+    fast, slow = by[("fast.csv", "int8")], by[("slow.csv", "int8")]
+    pooled = by[("(pooled)", "int8")]
+    assert fast["deadline_hit_rate"] == 1.0 and slow["deadline_hit_rate"] == 0.0
+    assert pooled["requests"] == 100 and pooled["deadline_hit_rate"] == 0.5
+    assert pooled["traces"] == 2
+
+
+def test_trace_dir_missing(capsys):
+    assert main(["--trace-dir", "no/such/dir"]) == 2
+    assert "trace folder not found" in capsys.readouterr().err
