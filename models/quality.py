@@ -152,6 +152,35 @@ class PairQuality:
         self._rows = rows
         self.quality = lru_cache(maxsize=None)(self._quality)
 
+    def operating_points(self) -> list[OperatingPoint]:
+        """Every operating point this pair's rows can value (directly or by a rule): KV at
+        each precision with rows x each retention with rows (and 100%), Scout at each
+        retention with rows (below 100%: at 100% it is cloud-text plus an edge prefill),
+        cloud-text and edge-local when derivable."""
+        def retentions(mode: str) -> set[float]:
+            return {r["retention"] for r in self._rows if r["mode"] == mode
+                    and r["retention"] is not None and r["metric"] != "topk_overlap"}
+
+        kv_ret = sorted(retentions("kv") | {1.0}, reverse=True)
+        precisions = [p for p in ("bf16", "int8", "int4", "mixed")
+                      if any(r["mode"] == "kv" and r["precision"] == p for r in self._rows)]
+        scout_ret = sorted((retentions("scout") | retentions("cloud-own")) - {1.0},
+                           reverse=True)
+        selections = sorted({r["selection"] for r in self._rows if r["mode"] in ("kv", "scout")
+                             and r["selection"] not in ("none", "")}) or ["q2c"]
+        default_sel = "q2c" if "q2c" in selections else selections[0]
+        ops = [OperatingPoint("kv", p, r, default_sel) for p in precisions for r in kv_ret]
+        ops += [OperatingPoint("scout", "bf16", r, default_sel) for r in scout_ret]
+        ops += [OperatingPoint("cloud-text"), OperatingPoint("edge-local")]
+        out = []
+        for op in ops:
+            try:
+                self.quality(op)
+            except InputError:
+                continue
+            out.append(op)
+        return out
+
     def _find(self, mode: str, metric: str, precision: str | None = None,
               selection: str | None = None) -> list[dict]:
         return [r for r in self._rows if r["mode"] == mode and r["metric"] == metric

@@ -8,6 +8,7 @@ it has happened in simulated time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,11 +34,23 @@ class TransferObservation:
 
 @dataclass
 class NetworkView:
-    """What the sender has observed up to ``now_s``."""
+    """What the sender knows at ``now_s``: completed transfers, RTT samples, and the state
+    of its own queues (the edge accelerator's, the bytes it has queued on the uplink that
+    are not yet delivered, and the cloud GPU's queue, which the cloud exposes)."""
 
     now_s: float = 0.0
     transfers: list[TransferObservation] = field(default_factory=list)
     rtt_samples_s: list[tuple[float, float]] = field(default_factory=list)  # (time, rtt)
+    arrivals_s: list[float] = field(default_factory=list)  # arrival times so far
+    edge_free_at_s: float = 0.0
+    link_backlog_bytes: float = 0.0
+    cloud_free_at_s: float = 0.0
+    waiting_cloud_work_s: float = 0.0  # cloud work of requests not yet at the cloud
+    link_efficiency: float = 1.0
+    count_return_latency: bool = True
+    #: Clairvoyant policies only: exact first-token time of the current request under an
+    #: operating point, from the future trace. None for every other policy.
+    what_if: Callable[[OperatingPoint], float] | None = None
 
 
 @dataclass
@@ -52,6 +65,8 @@ class PolicyContext:
     scout_retention: float = 0.5
     kv_retention: float = 1.0
     selection: str = "q2c"
+    #: every operating point the quality cache can value (adaptive policies choose among them)
+    options: list[OperatingPoint] = field(default_factory=list)
 
 
 class Policy:
@@ -64,6 +79,8 @@ class Policy:
     name: ClassVar[str] = "policy"
     #: True when decide() never looks at the NetworkView (lets tests assert it).
     static: ClassVar[bool] = False
+    #: True for upper-bound policies that may call ``view.what_if`` (they see the future).
+    clairvoyant: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

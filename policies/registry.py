@@ -23,6 +23,9 @@ POLICIES: dict[str, tuple[str, dict[str, Any]]] = {
     "scout": ("policies.scout:Scout", {}),
     "cloud-text": ("policies.cloud_text:CloudText", {}),
     "edge-local": ("policies.edge_local:EdgeLocal", {}),
+    "adaptive": ("policies.adaptive:Adaptive", {}),
+    "mpc": ("policies.mpc:MPC", {}),
+    "oracle": ("policies.oracle:Oracle", {}),
 }
 
 

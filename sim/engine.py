@@ -39,7 +39,15 @@ RECORD_COLUMNS = (
     "request", "arrival_s", "context_tokens", "deadline_s", "option", "mode", "precision",
     "retention", "payload_bytes", "edge_start_s", "edge_end_s", "link_start_s", "link_end_s",
     "cloud_start_s", "first_token_s", "latency_s", "hit", "quality", "quality_source",
+    "estimate_mbps", "truth_mbps",
 )
+MBPS = 1e6 / 8  # bytes/s per Mbit/s
+
+
+def truth_mbps(payload_bytes: float, link_start_s: float, link_end_s: float) -> float:
+    """The goodput a transfer achieved (what a throughput estimator tries to predict)."""
+    span = link_end_s - link_start_s
+    return payload_bytes / span / MBPS if span > 0 and math.isfinite(span) else math.nan
 
 
 @dataclass
@@ -62,11 +70,15 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
     link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency)
     view = NetworkView()
     observe = not policy.static
+    view.link_efficiency = link_efficiency
+    view.count_return_latency = count_return_latency
     result = RunResult(policy_label)
     rows = result.rows
     to_link: list[tuple] = []  # heap of (ready_s, request index, job)
     to_cloud: list[tuple] = []  # heap of (arrival at cloud, request index, job)
     latency_s = link.one_way_latency_s
+
+    estimates: dict[int, float] = {}
 
     def record(req: Request, c: OpCost, edge_start, ready, link_start, link_end, cloud_start,
                first_token) -> None:
@@ -75,11 +87,14 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
         rows.append((req.index, req.arrival_s, req.context_tokens, req.deadline_s, op.label,
                      op.mode, op.precision, op.retention, c.payload_bytes, edge_start, ready,
                      link_start, link_end, cloud_start, first_token, latency,
-                     latency <= req.deadline_s, c.quality, c.quality_source))
+                     latency <= req.deadline_s, c.quality, c.quality_source,
+                     estimates.get(req.index, math.nan),
+                     truth_mbps(c.payload_bytes, link_start, link_end)))
 
     def observe_transfer(obs: TransferObservation, rtt_s: float) -> None:
         view.transfers.append(obs)
         view.rtt_samples_s.append((obs.end_s, rtt_s))
+        view.link_backlog_bytes -= obs.size_bytes
 
     def join_cloud(item) -> None:
         arrive, _, req, c, edge_start, ready, start, end = item
@@ -113,11 +128,51 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
             else:
                 join_link(heapq.heappop(to_link))
 
+    def what_if(req: Request, op) -> float:
+        """Exact first-token time of ``req`` under ``op`` given the queues now and the
+        future trace (for clairvoyant policies only). Requests that arrive later and
+        overtake this one (cloud-text skipping a busy edge) are not foreseen."""
+        c = costs.cost(op, req)
+        now = env.now
+        ready = max(now, edge.free_at_s) + c.edge_s if c.edge_busy_s > 0 else now
+        if op.mode == "edge-local":
+            return ready
+        free = link.free_at_s
+        at_cloud = [(item[0], item[1], item[3].cloud_busy_s) for item in to_cloud]
+        for item in sorted(to_link):
+            if item[0] > ready:
+                break
+            start = max(item[0], free)
+            free = trace.finish_time(start, item[3].payload_bytes / link.efficiency)
+            at_cloud.append((free + latency_s(start), item[1], item[3].cloud_busy_s))
+        start = max(ready, free)
+        end = trace.finish_time(start, c.payload_bytes / link.efficiency)
+        if not math.isfinite(end):
+            return math.inf
+        arrive = end + latency_s(start)
+        cloud_free = cloud.free_at_s
+        for t, _, busy in sorted(at_cloud):
+            if t > arrive:
+                break
+            cloud_free = max(t, cloud_free) + busy
+        ttft = max(arrive, cloud_free) + c.cloud_ttft_s
+        return ttft + (latency_s(ttft) if count_return_latency else 0.0)
+
     def on_arrival(req: Request) -> None:
         now = env.now
         advance(now)
         view.now_s = now
+        view.edge_free_at_s = edge.free_at_s
+        view.cloud_free_at_s = cloud.free_at_s
+        view.waiting_cloud_work_s = (sum(item[3].cloud_busy_s for item in to_link)
+                                     + sum(item[3].cloud_busy_s for item in to_cloud))
+        view.arrivals_s.append(now)
+        if policy.clairvoyant:
+            view.what_if = lambda op, r=req: what_if(r, op)
         op = policy.decide(req, view)
+        estimate = getattr(policy, "last_estimate_bytes_per_s", None)
+        if estimate is not None:
+            estimates[req.index] = estimate / MBPS
         c = costs.cost(op, req)
         result.compute_sources.update(c.compute_sources)
         if c.edge_busy_s > 0:
@@ -129,6 +184,7 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
             record(req, c, edge_start, ready, math.nan, math.nan, math.nan, ready)
         else:
             heapq.heappush(to_link, (ready, req.index, req, c, edge_start))
+            view.link_backlog_bytes += c.payload_bytes
 
     it = iter(requests)
 

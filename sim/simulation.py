@@ -136,8 +136,10 @@ def _run_one(s: Scenario, trace: Trace) -> Result:
     costs = build_costs(s)
     policies = [make_policy(p) for p in s.policies]  # fail on a bad name before any work
     requests = workload.requests()
+    options = costs.quality.operating_points() if costs.quality is not None else []
     context = PolicyContext(costs=costs, scout_retention=s.scout_retention,
-                            kv_retention=s.kv_retention, selection=s.selection)
+                            kv_retention=s.kv_retention, selection=s.selection,
+                            options=options)
     frames, sources = [], {}
     kw = dict(default_rtt_s=s.rtt_ms / 1e3, link_efficiency=s.link_efficiency,
               count_return_latency=s.count_return_latency)

@@ -21,9 +21,17 @@ import pandas as pd
 
 from policies.base import NetworkView, Policy
 from sim.costs import CostModel
-from sim.engine import RECORD_COLUMNS
+from sim.engine import MBPS, RECORD_COLUMNS
 from sim.traces import Trace
 from sim.workload import Workload
+
+
+def _truth_mbps(payload: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`sim.engine.truth_mbps`."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = end - start
+        ok = (span > 0) & np.isfinite(span)
+        return np.where(ok, payload / np.where(ok, span, 1.0) / MBPS, np.nan)
 
 
 def lindley_end(ready: np.ndarray, work: np.ndarray) -> np.ndarray:
@@ -94,5 +102,7 @@ def simulate_static(policy_label: str, policy: Policy, workload: Workload, trace
         "link_end_s": link_end, "cloud_start_s": cloud_start, "first_token_s": first_token,
         "latency_s": latency, "hit": latency <= workload.deadline_s,
         "quality": qc.quality, "quality_source": qc.quality_source,
+        "estimate_mbps": np.nan,
+        "truth_mbps": _truth_mbps(payload, link_start, link_end),
     }, columns=list(RECORD_COLUMNS))
     return df, sources

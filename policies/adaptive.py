@@ -1,0 +1,85 @@
+"""``adaptive``: the highest expected quality that is predicted to meet the deadline."""
+
+from __future__ import annotations
+
+from models.errors import InputError
+from models.operating import OperatingPoint
+from policies.base import NetworkView, Policy, PolicyContext
+from policies.estimators import make_estimator
+from policies.predict import predict
+from sim.workload import Request
+
+MBPS = 1e6 / 8
+
+
+class Adaptive(Policy):
+    """Per request, among every operating point the quality cache values, pick the highest
+    expected quality whose predicted first-token time (queue + compute + payload /
+    throughput estimate + latency, see :mod:`policies.predict`) is within
+    ``safety x deadline``; if none is, the smallest payload (edge-local when available).
+
+    Parameters: ``estimator`` (``ewma``, ``harmonic``, ``min``, ``robust``; default
+    ``robust``), ``window`` (samples, 5), ``max_age_s`` (30: older samples expire, see
+    :mod:`policies.estimators`), ``safety`` (0.8), ``prior_mbps`` (throughput assumed
+    before the first completed transfer, 1 Mbit/s: conservative).
+    """
+
+    name = "adaptive"
+
+    def __init__(self, estimator: str = "robust", window: int = 5, safety: float = 0.8,
+                 prior_mbps: float = 1.0, max_age_s: float = 30.0,
+                 retention: float | None = None) -> None:
+        super().__init__(estimator=estimator, window=window, safety=safety,
+                         prior_mbps=prior_mbps, max_age_s=max_age_s)
+        self.max_age_s = max_age_s
+        if not 0 < safety <= 1:
+            raise InputError(f"adaptive safety factor must be in (0, 1], not {safety}")
+        self.safety = safety
+        self.estimator_name, self.window, self.prior_mbps = estimator, window, prior_mbps
+        self.last_estimate_bytes_per_s: float | None = None
+
+    def reset(self, context: PolicyContext) -> None:
+        super().reset(context)
+        if not context.options:
+            raise InputError(f"policy {self.name} needs operating points with a quality: "
+                             "use a quality cache (not --quality-cache none)")
+        self.throughput = make_estimator(self.estimator_name, self.prior_mbps * MBPS,
+                                         self.window, self.max_age_s)
+        self.rtt = make_estimator("ewma", 0.05, self.window, self.max_age_s)
+        self._seen = 0
+        self._rtts_seen = 0
+        # best quality first; among equal quality, the smaller payload first
+        self.ranked = sorted(context.options, key=lambda op: op.label)
+
+    def observe(self, view: NetworkView) -> None:
+        """Feed the estimators every observation that arrived since the last decision."""
+        for obs in view.transfers[self._seen:]:
+            self.throughput.update(obs.throughput_bytes_per_s, obs.end_s)
+        self._seen = len(view.transfers)
+        for t, rtt in view.rtt_samples_s[self._rtts_seen:]:
+            self.rtt.update(rtt, t)
+        self._rtts_seen = len(view.rtt_samples_s)
+
+    def candidates(self, request: Request, view: NetworkView, throughput: float,
+                   extra_backlog_bytes: float = 0.0):
+        """(prediction, op) for every option, best quality first."""
+        preds = [(predict(op, request, view, self.context.costs, throughput,
+                          self.rtt.estimate(view.now_s), extra_backlog_bytes), op)
+                 for op in self.ranked]
+        preds.sort(key=lambda po: (-po[0].quality, po[0].payload_bytes))
+        return preds
+
+    def choose(self, request: Request, view: NetworkView, throughput: float,
+               extra_backlog_bytes: float = 0.0) -> OperatingPoint:
+        budget = request.arrival_s + self.safety * request.deadline_s
+        preds = self.candidates(request, view, throughput, extra_backlog_bytes)
+        for pred, op in preds:
+            if pred.first_token_s <= budget:
+                return op
+        return min(preds, key=lambda po: (po[0].payload_bytes, -po[0].quality))[1]
+
+    def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
+        self.observe(view)
+        throughput = self.throughput.estimate(view.now_s)
+        self.last_estimate_bytes_per_s = throughput
+        return self.choose(request, view, throughput)

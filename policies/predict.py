@@ -1,0 +1,45 @@
+"""Predicted first-token time of an operating point, from what the sender knows.
+
+``queue + compute + payload / throughput estimate + latency``: the request waits for the edge
+accelerator (its queue is known exactly), then for the bytes already queued on the uplink
+to drain at the estimated throughput, then sends its own payload at that throughput, then
+one-way latency, then waits for the cloud GPU (its queue is exposed) and computes, then the
+first token travels back. Used by ``adaptive``, ``mpc`` and ``slack``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from models.operating import OperatingPoint
+from policies.base import NetworkView
+from sim.workload import Request
+
+
+@dataclass(frozen=True)
+class Prediction:
+    first_token_s: float
+    payload_bytes: int
+    quality: float
+
+
+def predict(op: OperatingPoint, req: Request, view: NetworkView, costs,
+            throughput_bytes_per_s: float, rtt_s: float,
+            extra_backlog_bytes: float = 0.0) -> Prediction:
+    """Predicted first-token time (absolute, s) of ``req`` under ``op``."""
+    c = costs.cost(op, req)
+    now = view.now_s
+    ready = max(now, view.edge_free_at_s) + c.edge_s if c.edge_busy_s > 0 else now
+    if op.mode == "edge-local":
+        return Prediction(ready, 0, c.quality)
+    rate = throughput_bytes_per_s * view.link_efficiency
+    if rate <= 0:
+        return Prediction(math.inf, c.payload_bytes, c.quality)
+    drained = now + (view.link_backlog_bytes + extra_backlog_bytes) / rate
+    end = max(ready, drained) + c.payload_bytes / rate
+    arrive = end + rtt_s / 2
+    cloud_start = max(arrive, view.cloud_free_at_s + view.waiting_cloud_work_s)
+    ttft = cloud_start + c.cloud_ttft_s
+    back = rtt_s / 2 if view.count_return_latency else 0.0
+    return Prediction(ttft + back, c.payload_bytes, c.quality)
