@@ -43,6 +43,28 @@ def _quantile(x: np.ndarray, q: float) -> float:
     return float(np.quantile(x, q, method="inverted_cdf")) if len(x) else math.nan
 
 
+def estimator_error(df: pd.DataFrame) -> dict[str, float]:
+    """Throughput estimate vs the goodput the transfer then achieved, over requests that
+    have both: median absolute relative error, the fraction over-estimated, and the mean
+    relative error among over- and among under-estimates."""
+    est = df["estimate_mbps"].to_numpy(float)
+    truth = df["truth_mbps"].to_numpy(float)
+    ok = ~np.isnan(est) & ~np.isnan(truth) & (truth > 0)
+    if not ok.any():
+        return {"estimates": 0, "estimate_median_abs_rel_error": math.nan,
+                "estimate_over_fraction": math.nan, "estimate_mean_over": math.nan,
+                "estimate_mean_under": math.nan}
+    rel = (est[ok] - truth[ok]) / truth[ok]
+    over, under = rel[rel > 0], rel[rel < 0]
+    return {
+        "estimates": int(ok.sum()),
+        "estimate_median_abs_rel_error": float(np.median(np.abs(rel))),
+        "estimate_over_fraction": float(np.mean(rel > 0)),
+        "estimate_mean_over": float(over.mean()) if over.size else 0.0,
+        "estimate_mean_under": float(under.mean()) if under.size else 0.0,
+    }
+
+
 def summarize(records: pd.DataFrame) -> pd.DataFrame:
     """One row per policy (in first-appearance order) from per-request records."""
     rows = []
@@ -78,6 +100,7 @@ def summarize(records: pd.DataFrame) -> pd.DataFrame:
             "unfinished": int(np.isinf(lat).sum()),
             "mode_mix": ";".join(f"{k}={v:.3f}" for k, v in mix.items()),
             "quality_source": ",".join(sorted(df["quality_source"].unique())),
+            **estimator_error(df),
         })
     return pd.DataFrame(rows)
 

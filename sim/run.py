@@ -24,6 +24,7 @@ SUMMARY_JSON_KEYS = (
     "mean_quality", "quality_among_hits", "utility", "utility_ci_low", "utility_ci_high",
     "p50_latency_s", "p95_latency_s", "p99_latency_s", "mean_payload_bytes",
     "total_payload_bytes", "unfinished", "mode_mix", "quality_source", "compute_source",
+    "estimates", "estimate_median_abs_rel_error", "estimate_over_fraction",
 )
 
 
@@ -98,6 +99,20 @@ def _table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def format_comparisons(cmp: pd.DataFrame) -> str:
+    """Paired tests against the reference policy, Holm-corrected per metric."""
+    ref = cmp["reference"].iloc[0]
+    lines = [f"paired vs {ref} (same requests; McNemar for hits, Wilcoxon for utility; "
+             f"Holm over {len(cmp)} policies):",
+             f"{'policy':<14}{'hit diff':>9}{'p(Holm)':>10}  {'':<27}{'utility diff [95% CI]':>28}"
+             f"{'p(Holm)':>10}  verdict"]
+    for r in cmp.itertuples():
+        ci = f"{r.utility_diff:+.3f} [{r.utility_diff_ci_low:+.3f},{r.utility_diff_ci_high:+.3f}]"
+        lines.append(f"{r.policy:<14}{r.hit_rate_diff:>+9.3f}{r.hit_p_holm:>10.3g}  "
+                     f"{r.hit_verdict:<27}{ci:>28}{r.utility_p_holm:>10.3g}  {r.utility_verdict}")
+    return "\n".join(lines)
+
+
 def _json_value(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
@@ -140,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    if args.out and not result.comparisons.empty:
+        result.comparisons.to_csv(Path(args.out) / "comparisons.csv", index=False)
     if args.json:
         extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high")
                  if k in result.summary.columns]
@@ -148,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=2))
     else:
         print(format_table(result.summary))
+        if not result.comparisons.empty:
+            print()
+            print(format_comparisons(result.comparisons))
         for note in result.notes:
             print(f"note: {note}")
         if args.out:

@@ -73,6 +73,10 @@ class Scenario:
     cloud_has_context: bool = _f(False, "the cloud already holds the context text")
     count_return_latency: bool = _f(True, "count the first token's trip back to the user")
     kv_group_size: int = _f(64, "quantisation group size along head_dim (elements)")
+    options: str = _f("kv,scout,cloud-text,edge-local", "modes adaptive policies may "
+                      "choose among (comma-separated)")
+    compare_to: str | None = _f(None, "reference policy for paired tests (default: adaptive "
+                                "when it runs)")
     seed: int = _f(0, "random seed (workload draws)")
     engine: str = _f("auto", "auto: closed form for static policies, SimPy events otherwise; "
                      "events: always SimPy", choices=("auto", "events"))
@@ -105,6 +109,12 @@ class Scenario:
         get_arch(self.cloud_model)
         get_device(self.edge_device)
         get_device(self.cloud_device)
+        bad = set(self.option_modes()) - {"kv", "scout", "cloud-text", "edge-local"}
+        if bad or not self.option_modes():
+            raise InputError(f"options {self.options!r}: modes are kv, scout, cloud-text, "
+                             "edge-local")
+        if self.compare_to is not None and self.compare_to not in self.policies:
+            raise InputError(f"compare_to {self.compare_to!r} is not among the policies")
         if self.engine not in ("auto", "events"):
             raise InputError(f"engine must be auto or events, not {self.engine!r}")
         if self.trace_end not in ("loop", "clip"):
@@ -116,6 +126,15 @@ class Scenario:
         if self.bandwidth_mbps is not None or self.trace is None:
             return None
         return resolve_path(self.trace)
+
+    def option_modes(self) -> list[str]:
+        return [m.strip() for m in self.options.split(",") if m.strip()]
+
+    def reference_policy(self) -> str | None:
+        """The policy paired tests compare against."""
+        if self.compare_to:
+            return self.compare_to
+        return "adaptive" if "adaptive" in self.policies and len(self.policies) > 1 else None
 
     def select_filter(self) -> dict[str, str] | None:
         """``trace_select`` as a dict (``k=v,k=v``); InputError when malformed."""

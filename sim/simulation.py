@@ -25,6 +25,7 @@ from sim.costs import CostModel
 from sim.engine import RECORD_COLUMNS, simulate
 from sim.metrics import add_between_trace_ci, summarize
 from sim.scenario import Scenario, resolve_path
+from sim.stats import compare_paired
 from sim.traces import Trace, read_trace
 from sim.vectorized import simulate_static
 from sim.workload import Workload, make_workload
@@ -38,6 +39,8 @@ class Result:
     requests: pd.DataFrame
     summary: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: paired tests of every policy against the reference (empty without one)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_trace(s: Scenario, path: str | Path | None = None) -> Trace:
@@ -101,9 +104,12 @@ def run(scenario: Scenario) -> Result:
     """Run every policy of ``scenario`` on the same requests; on one link, or on every
     trace of ``trace_dir`` (then ``summary`` has per-trace rows and pooled rows)."""
     s = scenario.validate()
-    if s.trace_dir:
-        return _run_dir(s)
-    return _run_one(s, build_trace(s))
+    result = _run_dir(s) if s.trace_dir else _run_one(s, build_trace(s))
+    reference = s.reference_policy()
+    if reference is not None:
+        result.comparisons = compare_paired(
+            result.requests, reference, trace_column="trace" if s.trace_dir else None)
+    return result
 
 
 def _run_dir(s: Scenario) -> Result:
@@ -136,7 +142,9 @@ def _run_one(s: Scenario, trace: Trace) -> Result:
     costs = build_costs(s)
     policies = [make_policy(p) for p in s.policies]  # fail on a bad name before any work
     requests = workload.requests()
-    options = costs.quality.operating_points() if costs.quality is not None else []
+    modes = set(s.option_modes())
+    options = ([op for op in costs.quality.operating_points() if op.mode in modes]
+               if costs.quality is not None else [])
     context = PolicyContext(costs=costs, scout_retention=s.scout_retention,
                             kv_retention=s.kv_retention, selection=s.selection,
                             options=options)
