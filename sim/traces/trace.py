@@ -110,6 +110,56 @@ class Trace:
         return Trace(self.times_s, self.capacity_bytes_per_s * factor, self.rtt_s,
                      self.duration_s, end=self.end, name=self.name)
 
+    def with_rtt(self, times_s, rtt_s, *, period_s: float | None = None) -> Trace:
+        """This capacity trace with a piecewise-constant RTT series (s) merged onto it.
+
+        RTT sample j holds on ``[times_s[j], times_s[j+1])`` (times shifted to start at 0).
+        The RTT series loops with its own period ``period_s`` (default: last time + the
+        median probe interval, or 1 s for one probe; e.g. n s for n probes at 1/s).
+
+        Merge rule: the merged trace's period is this trace's period ``D``, or, for a looping
+        trace whose ``D`` is shorter than the RTT period, ``k*D`` with the capacity repeated
+        ``k = ceil(period_s / D)`` times, so the whole RTT series plays once per merged
+        period. Within a merged period the RTT loops with ``period_s``; it restarts with each
+        merged period. The segment grid is the union of the capacity and RTT breakpoints, and
+        each merged segment keeps the capacity of the capacity segment it lies in, so the
+        capacity function and its integral (every ``cumulative_bytes`` value) are unchanged
+        up to float rounding. Any existing RTT is replaced; end mode and name are kept.
+        """
+        t = np.asarray(times_s, dtype=float)
+        r = np.asarray(rtt_s, dtype=float)
+        name = self.name
+        if t.ndim != 1 or t.size == 0 or t.shape != r.shape:
+            raise InputError("RTT trace needs one or more (time, RTT) samples", name)
+        if not (np.all(np.isfinite(t)) and np.all(np.isfinite(r))) or np.any(r < 0):
+            raise InputError("RTT trace must be finite with non-negative RTTs", name)
+        if np.any(np.diff(t) <= 0):
+            raise InputError("RTT trace timestamps must be strictly increasing", name)
+        t = t - t[0]
+        if period_s is None:
+            period_s = float(t[-1] + (np.median(np.diff(t)) if t.size > 1 else 1.0))
+        if not (math.isfinite(period_s) and period_s > t[-1]):
+            raise InputError(f"RTT period must exceed the last RTT time ({t[-1]} s), "
+                             f"not {period_s}", name)
+        k = math.ceil(period_s / self.duration_s) if self.end == "loop" else 1
+        duration = k * self.duration_s
+        reps = math.ceil(duration / period_s)
+        if reps * t.size + k * self.times_s.size > 20_000_000:
+            raise InputError("the merged trace would exceed 20 million segments", name)
+        if k > 1:
+            c_times = (np.arange(k, dtype=float)[:, None] * self.duration_s
+                       + self.times_s[None, :]).ravel()
+            c_caps = np.tile(self.capacity_bytes_per_s, k)
+        else:
+            c_times, c_caps = self.times_s, self.capacity_bytes_per_s
+        tiles = (np.arange(reps, dtype=float)[:, None] * period_s + t[None, :]).ravel()
+        grid = np.union1d(c_times, tiles[tiles < duration])
+        cap = c_caps[np.searchsorted(c_times, grid, side="right") - 1]
+        mid = (grid + np.append(grid[1:], duration)) / 2  # strictly inside a segment
+        local = mid - np.floor(mid / period_s) * period_s
+        j = np.clip(np.searchsorted(t, local, side="right") - 1, 0, t.size - 1)
+        return Trace(grid, cap, r[j], duration, end=self.end, name=name)
+
     def with_end(self, end: str) -> Trace:
         return Trace(self.times_s, self.capacity_bytes_per_s, self.rtt_s, self.duration_s,
                      end=end, name=self.name)
