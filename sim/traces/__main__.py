@@ -1,0 +1,238 @@
+"""Command line for traces: ``python -m sim.traces {inspect,convert,transfer-time,fit,generate}``.
+
+- ``inspect FILE [--json] [--plot out.png] [--bin S]``: statistics (time-weighted; lag-1 on
+  1-s means) and an optional figure.
+- ``convert FILE -o out.csv``: write the canonical CSV (``time_s,bandwidth_mbps[,rtt_ms]``).
+- ``transfer-time FILE --start S --bytes B``: when B bytes sent from S seconds have been
+  delivered (fluid model, no latency, the trace loops).
+- ``fit FILE... [--json]``: fit the synthetic model (:mod:`sim.traces.synthetic`).
+- ``generate (--kind KIND | --params FILE) --duration S --seed N -o out.csv``.
+
+Commands that read trace files take ``--format``, ``--direction up|down``, ``--columns`` and
+``--select KEY=VALUE`` (repeatable), passed to :func:`sim.traces.read_trace`. Bad input
+prints one line ``error: ...`` on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+from sim.traces.stats import STAT_KEYS, trace_stats
+from sim.traces.trace import Trace
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise InputError(message)
+
+
+def _select(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--select expects KEY=VALUE, not {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _read(path: str, args: argparse.Namespace, end: str = "loop") -> Trace:
+    from sim.traces import read_trace
+
+    return read_trace(path, end=end, fmt=args.format, direction=args.direction,
+                      columns=args.columns, select=_select(args.select))
+
+
+def _finite(text: str, what: str, minimum: float = 0.0) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{what} must be a number, not {text!r}") from None
+    if not (math.isfinite(v) and v >= minimum):
+        raise InputError(f"{what} must be a finite number >= {minimum:g}, not {text!r}")
+    return v
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _print_table(rows: dict[str, Any]) -> None:
+    width = max(len(k) for k in rows)
+    for k, v in rows.items():
+        print(f"{k:<{width}}  {_fmt(v)}")
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_inspect(args: argparse.Namespace) -> int:
+    trace = _read(args.file, args)
+    bin_s = None if args.bin is None else _finite(args.bin, "--bin", 1e-9)
+    stats = trace_stats(trace, bin_s=bin_s)
+    if args.plot:
+        from sim.traces.plot import plot_trace
+
+        plot_trace(trace, args.plot)
+    if args.json:
+        print(json.dumps({"file": args.file, **stats}, indent=2))
+    else:
+        _print_table({"file": args.file, **{k: stats[k] for k in STAT_KEYS}})
+        seg = trace.duration_s / len(trace.times_s)
+        if bin_s is None and seg < 0.5:
+            print(f"note: segments average {1e3 * seg:.3g} ms, so these are statistics of "
+                  "that fine staircase; --bin 1 summarises the 1-s means")
+    if args.plot and not args.json:
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    trace = _read(args.file, args)
+    try:
+        trace.to_csv(args.output)
+    except OSError as err:
+        raise InputError(f"cannot write: {err}", args.output) from None
+    print(f"wrote {args.output}: {len(trace.times_s)} samples, {trace.duration_s:g} s, "
+          f"mean {trace.mean_mbps():.6g} Mbit/s")
+    return 0
+
+
+def cmd_transfer_time(args: argparse.Namespace) -> int:
+    start = _finite(args.start, "--start")
+    size = _finite(args.bytes, "--bytes")
+    trace = _read(args.file, args, end="loop")
+    print(f"{trace.finish_time(start, size):.9f}")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    from sim.traces.synthetic import fit_report
+
+    traces = [_read(f, args) for f in args.files]
+    if args.scale is not None:
+        factor = _finite(args.scale, "--scale", 1e-12)
+        traces = [t.scaled(factor) for t in traces]
+    report = fit_report(traces, cap=not args.no_cap)
+    if args.json:
+        print(json.dumps({"files": args.files, **report.to_dict()}, indent=2))
+        return 0
+    print("fitted parameters:")
+    _print_table(report.params.to_dict())
+    print("\ntarget (pooled 1-s means) vs model (population):")
+    width = max(len(k) for k in report.target)
+    for k, v in report.target.items():
+        m = report.model.get(k)
+        print(f"{k:<{width}}  {_fmt(v):>12}  {_fmt(m):>12}")
+    for note in report.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from sim.traces.synthetic import generate, kind_params, params_from_file, write_csv
+
+    if args.params:
+        params = params_from_file(args.params, args.kind)
+        name = args.kind or Path(args.params).stem
+    elif args.kind:
+        params = kind_params(args.kind)
+        name = args.kind
+    else:
+        raise InputError("generate needs --kind KIND or --params FILE")
+    duration = _finite(args.duration, "--duration", 1e-9)
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise InputError(f"--seed must be a non-negative integer, not {args.seed!r}") from None
+    trace = generate(params, duration, seed, name=name)
+    write_csv(trace, args.output)
+    s = trace_stats(trace)
+    print(f"wrote {args.output}: {len(trace.times_s)} s of {name} (seed {seed}), "
+          f"mean {s['mean_mbps']:.4g} Mbit/s, CV {s['cv']:.3g}, "
+          f"lag-1 {s['lag1_autocorr']:.3f}, outage {s['outage_fraction']:.3g}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _reading_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("reading")
+    g.add_argument("--format", help="trace format (default: detected from the content)")
+    g.add_argument("--direction", choices=["up", "down"], default="up",
+                   help="uplink or downlink where the source has both (default: up)")
+    g.add_argument("--columns", help="column names of a headerless CSV, e.g. time_s,bandwidth_mbps")
+    g.add_argument("--select", action="append", metavar="KEY=VALUE",
+                   help="keep rows with KEY=VALUE in multi-series files (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m sim.traces", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("inspect", help="print a trace's statistics (and plot it)")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--plot", metavar="OUT.png", help="write a figure")
+    s.add_argument("--bin", metavar="S", help="average the capacity over S-second bins first")
+    _reading_options(s)
+    s.set_defaults(func=cmd_inspect)
+
+    s = sub.add_parser("convert", help="write a trace as canonical CSV")
+    s.add_argument("file")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    _reading_options(s)
+    s.set_defaults(func=cmd_convert)
+
+    s = sub.add_parser("transfer-time",
+                       help="finish time (s) of BYTES sent from START (no latency, looping)")
+    s.add_argument("file")
+    s.add_argument("--start", required=True, metavar="S", help="start time, s")
+    s.add_argument("--bytes", required=True, metavar="B", help="transfer size, bytes")
+    _reading_options(s)
+    s.set_defaults(func=cmd_transfer_time)
+
+    s = sub.add_parser("fit", help="fit the synthetic model to one or more traces")
+    s.add_argument("files", nargs="+", metavar="FILE")
+    s.add_argument("--json", action="store_true", help="print JSON (usable as --params)")
+    s.add_argument("--scale", metavar="F", help="multiply every capacity by F before fitting")
+    s.add_argument("--no-cap", action="store_true",
+                   help="no cap on the good state (default: the largest 1-s capacity)")
+    _reading_options(s)
+    s.set_defaults(func=cmd_fit)
+
+    s = sub.add_parser("generate", help="write a synthetic trace (canonical CSV, 1-s samples)")
+    s.add_argument("--kind", help="a shipped kind (lte, 5g, 3g, broadband) or one in --params")
+    s.add_argument("--params", metavar="FILE",
+                   help="parameter JSON: traces/params.json-like (with --kind) or fit --json")
+    s.add_argument("--duration", default="1800", metavar="S", help="seconds (default 1800)")
+    s.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
+    s.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    s.set_defaults(func=cmd_generate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
