@@ -126,3 +126,33 @@ def test_trace_dir_per_trace_and_pooled(tmp_path, capsys):
 def test_trace_dir_missing(capsys):
     assert main(["--trace-dir", "no/such/dir"]) == 2
     assert "trace folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rel,extra", [
+    ("mahimahi/TMobile-LTE-short.up", []),
+    ("sabre-4g/report_bus_0001.json", []),
+    ("nyu-mets-lte/bus57.csv", []),
+    ("hsdpa-norway-3g/norway_bus_16", []),
+    ("5g-ucc-raca/Download/Static/B_2020.01.16_10.43.34.csv", ["--direction", "down"]),
+    ("5gophers/all-carriers_03-mobility_walking-trace.csv", []),
+    ("5gophers/all-carriers_01-throughput.csv",
+     ["--select", "carrier=VERIZON,num_tcp_conn=1,server_location=US-East"]),
+])
+def test_sim_run_reads_every_format_directly(shared_traces, rel, extra, capsys):
+    assert main(["--trace", str(shared_traces / rel), "--policy", "scout", "--json",
+                 "--requests", "20", *extra]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["requests"] == 20
+
+
+def test_sim_run_rtt_trace_and_trace_dir_of_real_traces(shared_traces, capsys):
+    rtt = shared_traces / "5gophers" / "mmwave_04-ping-trace-34.log"  # ~81 ms RTT
+    assert main(["--bandwidth", "50", "--rtt-trace", str(rtt), "--policy", "cloud-text",
+                 "--json", "--requests", "50", "--edge-device", "ideal",
+                 "--cloud-device", "ideal"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert 0.07 < row["p50_latency_s"] < 0.2  # the RTT trace, not the 50 ms default
+    assert main(["--trace-dir", str(shared_traces / "sabre-4g"), "--policy", "int8,scout",
+                 "--json", "--requests", "30"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len({r["trace"] for r in rows}) == 7  # six traces + pooled
