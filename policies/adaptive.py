@@ -19,14 +19,15 @@ class Adaptive(Policy):
     ``safety x deadline``; if none is, the smallest payload (edge-local when available).
 
     Parameters: ``estimator`` (``ewma``, ``harmonic``, ``min``, ``robust``; default
-    ``robust``), ``window`` (samples, 5), ``max_age_s`` (30: older samples expire, see
-    :mod:`policies.estimators`), ``safety`` (0.8), ``prior_mbps`` (throughput assumed
-    before the first completed transfer, 1 Mbit/s: conservative).
+    ``ewma``, chosen on the shipped synthetic traces: see README), ``window`` (samples,
+    5), ``max_age_s`` (30: older samples expire, see :mod:`policies.estimators`),
+    ``safety`` (0.8), ``prior_mbps`` (throughput assumed before the first completed
+    transfer, 1 Mbit/s: conservative).
     """
 
     name = "adaptive"
 
-    def __init__(self, estimator: str = "robust", window: int = 5, safety: float = 0.8,
+    def __init__(self, estimator: str = "ewma", window: int = 5, safety: float = 0.8,
                  prior_mbps: float = 1.0, max_age_s: float = 30.0,
                  retention: float | None = None) -> None:
         super().__init__(estimator=estimator, window=window, safety=safety,
@@ -78,8 +79,20 @@ class Adaptive(Policy):
                 return op
         return min(preds, key=lambda po: (po[0].payload_bytes, -po[0].quality))[1]
 
+    def current_throughput(self, view: NetworkView) -> float:
+        """The estimator's value, capped by what a transfer still on the wire shows: one
+        that started ``e`` seconds ago with ``B`` bytes and has not finished has run at
+        less than ``B / e`` so far (stall detection: an outage shows up before any
+        transfer completes)."""
+        rate = self.throughput.estimate(view.now_s)
+        for size, start in view.inflight:
+            elapsed = view.now_s - start
+            if elapsed > 0:
+                rate = min(rate, size / elapsed)
+        return rate
+
     def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
         self.observe(view)
-        throughput = self.throughput.estimate(view.now_s)
+        throughput = self.current_throughput(view)
         self.last_estimate_bytes_per_s = throughput
         return self.choose(request, view, throughput)

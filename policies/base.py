@@ -46,6 +46,8 @@ class NetworkView:
     link_backlog_bytes: float = 0.0
     cloud_free_at_s: float = 0.0
     waiting_cloud_work_s: float = 0.0  # cloud work of requests not yet at the cloud
+    #: transfers on the wire now and not yet complete: (size_bytes, start_s)
+    inflight: list[tuple[float, float]] = field(default_factory=list)
     link_efficiency: float = 1.0
     count_return_latency: bool = True
     #: Clairvoyant policies only: exact first-token time of the current request under an

@@ -30,7 +30,7 @@ class MPC(Adaptive):
 
     def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
         self.observe(view)
-        rate = self.throughput.estimate(view.now_s)
+        rate = self.current_throughput(view)
         self.last_estimate_bytes_per_s = rate
         arrivals = view.arrivals_s
         gap = ((arrivals[-1] - arrivals[0]) / (len(arrivals) - 1) if len(arrivals) > 1

@@ -1,8 +1,9 @@
 """Policy registry: one line per policy, ``name: ("module:Class", fixed parameters)``.
 
-Policy specs on the command line: ``NAME`` or ``NAME:RETENTION`` (e.g. ``int8:0.5``,
-``scout:0.25``), or a plugin ``path/to/file.py:ClassName`` (a :class:`policies.base.Policy`
-subclass; its ``name`` attribute labels the results).
+Policy specs on the command line: ``NAME``, ``NAME:RETENTION`` (e.g. ``int8:0.5``,
+``scout:0.25``), ``NAME(key=value,...)`` for constructor parameters (e.g.
+``adaptive(estimator=harmonic,safety=0.9)``), or a plugin ``path/to/file.py:ClassName`` (a
+:class:`policies.base.Policy` subclass; its ``name`` attribute labels the results).
 """
 
 from __future__ import annotations
@@ -50,12 +51,56 @@ def _load_class(target: str, origin: str) -> type[Policy]:
     return cls
 
 
+def split_specs(text: str) -> list[str]:
+    """Split a comma-separated policy list, keeping commas inside parentheses."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return [p for p in out if p]
+
+
+def _parse_value(text: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def _kwargs(spec: str, body: str) -> dict[str, Any]:
+    kwargs = {}
+    for item in split_specs(body):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise InputError(f"policy {spec!r}: expected NAME(key=value,...)")
+        kwargs[key.strip()] = _parse_value(value.strip())
+    return kwargs
+
+
 def make_policy(spec: str) -> tuple[str, Policy]:
     """Build a policy from its spec; returns (label used in results, policy)."""
     spec = spec.strip()
     if ".py:" in spec:
         cls = _load_class(spec, spec.split(":")[0])
         return getattr(cls, "name", spec), cls()
+    if spec.endswith(")") and "(" in spec:
+        name, _, body = spec[:-1].partition("(")
+        if name not in POLICIES:
+            raise unknown_name("policy", name, list(POLICIES))
+        target, fixed = POLICIES[name]
+        params = {**fixed, **_kwargs(spec, body)}
+        try:
+            return spec, _load_class(target, spec)(**params)
+        except TypeError as err:
+            raise InputError(f"policy {spec!r}: {err}") from None
     name, _, arg = spec.partition(":")
     if name not in POLICIES:
         raise unknown_name("policy", name, list(POLICIES))

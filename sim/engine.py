@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import simpy
@@ -79,6 +80,7 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
     latency_s = link.one_way_latency_s
 
     estimates: dict[int, float] = {}
+    sending: deque[tuple[float, float, float]] = deque()  # (start, end, bytes), FIFO order
 
     def record(req: Request, c: OpCost, edge_start, ready, link_start, link_end, cloud_start,
                first_token) -> None:
@@ -117,6 +119,7 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
             else:
                 ev = env.timeout(end - env.now)
                 ev.callbacks.append(lambda _e, o=obs, r=rtt: observe_transfer(o, r))
+            sending.append((start, end, c.payload_bytes))
         heapq.heappush(to_cloud, (end + latency_s(start), req.index, req, c, edge_start,
                                   ready, start, end))
 
@@ -167,6 +170,11 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
         view.waiting_cloud_work_s = (sum(item[3].cloud_busy_s for item in to_link)
                                      + sum(item[3].cloud_busy_s for item in to_cloud))
         view.arrivals_s.append(now)
+        if observe:  # transfers being transmitted now: their size and start, not their end
+            while sending and sending[0][1] <= now:
+                sending.popleft()
+            view.inflight = [(size, start) for start, end, size in sending
+                             if start <= now < end]
         if policy.clairvoyant:
             view.what_if = lambda op, r=req: what_if(r, op)
         op = policy.decide(req, view)

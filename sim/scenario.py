@@ -178,7 +178,9 @@ def coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError("may not be empty")
             return None
         if name == "policies":
-            items = value.split(",") if isinstance(value, str) else list(value)
+            from policies.registry import split_specs
+
+            items = split_specs(value) if isinstance(value, str) else list(value)
             return [str(p).strip() for p in items if str(p).strip()]
         if typ.startswith("bool"):
             if isinstance(value, bool):

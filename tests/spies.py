@@ -20,6 +20,8 @@ class FutureSpy(Policy):
             FutureSpy.violations += 1
         if any(t > view.now_s for t, _ in view.rtt_samples_s) or view.what_if is not None:
             FutureSpy.violations += 1
+        if any(start > view.now_s for _, start in view.inflight):
+            FutureSpy.violations += 1
         return OperatingPoint("kv", "int4") if request.index % 2 else OperatingPoint("scout")
 
 

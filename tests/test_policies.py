@@ -106,3 +106,30 @@ def test_adaptive_needs_quality():
     s = Scenario(policies=["adaptive"], quality_cache="none", requests=5)
     with pytest.raises(ValueError, match="needs operating points"):
         run(s)
+
+
+def test_policy_parameters_in_the_spec():
+    from policies.registry import make_policy, split_specs
+
+    assert split_specs("int8,adaptive(estimator=min,safety=0.5),scout:0.25") == [
+        "int8", "adaptive(estimator=min,safety=0.5)", "scout:0.25"]
+    label, p = make_policy("adaptive(estimator=min,safety=0.5)")
+    assert label == "adaptive(estimator=min,safety=0.5)"
+    assert p.estimator_name == "min" and p.safety == 0.5
+    with pytest.raises(ValueError, match="unexpected keyword"):
+        make_policy("adaptive(colour=blue)")
+    with pytest.raises(ValueError, match="safety"):
+        make_policy("adaptive(safety=2)")
+
+
+def test_stall_detection_switches_to_local_during_an_outage(tmp_path):
+    # 100 Mbit/s with a 30 s outage every 60 s: requests every 2 s. Cloud-text misses in
+    # the outage; adaptive sees its last transfer stuck and answers locally.
+    p = tmp_path / "outage.csv"
+    p.write_text("time_s,bandwidth_mbps\n0,100\n30,0\n")
+    s = Scenario(policies=["cloud-text", "adaptive"], trace=str(p), requests=300,
+                 interval_s=2.0, answer_tokens=1)
+    summary = run(s).summary.set_index("policy")
+    assert summary.loc["cloud-text", "deadline_hit_rate"] < 0.7
+    assert summary.loc["adaptive", "deadline_hit_rate"] > 0.9
+    assert summary.loc["adaptive", "utility"] > summary.loc["cloud-text", "utility"]
