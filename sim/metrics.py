@@ -78,6 +78,7 @@ def summarize(records: pd.DataFrame) -> pd.DataFrame:
         has_quality = not np.all(np.isnan(quality))
         utility = np.where(hit, quality, 0.0)
         u_lo, u_hi = mean_interval(utility) if has_quality else (math.nan, math.nan)
+        u_lo, u_hi = max(0.0, u_lo), min(1.0, u_hi)  # utility lies in [0, 1]
         mix = df["option"].value_counts(normalize=True)
         rows.append({
             "policy": policy,
