@@ -168,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         if not result.comparisons.empty:
             print()
             print(format_comparisons(result.comparisons))
+        summary = result.summary
+        if "trace" in summary:
+            summary = summary[summary["trace"] == "(pooled)"]
+        for r in summary.itertuples():
+            if r.estimates:
+                print(f"note: {r.policy} throughput estimate vs achieved goodput over "
+                      f"{r.estimates} transfers: median |relative error| "
+                      f"{r.estimate_median_abs_rel_error:.2f}, over-estimated "
+                      f"{r.estimate_over_fraction:.0%}")
         for note in result.notes:
             print(f"note: {note}")
         if args.out:
