@@ -506,15 +506,20 @@ def write_csv(trace: Trace, path: str | Path) -> None:
 
 
 # --------------------------------------------------------------------------- kinds
-def load_kinds(path: str | Path = DEFAULT_PARAMS) -> dict[str, dict[str, Any]]:
-    """The ``kinds`` table of a parameter file (``traces/params.json`` by default)."""
-    path = Path(path)
+def _read_json(path: Path) -> Any:
+    """A parameter file's JSON; InputError naming the file when it is missing or bad."""
     try:
-        data = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError("parameter file not found", str(path)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"cannot read parameters: {err}", str(path)) from None
+
+
+def load_kinds(path: str | Path = DEFAULT_PARAMS) -> dict[str, dict[str, Any]]:
+    """The ``kinds`` table of a parameter file (``traces/params.json`` by default)."""
+    path = Path(path)
+    data = _read_json(path)
     kinds = data.get("kinds") if isinstance(data, dict) else None
     if not isinstance(kinds, dict):
         raise InputError("no 'kinds' table", str(path))
@@ -586,12 +591,7 @@ def params_from_file(path: str | Path, kind: str | None = None) -> SyntheticPara
     """Parameters from a JSON file: a kinds file (pick ``kind``), a ``fit --json`` output
     (``{"params": {...}, ...}``) or a bare parameter object."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise InputError("parameter file not found", str(p)) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"cannot read parameters: {err}", str(p)) from None
+    data = _read_json(p)
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", str(p))
     if "kinds" in data:

@@ -1,0 +1,184 @@
+"""Per-question measurement lines -> quality-cache rows and the paired statistics.
+
+Called by ``python -m models.measure summarize``. Reads ``OUT/questions.jsonl`` (and
+``sensitivity.json``, ``perplexity.json`` when present), writes the measured quality cache
+(``models/data/quality_measured.csv``, the schema of :mod:`models.quality`) and
+``OUT/stats.csv`` (Q2C vs SnapKV, scout vs cloud-own: paired Wilcoxon and t-test p-values,
+Holm and Bonferroni over the retentions), and prints both.
+
+Mapping onto the simulator's modes (``models/quality.py``): the scout model's own answers
+are the ``kv`` mode (the edge ships its KV; the same model decodes it) and ``edge-local``;
+the cloud model masked to the scout's Q2C selection is ``scout``; masked to its own
+selection is ``cloud-own``; the cloud with nothing masked is ``cloud-text``; the cloud's
+own KV quantised is reported as ``cloud-kv`` (not a simulator mode).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from models.errors import InputError
+from models.kit import MODELS
+from models.quality import COLUMNS
+from models.squad import file_sha256
+
+SCOUT, CLOUD = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
+TASK = "squad-v1.1"
+RETENTIONS = ("0.75", "0.5", "0.25")
+SELECTION_NAMES = {"q2c-last": "q2c", "q2c-mean": "q2c-mean", "snapkv": "snapkv",
+                   "h2o": "h2o", "random": "random"}
+
+
+def t_interval(x: np.ndarray) -> tuple[float, float]:
+    n = len(x)
+    if n < 2:
+        m = float(np.mean(x)) if n else math.nan
+        return (m, m)
+    h = float(stats.t.ppf(0.975, n - 1)) * float(np.std(x, ddof=1)) / math.sqrt(n)
+    return (float(np.mean(x)) - h, float(np.mean(x)) + h)
+
+
+def holm(p: list[float]) -> list[float]:
+    order = np.argsort(p, kind="stable")
+    out, running = [0.0] * len(p), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def wilcoxon_p(d: np.ndarray) -> float:
+    d = d[~np.isnan(d)]
+    if len(d) == 0 or np.all(d == 0):
+        return 1.0
+    return float(stats.wilcoxon(d).pvalue)
+
+
+def ttest_p(d: np.ndarray) -> float:
+    if len(d) < 2 or np.all(d == d[0]):
+        return 1.0
+    return float(stats.ttest_1samp(d, 0.0).pvalue)
+
+
+def load_lines(path: Path) -> list[dict]:
+    if not path.exists():
+        raise InputError("no measurements yet (run `python -m models.measure run`)", str(path))
+    recs = []
+    for line in path.read_text().splitlines():
+        try:
+            recs.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn last line from a kill
+    if not recs:
+        raise InputError("measurement file is empty", str(path))
+    return recs
+
+
+def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
+    recs = load_lines(out_dir / "questions.jsonl")
+    n = len(recs)
+    squad = Path(__file__).resolve().parents[2] / "shared" / "qa" / "expmrc-squad-dev.json"
+    prov = (f"models.measure v{recs[0].get('harness_version', '1.0')} "
+            f"{datetime.now(timezone.utc):%Y-%m-%d}; scout {SCOUT} GGUF sha256 "
+            f"{MODELS[SCOUT].sha256[:16]}; cloud {CLOUD} GGUF sha256 "
+            f"{MODELS[CLOUD].sha256[:16]}; 4-bit GGUF weights dequantised, fp32 CPU; "
+            f"ExpMRC SQuAD v1.1 dev first {n} questions"
+            + (f" sha256 {file_sha256(squad)[:16]}" if squad.exists() else ""))
+
+    def col(key: str, metric: str = "f1") -> np.ndarray:
+        return np.array([r["answers"][key][metric] for r in recs], dtype=float)
+
+    rows: list[dict] = []
+
+    def add(mode, precision, retention, selection, metric, x, source="measured", note=""):
+        lo, hi = t_interval(x)
+        rows.append({"edge_model": SCOUT, "cloud_model": CLOUD, "task": TASK, "mode": mode,
+                     "precision": precision, "retention": retention, "selection": selection,
+                     "metric": metric, "mean": float(np.mean(x)), "ci_low": lo, "ci_high": hi,
+                     "n": len(x), "source": source, "provenance": f"{prov}{note}"})
+
+    for metric in ("f1", "em"):
+        add("cloud-text", "bf16", 1.0, "none", metric, col("cloud/full", metric))
+        add("edge-local", "bf16", 1.0, "none", metric, col("scout/full", metric))
+        add("kv", "bf16", 1.0, "none", metric, col("scout/full", metric))
+        for p in ("int8", "int4", "mixed"):
+            add("kv", p, 1.0, "none", metric, col(f"scout/kv-{p}", metric))
+            add("cloud-kv", p, 1.0, "none", metric, col(f"cloud/kv-{p}", metric))
+        for r in RETENTIONS:
+            add("kv", "bf16", float(r), "q2c", metric, col(f"scout/own-q2c-last/{r}", metric))
+            add("scout", "bf16", float(r), "q2c", metric,
+                col(f"cloud/scout-q2c-last/{r}", metric))
+            for m in ("q2c-last", "snapkv", "random"):
+                add("cloud-own", "bf16", float(r), SELECTION_NAMES[m], metric,
+                    col(f"cloud/own-{m}/{r}", metric))
+    base = col("scout/full")
+    for p in ("int8", "int4", "mixed"):
+        ratio = col(f"scout/kv-{p}").mean() / base.mean() if base.mean() > 0 else math.nan
+        rows.append({**rows[0], "mode": "kv", "precision": p, "retention": 1.0,
+                     "selection": "none", "metric": "relative_to_bf16", "mean": ratio,
+                     "ci_low": "", "ci_high": "", "n": n,
+                     "provenance": f"{prov}; mean F1 at {p} / mean F1 at full precision"})
+    stat_rows = []
+    for r in RETENTIONS:
+        gap = col(f"cloud/scout-q2c-last/{r}") - col(f"cloud/own-q2c-last/{r}")
+        add("scout", "bf16", float(r), "q2c", "f1_gap_vs_cloud_own", gap)
+        stat_rows.append({"comparison": "scout-mask minus cloud-own (Q2C)", "retention": r,
+                          "n": n, "mean_diff": float(gap.mean()),
+                          "ci_low": t_interval(gap)[0], "ci_high": t_interval(gap)[1],
+                          "wilcoxon_p": wilcoxon_p(gap), "t_p": ttest_p(gap)})
+    for r in RETENTIONS:
+        d = col(f"cloud/own-q2c-last/{r}") - col(f"cloud/own-snapkv/{r}")
+        stat_rows.append({"comparison": "Q2C minus SnapKV (cloud's own selection)",
+                          "retention": r, "n": n, "mean_diff": float(d.mean()),
+                          "ci_low": t_interval(d)[0], "ci_high": t_interval(d)[1],
+                          "wilcoxon_p": wilcoxon_p(d), "t_p": ttest_p(d)})
+    for comp in {s["comparison"] for s in stat_rows}:
+        group = [s for s in stat_rows if s["comparison"] == comp]
+        for s, ph in zip(group, holm([s["wilcoxon_p"] for s in group]), strict=True):
+            s["wilcoxon_p_holm"] = ph
+            s["wilcoxon_p_bonferroni"] = min(1.0, len(group) * s["wilcoxon_p"])
+    for method, sel in SELECTION_NAMES.items():
+        for r in ("1", "0.75", "0.5", "0.25", "0.1"):
+            x = np.array([rec["overlap"][method][r]["overlap"] for rec in recs])
+            add("scout", "bf16", float(r), sel, "topk_overlap", x)
+        x = np.array([rec["overlap"][method]["spearman"] for rec in recs], dtype=float)
+        x = x[~np.isnan(x)]
+        if len(x):
+            add("scout", "bf16", "", sel, "score_spearman", x)
+    ppl_path = out_dir / "perplexity.json"
+    if ppl_path.exists():
+        ppl = json.loads(ppl_path.read_text())
+        for res in ppl["results"]:
+            mode = "kv" if res["role"] == "scout" else "cloud-kv"
+            rows.append({**rows[0], "task": "wikitext-2", "mode": mode,
+                         "precision": res["precision"], "retention": 1.0, "selection": "none",
+                         "metric": "perplexity", "mean": res["perplexity"], "ci_low": "",
+                         "ci_high": "", "n": res["tokens"],
+                         "provenance": f"{prov}; WikiText-2 test, {ppl['chunks']} x "
+                                       f"{ppl['chunk_tokens']} tokens, K/V quantised inside "
+                                       "attention; n = tokens"})
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    tmp.replace(cache_path)
+    with open(out_dir / "stats.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(stat_rows[0]))
+        w.writeheader()
+        w.writerows(stat_rows)
+    print(f"{n} questions -> {cache_path} ({len(rows)} rows), {out_dir / 'stats.csv'}")
+    for s in stat_rows:
+        print(f"  {s['comparison']:<42} r={s['retention']:<5} diff {s['mean_diff']:+.3f} "
+              f"[{s['ci_low']:+.3f},{s['ci_high']:+.3f}] Wilcoxon p={s['wilcoxon_p']:.3g} "
+              f"Holm {s['wilcoxon_p_holm']:.3g} Bonferroni {s['wilcoxon_p_bonferroni']:.3g}")
+    return rows
