@@ -40,7 +40,7 @@ import numpy as np
 from models.errors import InputError
 from models.squad import Question, best_f1_em, file_sha256, load_squad
 
-HARNESS_VERSION = "1.0"
+HARNESS_VERSION = "1.1"  # 1.1: independent random draws for scout and cloud
 RETENTIONS_OVERLAP = (1.0, 0.75, 0.5, 0.25, 0.1)
 RETENTIONS_ANSWER = (0.75, 0.5, 0.25)
 DEFAULT_SQUAD = Path(__file__).resolve().parents[2] / "shared" / "qa" / "expmrc-squad-dev.json"
@@ -64,9 +64,11 @@ def _json_default(o):
 
 
 def append_line(path: Path, record: dict) -> None:
-    """Append one JSON line durably (flush + fsync): a kill loses at most this line."""
+    """Append one JSON line durably (flush + fsync): a kill loses at most this line, and a
+    line torn by an earlier kill is closed first so it cannot swallow this one."""
+    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a") as f:
-        f.write(json.dumps(record, default=_json_default) + "\n")
+        f.write(("\n" if torn else "") + json.dumps(record, default=_json_default) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -127,14 +129,16 @@ def measure_question(scout, cloud, q: Question, mixed: dict[str, list[int]],
     sp = scout.build_prompt(q.context, q.question)
     if sp.ids != prompt.ids:
         raise InputError("scout and cloud tokenise differently; pick a pair with one tokenizer")
-    rec: dict = {"id": q.id, "context_tokens": prompt.c1 - prompt.c0,
+    rec: dict = {"id": q.id, "harness_version": HARNESS_VERSION,
+                 "context_tokens": prompt.c1 - prompt.c0,
                  "question_tokens": prompt.q1 - prompt.q0, "prompt_tokens": len(prompt.ids),
                  "timings_s": {}, "answers": {}}
     span = (prompt.c0, prompt.c1, prompt.q0, prompt.q1)
     s_logits, s_cache, s_attn, rec["timings_s"]["scout_prefill"] = scout.prefill(prompt.ids)
     c_logits, c_cache, c_attn, rec["timings_s"]["cloud_prefill"] = cloud.prefill(prompt.ids)
     seed = int.from_bytes(q.id.encode()[:8].ljust(8, b"\0"), "little") % (2**32)
-    s_scores = {m: scores(m, s_attn, *span, seed=seed) for m in METHODS}
+    # independent random draws for the two models (chance-level overlap = retention)
+    s_scores = {m: scores(m, s_attn, *span, seed=seed + 1) for m in METHODS}
     c_scores = {m: scores(m, c_attn, *span, seed=seed) for m in METHODS}
     del s_attn, c_attn
     rec["overlap"] = {}

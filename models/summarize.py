@@ -145,10 +145,15 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
             s["wilcoxon_p_holm"] = ph
             s["wilcoxon_p_bonferroni"] = min(1.0, len(group) * s["wilcoxon_p"])
     for method, sel in SELECTION_NAMES.items():
+        # harness 1.0 drew the same random scores for both models: its random overlap is
+        # meaningless (1.0) and is left out
+        use = [rec for rec in recs if method != "random" or rec.get("harness_version")]
+        if not use:
+            continue
         for r in ("1", "0.75", "0.5", "0.25", "0.1"):
-            x = np.array([rec["overlap"][method][r]["overlap"] for rec in recs])
+            x = np.array([rec["overlap"][method][r]["overlap"] for rec in use])
             add("scout", "bf16", float(r), sel, "topk_overlap", x)
-        x = np.array([rec["overlap"][method]["spearman"] for rec in recs], dtype=float)
+        x = np.array([rec["overlap"][method]["spearman"] for rec in use], dtype=float)
         x = x[~np.isnan(x)]
         if len(x):
             add("scout", "bf16", "", sel, "score_spearman", x)
