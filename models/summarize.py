@@ -99,6 +99,8 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
 
     def add(mode, precision, retention, selection, metric, x, source="measured", note=""):
         lo, hi = t_interval(x)
+        if metric in ("f1", "em", "topk_overlap"):  # bounded in [0, 1]
+            lo, hi = max(0.0, lo), min(1.0, hi)
         rows.append({"edge_model": SCOUT, "cloud_model": CLOUD, "task": TASK, "mode": mode,
                      "precision": precision, "retention": retention, "selection": selection,
                      "metric": metric, "mean": float(np.mean(x)), "ci_low": lo, "ci_high": hi,
@@ -181,9 +183,87 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
         w = csv.DictWriter(f, fieldnames=list(stat_rows[0]))
         w.writeheader()
         w.writerows(stat_rows)
-    print(f"{n} questions -> {cache_path} ({len(rows)} rows), {out_dir / 'stats.csv'}")
+    (out_dir / "results.md").write_text(results_markdown(cache_path, out_dir / "stats.csv")
+                                        + "\n")
+    print(f"{n} questions -> {cache_path} ({len(rows)} rows), {out_dir / 'stats.csv'}, "
+          f"{out_dir / 'results.md'}")
     for s in stat_rows:
         print(f"  {s['comparison']:<42} r={s['retention']:<5} diff {s['mean_diff']:+.3f} "
               f"[{s['ci_low']:+.3f},{s['ci_high']:+.3f}] Wilcoxon p={s['wilcoxon_p']:.3g} "
               f"Holm {s['wilcoxon_p_holm']:.3g} Bonferroni {s['wilcoxon_p_bonferroni']:.3g}")
     return rows
+
+
+def results_markdown(cache_path: Path, stats_path: Path) -> str:
+    """The README table: measured pair next to the published 7B/14B figures."""
+    rows = list(csv.DictReader(open(cache_path)))
+    pub = list(csv.DictReader(open(Path(__file__).parent / "data" / "quality_published.csv")))
+
+    def get(src, mode, metric, precision="bf16", retention="1", selection=None):
+        for r in src:
+            if (r["mode"] == mode and r["metric"] == metric and r["precision"] == precision
+                    and (r["retention"] in (retention, f"{float(retention):g}")
+                         or (r["retention"] and retention and
+                             abs(float(r["retention"]) - float(retention)) < 1e-9))
+                    and (selection is None or r["selection"] == selection)):
+                return r
+        return None
+
+    def cell(r, pct=False):
+        if r is None:
+            return "-"
+        m = float(r["mean"])
+        ci = (f" [{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]"
+              if r.get("ci_low") not in ("", None) else "")
+        return f"{m:.3f}{ci} (n={r['n'] or '?'})"
+
+    lines = ["| quantity | measured: Qwen2.5-Coder 0.5B scout -> 1.5B cloud | "
+             "published: Qwen2.5 7B -> 14B |", "|---|---|---|"]
+    lines.append(f"| cloud F1, full context | {cell(get(rows, 'cloud-text', 'f1'))} | - |")
+    lines.append(f"| scout F1, full context (edge-local) | {cell(get(rows, 'edge-local', 'f1'))}"
+                 " | - |")
+    for p in ("int8", "int4", "mixed"):
+        lines.append(f"| scout F1 with its KV at {p.upper()} (relative to full) | "
+                     f"{cell(get(rows, 'kv', 'f1', p))}; "
+                     f"{float(get(rows, 'kv', 'relative_to_bf16', p)['mean']):.1%} | "
+                     f"{float(get(pub, 'kv', 'relative_to_bf16', p)['mean']):.1%} |")
+        lines.append(f"| cloud F1 with its KV at {p.upper()} | "
+                     f"{cell(get(rows, 'cloud-kv', 'f1', p))} | - |")
+    for r in ("0.75", "0.5", "0.25"):
+        lines.append(f"| top-{float(r):.0%} overlap, Q2C (last layer) | "
+                     f"{cell(get(rows, 'scout', 'topk_overlap', retention=r, selection='q2c'))}"
+                     f" | {'83.7% (n=200), retention not stated' if r == '0.5' else '-'} |")
+        lines.append(f"| cloud F1, own Q2C selection at {float(r):.0%} | "
+                     f"{cell(get(rows, 'cloud-own', 'f1', retention=r, selection='q2c'))} | "
+                     f"{cell(get(pub, 'kv', 'f1', retention=r, selection='q2c'))} (7B own) |")
+        lines.append(f"| cloud F1, own SnapKV selection at {float(r):.0%} | "
+                     f"{cell(get(rows, 'cloud-own', 'f1', retention=r, selection='snapkv'))} | "
+                     f"{cell(get(pub, 'kv', 'f1', retention=r, selection='snapkv'))} (7B own) |")
+        lines.append(f"| cloud F1, random selection at {float(r):.0%} | "
+                     f"{cell(get(rows, 'cloud-own', 'f1', retention=r, selection='random'))}"
+                     " | - |")
+        lines.append(f"| cloud F1, scout's Q2C mask at {float(r):.0%} | "
+                     f"{cell(get(rows, 'scout', 'f1', retention=r, selection='q2c'))} | - |")
+    for role, mode in (("scout", "kv"), ("cloud", "cloud-kv")):
+        for p in ("bf16", "int8", "int4", "mixed"):
+            r = next((x for x in rows if x["task"] == "wikitext-2" and x["mode"] == mode
+                      and x["precision"] == p and x["metric"] == "perplexity"), None)
+            published = {"bf16": "8.6", "int4": "80.3"}.get(p, "-") if role == "scout" else "-"
+            if r is not None:
+                lines.append(f"| {role} WikiText-2 perplexity, KV at "
+                             f"{'full precision' if p == 'bf16' else p.upper()} | "
+                             f"{float(r['mean']):.2f} ({r['n']} tokens) | {published} |")
+    st = list(csv.DictReader(open(stats_path)))
+    lines += ["", "| paired test | retention | n | mean difference [95% CI] | Wilcoxon p | "
+                  "Holm | Bonferroni | published (n=200) |", "|---|---|---|---|---|---|---|---|"]
+    published = {("scout", "0.75"): "-0.004, p=0.883", ("scout", "0.5"): "+0.047, p=0.110",
+                 ("scout", "0.25"): "+0.059, p=0.039", ("Q2C", "0.75"): "0.000, p=0.319",
+                 ("Q2C", "0.5"): "-0.003, p=0.319", ("Q2C", "0.25"): "+0.002, p=0.751"}
+    for s in st:
+        key = ("scout" if s["comparison"].startswith("scout") else "Q2C", s["retention"])
+        lines.append(f"| {s['comparison']} | {float(s['retention']):.0%} | {s['n']} | "
+                     f"{float(s['mean_diff']):+.3f} [{float(s['ci_low']):+.3f}, "
+                     f"{float(s['ci_high']):+.3f}] | {float(s['wilcoxon_p']):.3g} | "
+                     f"{float(s['wilcoxon_p_holm']):.3g} | "
+                     f"{float(s['wilcoxon_p_bonferroni']):.3g} | {published.get(key, '-')} |")
+    return "\n".join(lines)
