@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name)
         p.add_argument("--scout", required=True, help="scout model: GGUF, folder or HF id")
         p.add_argument("--cloud", required=True, help="cloud model: GGUF, folder or HF id")
-        p.add_argument("--out", type=Path, default=Path("models/data/measurements"))
+        p.add_argument("--out", type=Path, default=Path("models/data/measurements/qwen-coder-pair"))
         p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
         p.add_argument("--threads", type=int, default=None)
         if name == "run":
@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--chunk", type=int, default=512)
             p.add_argument("--chunks", type=int, default=4)
     s = sub.add_parser("summarize")
-    s.add_argument("--out", type=Path, default=Path("models/data/measurements"))
+    s.add_argument("--out", type=Path, default=Path("models/data/measurements/qwen-coder-pair"))
     s.add_argument("--cache", type=Path, default=Path("models/data/quality_measured.csv"))
     args = ap.parse_args(argv)
     try:

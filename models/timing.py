@@ -28,6 +28,14 @@ layers, ``H`` = attention heads, ``d`` = head dim, ``kv`` = KV bytes per token =
   2 n E FLOPs.
 
 The roofline time is ``max(FLOPs / (peak x compute_eff), bytes / (bandwidth x memory_eff))``.
+
+A *calibrated* roofline (:class:`Calibration`, ``models/timings/calibration.json``, fitted by
+``python -m models.profile calibrate`` on measured rows) replaces the device's efficiencies per
+(device, stack) and adds a fixed per-call overhead (kernel launches, Python):
+``max(FLOPs / (peak x c_eff), bytes / (bw x m_eff)) + overhead_s + overhead_per_layer_s x layers``
+for prefill and decode (group ``forward``), ``... + overhead_s`` for KV (de)quantisation (group
+``kvquant``). :class:`ComputeModel` uses it, when given one, where no measured row covers a
+request (``source == "calibrated"``).
 """
 
 from __future__ import annotations
@@ -35,9 +43,10 @@ from __future__ import annotations
 import bisect
 import csv
 import functools
+import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -45,7 +54,13 @@ from models.arch import ARCHS, ModelArch, get_arch
 from models.devices import DEVICES, Device, get_device
 from models.errors import InputError, unknown_name
 
-Source = Literal["measured", "interpolated", "roofline", "ideal"]
+Source = Literal["measured", "interpolated", "calibrated", "roofline", "ideal"]
+
+#: Where the shipped measured timing CSVs and their roofline calibration live.
+DEFAULT_TIMINGS_DIR = Path(__file__).resolve().parent / "timings"
+CALIBRATION_FILE = "calibration.json"
+#: Calibration groups: prefill + decode share one fit, KV (de)quantisation has its own.
+CALIBRATION_GROUPS: tuple[str, ...] = ("forward", "kvquant")
 
 OPS: tuple[str, ...] = (
     "prefill",
@@ -353,8 +368,18 @@ def _parse_int(text: str, column: str, minimum: int, path: str, line: int) -> in
     return value
 
 
+def _blank_comments(lines: Iterable[str]) -> Iterator[str]:
+    """Yield ``lines`` with every ``#`` comment line blanked (kept, so line numbers stay)."""
+    for line in lines:
+        yield "\n" if line.lstrip().startswith("#") else line
+
+
 def _read_csv(path: Path) -> list[TimingRow]:
-    """Parse and validate a timing CSV (schema: ``CSV_COLUMNS``)."""
+    """Parse and validate a timing CSV (schema: ``CSV_COLUMNS``).
+
+    Lines starting with ``#`` (after optional blanks) are comments, before or after the
+    header (the profiler writes provenance there); blank lines are skipped.
+    """
     where = str(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
@@ -362,13 +387,15 @@ def _read_csv(path: Path) -> list[TimingRow]:
         raise InputError(f"cannot read timing table: {err.strerror}", where) from None
     rows: list[TimingRow] = []
     with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InputError("empty timing table (no header)", where, 1) from None
-        except csv.Error as err:
-            raise InputError(f"malformed CSV: {err}", where, reader.line_num) from None
+        reader = csv.reader(_blank_comments(handle))
+        header: list[str] = []
+        while not any(h.strip() for h in header):
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InputError("empty timing table (no header)", where, 1) from None
+            except csv.Error as err:
+                raise InputError(f"malformed CSV: {err}", where, reader.line_num) from None
         names = [h.strip().lower() for h in header]
         missing = [c for c in CSV_COLUMNS if c not in names]
         if missing:
@@ -435,7 +462,134 @@ class TimeEstimate:
     source: Source
 
 
-_SOURCE_RANK: dict[str, int] = {"ideal": 0, "measured": 1, "interpolated": 2, "roofline": 3}
+_SOURCE_RANK: dict[str, int] = {
+    "ideal": 0,
+    "measured": 1,
+    "interpolated": 2,
+    "calibrated": 3,
+    "roofline": 4,
+}
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass(frozen=True)
+class RooflineFit:
+    """Calibrated roofline of one (device, stack, group), fitted on measured rows.
+
+    ``time = max(flops / (peak x compute_efficiency), bytes / (bandwidth x memory_efficiency))
+    + overhead_s + overhead_per_layer_s x layers`` (seconds per call; decode: per step).
+    ``errors`` holds the fit's relative errors (e.g. ``heldout_median``) for the record.
+    """
+
+    device: str
+    stack: str
+    group: str
+    compute_efficiency: float
+    memory_efficiency: float
+    overhead_s: float = 0.0
+    overhead_per_layer_s: float = 0.0
+    errors: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("compute_efficiency", "memory_efficiency"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"calibration {self.device}/{self.stack}/{self.group}: "
+                                 f"{name} must be finite and > 0, got {value!r}")
+        for name in ("overhead_s", "overhead_per_layer_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"calibration {self.device}/{self.stack}/{self.group}: "
+                                 f"{name} must be finite and >= 0, got {value!r}")
+        if self.group not in CALIBRATION_GROUPS:
+            raise unknown_name("calibration group", self.group, list(CALIBRATION_GROUPS))
+
+    def time_s(self, flops: float, bytes_moved: float, device: Device, layers: int = 0) -> float:
+        """Calibrated seconds for one call on ``device`` (a model with ``layers`` layers)."""
+        if device.is_ideal or (flops <= 0 and bytes_moved <= 0):
+            return 0.0
+        roof = max(
+            flops / (device.peak_flops_per_s * self.compute_efficiency),
+            bytes_moved / (device.memory_bandwidth_bytes_per_s * self.memory_efficiency),
+        )
+        return roof + self.overhead_s + self.overhead_per_layer_s * layers
+
+
+class Calibration:
+    """Calibrated roofline fits keyed by (device, stack, group); JSON on disk.
+
+    File format (``models/timings/calibration.json``)::
+
+        {"schema": 1, "note": "...", "fits": [{"device": "h200-sxm", "stack": "eager",
+          "group": "forward", "compute_efficiency": 0.6, "memory_efficiency": 0.8,
+          "overhead_s": 0.0, "overhead_per_layer_s": 0.0005, "errors": {...}}, ...]}
+    """
+
+    def __init__(self, fits: Iterable[RooflineFit] = (), note: str = "") -> None:
+        self.fits: dict[tuple[str, str, str], RooflineFit] = {}
+        for fit in fits:
+            self.fits[(fit.device.lower(), fit.stack.lower(), fit.group)] = fit
+        self.note = note
+
+    def __len__(self) -> int:
+        return len(self.fits)
+
+    def get(self, device: str, stack: str, group: str) -> RooflineFit | None:
+        """The fit for (device, stack, group), or None."""
+        return self.fits.get((device.strip().lower(), stack.strip().lower(), group))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Calibration:
+        """Read a calibration JSON; InputError naming the file if it is malformed."""
+        where = str(path)
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise InputError(f"cannot read calibration: {err.strerror}", where) from None
+        except json.JSONDecodeError as err:
+            raise InputError(f"malformed calibration JSON: {err}", where) from None
+        try:
+            fits = [
+                RooflineFit(
+                    device=str(f["device"]).lower(),
+                    stack=str(f["stack"]).lower(),
+                    group=str(f["group"]),
+                    compute_efficiency=float(f["compute_efficiency"]),
+                    memory_efficiency=float(f["memory_efficiency"]),
+                    overhead_s=float(f.get("overhead_s", 0.0)),
+                    overhead_per_layer_s=float(f.get("overhead_per_layer_s", 0.0)),
+                    errors={k: float(v) for k, v in f.get("errors", {}).items()},
+                    note=str(f.get("note", "")),
+                )
+                for f in data["fits"]
+            ]
+            for fit in fits:
+                get_device(fit.device)  # validates the name
+        except InputError as err:
+            raise InputError(err.message, where) from None
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"malformed calibration: {err!r}", where) from None
+        return cls(fits, str(data.get("note", "")))
+
+    def save(self, path: str | Path) -> None:
+        """Write the fits as JSON (sorted by device, stack, group)."""
+        fits = [asdict(self.fits[k]) for k in sorted(self.fits)]
+        text = json.dumps({"schema": 1, "note": self.note, "fits": fits}, indent=1)
+        Path(path).write_text(text + "\n", encoding="utf-8")
+
+
+def default_timing_table(directory: str | Path = DEFAULT_TIMINGS_DIR) -> TimingTable:
+    """Every shipped measured CSV (``models/timings/*.csv``) as one table."""
+    return TimingTable.load_dir(directory)
+
+
+def default_calibration(directory: str | Path = DEFAULT_TIMINGS_DIR) -> Calibration | None:
+    """The calibration shipped next to the CSVs (``calibration.json``), or None if absent."""
+    path = Path(directory) / CALIBRATION_FILE
+    return Calibration.load(path) if path.is_file() else None
 
 
 class ComputeModel:
@@ -447,6 +601,10 @@ class ComputeModel:
     ``weight_bytes_per_param`` and ``kv_bytes_per_element`` default to the device's
     ``native_dtype_bytes`` (2 = BF16 on GPUs, 4 = FP32 on the CPU profile); pass e.g.
     0.5 for INT4 weights.
+
+    ``calibration`` (optional): where it has a fit for (device, stack), the fallback is the
+    calibrated roofline (``source == "calibrated"``) instead of the device's default
+    efficiencies (``"roofline"``). :meth:`default` loads the shipped table and calibration.
     """
 
     def __init__(
@@ -456,9 +614,11 @@ class ComputeModel:
         stack: str = "eager",
         weight_bytes_per_param: float | None = None,
         kv_bytes_per_element: float | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.device = get_device(device) if isinstance(device, str) else device
         self.timing_table = timing_table
+        self.calibration = calibration
         self.stack = stack.strip().lower()
         native = self.device.native_dtype_bytes
         self.weight_bytes_per_param = (
@@ -476,7 +636,21 @@ class ComputeModel:
     def __repr__(self) -> str:
         return (
             f"ComputeModel(device={self.device.name!r}, stack={self.stack!r}, "
-            f"table_rows={len(self.timing_table) if self.timing_table else 0})"
+            f"table_rows={len(self.timing_table) if self.timing_table else 0}, "
+            f"calibrated={self._fit('forward') is not None})"
+        )
+
+    @classmethod
+    def default(
+        cls, device: Device | str, stack: str = "eager", **kwargs: float | None
+    ) -> ComputeModel:
+        """A model with the shipped tables and calibration (``models/timings/``)."""
+        return cls(
+            device,
+            default_timing_table(),
+            stack,
+            calibration=default_calibration(),
+            **kwargs,  # type: ignore[arg-type]
         )
 
     # public API -------------------------------------------------------------------------
@@ -515,6 +689,19 @@ class ComputeModel:
 
     # internals --------------------------------------------------------------------------
 
+    def _fit(self, group: str) -> RooflineFit | None:
+        if self.calibration is None:
+            return None
+        return self.calibration.get(self.device.name, self.stack, group)
+
+    def _roofline(
+        self, group: str, flops: float, nbytes: float, layers: int
+    ) -> TimeEstimate:
+        fit = self._fit(group)
+        if fit is None:
+            return TimeEstimate(roofline_time_s(flops, nbytes, self.device), "roofline")
+        return TimeEstimate(fit.time_s(flops, nbytes, self.device, layers), "calibrated")
+
     def _measured(self, arch: ModelArch, op: str, tokens: int, batch: int) -> TimeEstimate | None:
         if self.timing_table is None:
             return None
@@ -545,7 +732,7 @@ class ComputeModel:
             self.kv_bytes_per_element,
             past_tokens,
         )
-        return TimeEstimate(roofline_time_s(flops, nbytes, self.device), "roofline")
+        return self._roofline("forward", flops, nbytes, arch.layers)
 
     def _decode_uncached(self, arch: ModelArch, cache_tokens: int, batch: int) -> TimeEstimate:
         _check_counts(cache_tokens, batch, "cache_tokens")
@@ -558,7 +745,7 @@ class ComputeModel:
         nbytes = decode_bytes(
             arch, cache_tokens, batch, self.weight_bytes_per_param, self.kv_bytes_per_element
         )
-        return TimeEstimate(roofline_time_s(flops, nbytes, self.device), "roofline")
+        return self._roofline("forward", flops, nbytes, arch.layers)
 
     def _decode_tokens_uncached(
         self, arch: ModelArch, cache_tokens: int, new_tokens: int, batch: int
@@ -593,7 +780,7 @@ class ComputeModel:
         )
         flops = per_element * arch.kv_elements_per_token() * tokens
         nbytes = quantize_bytes(arch, tokens, precision, self.kv_bytes_per_element)
-        return TimeEstimate(roofline_time_s(flops, nbytes, self.device), "roofline")
+        return self._roofline("kvquant", flops, nbytes, 0)
 
 
 def _arch(arch: ModelArch | str) -> ModelArch:
