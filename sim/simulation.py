@@ -19,7 +19,13 @@ import pandas as pd
 from models.devices import get_device
 from models.errors import InputError
 from models.quality import QualityCache
-from models.timing import ComputeModel, TimingTable
+from models.timing import (
+    Calibration,
+    ComputeModel,
+    TimingTable,
+    default_calibration,
+    default_timing_table,
+)
 from policies import PolicyContext, make_policy
 from sim.costs import CostModel
 from sim.engine import RECORD_COLUMNS, simulate
@@ -85,18 +91,32 @@ def build_workload(s: Scenario) -> Workload:
         answer_tokens=s.answer_tokens, deadline_s=s.deadline_s)
 
 
+def build_timing(spec: str | None) -> tuple[TimingTable | None, Calibration | None]:
+    """Measured table and roofline calibration for ``--timing-table``.
+
+    None (the default): every shipped CSV in ``models/timings/`` and its ``calibration.json``;
+    a folder: its CSVs and its ``calibration.json`` if any; a file: that CSV alone; ``none``:
+    neither (pure roofline with the devices' default efficiencies).
+    """
+    if spec is None:
+        return default_timing_table(), default_calibration()
+    if spec.strip().lower() == "none":
+        return None, None
+    p = Path(spec)
+    if p.is_dir():
+        return TimingTable.load_dir(p), default_calibration(p)
+    return TimingTable.load(p), None
+
+
 def build_costs(s: Scenario) -> CostModel:
-    table = None
-    if s.timing_table:
-        p = Path(s.timing_table)
-        table = TimingTable.load_dir(p) if p.is_dir() else TimingTable.load(p)
+    table, calibration = build_timing(s.timing_table)
     quality = None
     if s.quality_cache != "none":
         quality = QualityCache.load(s.quality_cache).for_pair(s.edge_model, s.cloud_model)
     return CostModel(
         edge_model=s.edge_model, cloud_model=s.cloud_model,
-        edge_compute=ComputeModel(get_device(s.edge_device), table),
-        cloud_compute=ComputeModel(get_device(s.cloud_device), table),
+        edge_compute=ComputeModel(get_device(s.edge_device), table, calibration=calibration),
+        cloud_compute=ComputeModel(get_device(s.cloud_device), table, calibration=calibration),
         quality=quality, cloud_has_context=s.cloud_has_context, kv_group_size=s.kv_group_size)
 
 
