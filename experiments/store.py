@@ -1,0 +1,210 @@
+"""Result store of a sweep: one Parquet partition per cell, written atomically.
+
+Layout of a store folder (``--out``)::
+
+    spec.json            the canonical spec, its hash and the cell count (the store's identity)
+    spec.toml|.yaml      a copy of the spec file as given (when it came from a file)
+    cells/KEY.parquet    one row per policy of the cell KEY: every parameter, metrics, CIs
+    requests/KEY.parquet per-request records of the cell (only with keep_requests = true)
+    traces/              synthetic traces generated for ``kind:...`` trace values
+    rows.csv             every row in one CSV, rewritten when the sweep is complete
+
+A partition is written to a hidden temporary name in the same folder, fsynced, then renamed
+over its final name (``os.replace``), and the folder is fsynced: a reader sees either the
+whole file or none, whatever happens to the writer (Ctrl-C, ``kill -9``, a crash). Readers
+list ``*.parquet`` only and skip hidden names, so temporary files are never read; the next
+run removes the ones whose writer is gone. A cell's requests partition is written before its
+``cells/`` partition, so a finished cell always has both.
+
+The store holds the results of one spec: opening it with a spec of another hash is an
+:class:`~models.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from models.errors import InputError
+
+SPEC_FILE = "spec.json"
+CELLS = "cells"
+REQUESTS = "requests"
+TRACES = "traces"
+ROWS_CSV = "rows.csv"
+_TMP_SUFFIX = ".tmp"
+
+
+class SpecChanged(InputError):
+    """The folder holds the results of another spec."""
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` to write a temporary file beside ``path``, fsync it, then rename
+    it over ``path``. The temporary name is hidden and ends in ``.tmp`` (never read)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{_TMP_SUFFIX}")
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """A sweep's output folder (see the module docstring)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.cells_dir = self.root / CELLS
+        self.requests_dir = self.root / REQUESTS
+        self.traces_dir = self.root / TRACES
+
+    # ------------------------------------------------------------------ identity
+    def spec_info(self) -> dict[str, Any] | None:
+        """The stored ``spec.json`` (None when the folder holds no sweep yet)."""
+        p = self.root / SPEC_FILE
+        if not p.exists():
+            return None
+        try:
+            return json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise InputError(f"cannot read {SPEC_FILE}: {err}", str(p)) from None
+
+    def check(self, spec_hash: str, source: str) -> bool:
+        """True when the folder holds results of this spec, False when it holds none yet;
+        InputError (naming ``source``) when it holds another spec's."""
+        info = self.spec_info()
+        if info is None:
+            if self.cells_dir.exists() and any(self._partitions(self.cells_dir)):
+                raise InputError(f"{self.root} has cell results but no {SPEC_FILE}; "
+                                 "use another --out", source)
+            return False
+        if info.get("spec_hash") != spec_hash:
+            raise SpecChanged(
+                f"{self.root} holds results of another spec (hash "
+                f"{str(info.get('spec_hash'))[:12]}, from {info.get('source')}); this spec "
+                f"has hash {spec_hash[:12]}: use another --out or remove that folder", source)
+        return True
+
+    def bind(self, info: dict[str, Any], spec_text: str | None = None,
+             suffix: str = ".toml") -> None:
+        """Create the folder for a spec (``info`` has ``spec_hash``), or check it is ours."""
+        if self.check(info["spec_hash"], str(info.get("source"))):
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        if spec_text is not None:
+            atomic_write_text(self.root / f"spec{suffix}", spec_text)
+        atomic_write_text(self.root / SPEC_FILE, json.dumps(info, indent=2) + "\n")
+
+    # ------------------------------------------------------------------ partitions
+    @staticmethod
+    def _partitions(folder: Path) -> Iterable[Path]:
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.glob("*.parquet")
+                      if not p.name.startswith(".") and p.is_file())
+
+    def done_keys(self) -> set[str]:
+        """Keys of the cells whose partition is complete."""
+        return {p.stem for p in self._partitions(self.cells_dir)}
+
+    def temp_files(self) -> list[Path]:
+        """Temporary files left by writers (only ever ``.NAME.PID.RAND.tmp``)."""
+        out = []
+        for folder in (self.root, self.cells_dir, self.requests_dir, self.traces_dir):
+            if folder.is_dir():
+                out += sorted(p for p in folder.glob(".*" + _TMP_SUFFIX) if p.is_file())
+        return out
+
+    def clean_temp(self) -> int:
+        """Remove temporary files whose writer process is gone; returns how many."""
+        n = 0
+        for p in self.temp_files():
+            parts = p.name.rsplit(".", 3)  # ['.NAME', 'PID', 'RAND', 'tmp']
+            pid = int(parts[1]) if len(parts) == 4 and parts[1].isdigit() else None
+            if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                continue
+            p.unlink(missing_ok=True)
+            n += 1
+        return n
+
+    def write_cell(self, key: str, rows: pd.DataFrame,
+                   requests: pd.DataFrame | None = None) -> None:
+        """Write one cell: its requests (if any) first, then its rows (the 'done' mark)."""
+        if requests is not None:
+            atomic_write(self.requests_dir / f"{key}.parquet",
+                         lambda tmp: requests.to_parquet(tmp, index=False, engine="pyarrow"))
+        atomic_write(self.cells_dir / f"{key}.parquet",
+                     lambda tmp: rows.to_parquet(tmp, index=False, engine="pyarrow"))
+
+    def _read(self, folder: Path, keys: Iterable[str] | None) -> pd.DataFrame:
+        files = self._partitions(folder)
+        if keys is not None:
+            wanted = set(keys)
+            files = [p for p in files if p.stem in wanted]
+        frames = [pd.read_parquet(p, engine="pyarrow") for p in files]
+        frames = [f for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+    def read(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Every finished cell's rows (one per cell and policy), in spec order of the cells
+        (``cell_index``) and policy order within a cell."""
+        df = self._read(self.cells_dir, keys)
+        if df.empty or "cell_index" not in df.columns:
+            return df
+        return df.sort_values("cell_index", kind="stable", ignore_index=True)
+
+    def read_requests(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Per-request records of the finished cells (stores with keep_requests only)."""
+        df = self._read(self.requests_dir, self.done_keys() if keys is None else keys)
+        if df.empty or "cell_index" not in df.columns:
+            return df
+        return df.sort_values("cell_index", kind="stable", ignore_index=True)
+
+    def write_rows_csv(self, df: pd.DataFrame) -> Path:
+        return atomic_write(self.root / ROWS_CSV, lambda tmp: df.to_csv(tmp, index=False))
