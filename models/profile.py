@@ -36,8 +36,14 @@ What is measured (``--device cuda`` unless noted):
   point (weights included; CPU: the process's peak RSS so far, monotonic).
 
 The calibrated roofline is ``max(FLOPs / (peak x c_eff), bytes / (bw x m_eff)) + o0 + o1 x
-layers`` (see ``models.timing.RooflineFit``); :func:`fit_roofline` fits it in log space on the
-training rows (:func:`split_rows`) and :func:`relative_errors` scores the held-back rows.
+layers`` per (device, stack, op), or the max of the roofline and the overhead when host work
+overlaps GPU work (see ``models.timing.RooflineFit``); :func:`fit_roofline` fits it in log
+space on the training rows (:func:`split_rows`), :func:`fit_best` picks the overhead form on
+them, and :func:`relative_errors` scores the held-back rows.
+
+Run order: every model's decode, KV ops and prefills up to ``--big-tokens`` tokens x batch
+first, then every model's bigger prefills, so a ``--max-minutes`` budget drops the most
+expensive points; rows are appended as measured (a timeout keeps them; ``--resume`` goes on).
 """
 
 from __future__ import annotations
@@ -136,7 +142,7 @@ def time_repeats(
     warmup: int,
     repeats: int,
 ) -> list[float]:
-    """Run ``fn`` ``warmup`` times untimed-for-the-result, then return ``repeats`` timings.
+    """Run ``fn`` ``warmup`` times (discarded), then return the timed repeats (seconds).
 
     ``timer(fn)`` runs ``fn`` once and returns its duration in seconds. The first warm-up's
     duration sets the number of timed repeats (:func:`choose_repeats`); warm-ups after the
@@ -785,6 +791,21 @@ class Profiler:
             return points
         return [p for p in points if (p[0] * p[1] > self.big_tokens) == big]
 
+    def keys(self, label: str, phase: int | None) -> list[tuple[str, str, str, int, int]]:
+        """Row keys (model, stack, op, tokens, batch) that ``phase`` of a model measures."""
+        g, out = self.grid, []
+        if "prefill" in self.ops:
+            big = None if phase is None else phase == 2
+            out += [(label, s, "prefill", n, b) for n, b in self.prefill_points(big)
+                    for s in self.stacks]
+        if phase != 2 and "decode" in self.ops:
+            out += [(label, s, "decode", n, b) for n in g.decode_lengths
+                    for b in g.decode_batches for s in self.stacks]
+        if phase != 2 and "kvquant" in self.ops:
+            out += [(label, s, f"{k}_{p}", n, 1) for n in g.quant_lengths for p in QUANT_BITS
+                    for k in ("quantize", "dequantize") for s in self.stacks]
+        return out
+
     def profile_model(self, arch: ModelArch, label: str | None = None,
                       phase: int | None = None) -> None:
         """The grid for one architecture (``label`` names it in the rows). ``phase`` 1 =
@@ -792,9 +813,7 @@ class Profiler:
         torch = self.torch
         label = label or arch.name
         big = None if phase is None else phase == 2
-        todo = [(label, s, "prefill", n, b) for n, b in self.prefill_points(big)
-                for s in self.stacks] if "prefill" in self.ops else []
-        if phase == 2 and all(k in self.done for k in todo):
+        if all(k in self.done for k in self.keys(label, phase)):
             return
         dev, dt = self.device, self.dtype
         t0 = self.elapsed()
@@ -949,14 +968,17 @@ class Profiler:
 # --------------------------------------------------------------------------- calibration
 
 
-GROUP_OF_OP: dict[str, str] = {
-    "prefill": "forward",
-    "decode": "forward",
-    "quantize_int8": "kvquant",
-    "quantize_int4": "kvquant",
-    "dequantize_int8": "kvquant",
-    "dequantize_int4": "kvquant",
-}
+#: Fitted in this order: prefill fixes the compute efficiency that the memory-bound ops reuse.
+FIT_ORDER: tuple[str, ...] = (
+    "prefill",
+    "decode",
+    "quantize_int8",
+    "quantize_int4",
+    "dequantize_int8",
+    "dequantize_int4",
+)
+#: Ops whose overhead has a per-layer term (one model forward).
+FORWARD_OPS: frozenset[str] = frozenset({"prefill", "decode"})
 
 
 @dataclass(frozen=True)
@@ -992,15 +1014,16 @@ def predict(fit: RooflineFit, point: FitPoint, device: Device) -> float:
     return fit.time_s(point.flops, point.bytes, device, point.layers)
 
 
-def fit_roofline(points: Sequence[FitPoint], device: Device, stack: str, group: str,
+def fit_roofline(points: Sequence[FitPoint], device: Device, stack: str, op: str,
                  per_layer: bool = True, compute_efficiency: float | None = None,
-                 note: str = "") -> RooflineFit:
-    """Least-squares fit, in log time, of
-    ``max(F / (peak c), B / (bw m)) + o0 + o1 x layers`` to ``points``.
+                 note: str = "", overhead_mode: str = "add") -> RooflineFit:
+    """Least-squares fit, in log time, of ``max(F / (peak c), B / (bw m)) + o`` (or, with
+    ``overhead_mode="max"``, ``max(F / (peak c), B / (bw m), o)``), ``o = o0 + o1 x layers``.
 
-    ``per_layer=False`` fixes o1 = 0; ``compute_efficiency`` given fixes c (for groups that
-    are never compute-bound, e.g. the KV ops). Efficiencies are bounded to (1e-4, 1],
-    overheads to [0, 1] s (o0) and [0, 50] ms (o1). Several starts; the best is kept.
+    ``per_layer=False`` fixes o1 = 0; ``compute_efficiency`` given fixes c (for ops that are
+    never compute-bound: decode, the KV ops). Efficiencies are bounded to (1e-4, 1],
+    overheads to [0, 1] s (o0) and [0, 50] ms (o1). Several starts; the best is kept, its
+    cost (half the sum of squared log residuals) in ``errors["fit_cost"]``.
     """
     import numpy as np
     from scipy.optimize import least_squares
@@ -1028,29 +1051,41 @@ def fit_roofline(points: Sequence[FitPoint], device: Device, stack: str, group: 
 
     def residual(x):
         c, m, o0, o1 = unpack(x)
-        t = np.maximum(fl / (peak * c), by / (bw * m)) + o0 + o1 * layers
-        return np.log(t) - y
+        roof = np.maximum(fl / (peak * c), by / (bw * m))
+        o = o0 + o1 * layers
+        t = np.maximum(roof, o) if overhead_mode == "max" else roof + o
+        return np.log(np.maximum(t, 1e-12)) - y
 
     lo = ([] if fix_c else [math.log(1e-4)]) + [math.log(1e-4), 0.0] + ([0.0] if per_layer
                                                                           else [])
     hi = ([] if fix_c else [0.0]) + [0.0, 1000.0] + ([50.0] if per_layer else [])
+    t_min_ms = 1e3 * float(np.exp(y.min()))
     best = None
     for c0 in ([None] if fix_c else [0.05, 0.3, 0.8]):
         for m0 in (0.05, 0.3, 0.8):
-            for o00 in (0.0, 1e3 * float(np.exp(y.min())) * 0.5):
-                x0 = ([] if c0 is None else [math.log(c0)]) + [math.log(m0), min(o00, 999.0)]
-                x0 += [0.0] if per_layer else []
-                try:
-                    res = least_squares(residual, x0, bounds=(lo, hi), method="trf",
-                                        x_scale="jac", max_nfev=2000)
-                except ValueError:
-                    continue
+            for o_start in (0.0, 0.5 * t_min_ms, 0.9 * t_min_ms):
+                x0 = ([] if c0 is None else [math.log(c0)]) + [math.log(m0), min(o_start, 999.0)]
+                if per_layer:
+                    x0 += [min(o_start / float(layers.mean()), 49.0)]
+                    x0[-2] = 0.0
+                res = least_squares(residual, x0, bounds=(lo, hi), method="trf",
+                                    x_scale="jac", max_nfev=2000)
                 if best is None or res.cost < best.cost:
                     best = res
     assert best is not None
     c, m, o0, o1 = unpack(best.x)
-    return RooflineFit(device.name, stack, group, float(c), float(m), float(o0), float(o1),
+    return RooflineFit(device.name, stack, op, float(c), float(m), float(o0), float(o1),
+                       overhead_mode=overhead_mode, errors={"fit_cost": float(best.cost)},
                        note=note)
+
+
+def fit_best(points: Sequence[FitPoint], device: Device, stack: str, op: str,
+             per_layer: bool, compute_efficiency: float | None, note: str = "") -> RooflineFit:
+    """:func:`fit_roofline` with overhead added and with overhead overlapping; the one with
+    the lower training cost wins (chosen on training rows only)."""
+    fits = [fit_roofline(points, device, stack, op, per_layer, compute_efficiency, note, mode)
+            for mode in ("add", "max")]
+    return min(fits, key=lambda f: f.errors["fit_cost"])
 
 
 def split_rows(rows: Iterable[TimingRow]) -> tuple[list[TimingRow], list[TimingRow]]:
@@ -1096,49 +1131,55 @@ def error_summary(errors: Sequence[float]) -> dict[str, float]:
             "n": float(len(errors))}
 
 
+def _sig(x: float, digits: int = 5, floor: float = 0.0) -> float:
+    """``x`` to ``digits`` significant digits (0 below ``floor``), for a readable JSON."""
+    if not math.isfinite(x) or abs(x) < floor:
+        return 0.0 if math.isfinite(x) else x
+    return float(f"{x:.{digits}g}")
+
+
 def calibrate(rows: Sequence[TimingRow], note: str = "") -> tuple[Calibration, list[dict]]:
-    """Fit every (device, stack) of ``rows`` (groups ``forward`` and ``kvquant``) on the
-    training split; return the calibration and a report (one dict per fit and op)."""
+    """Fit every (device, stack, op) of ``rows`` on the training split (:func:`split_rows`):
+    prefill with free c, m, o0, o1; decode with c fixed to prefill's (decode is never
+    compute-bound) and free m, o0, o1; each KV op with that c and free m, o0 (one tensor, no
+    per-layer term). Returns the calibration and a report (one dict per fit and split) with
+    the calibrated and the default roofline's relative errors."""
     train, held = split_rows(rows)
     report: list[dict] = []
     fits: list[RooflineFit] = []
-    keys = sorted({(r.device, r.stack) for r in rows})
-    for device_name, stack in keys:
+    for device_name, stack in sorted({(r.device, r.stack) for r in rows}):
         device = get_device(device_name)
-        forward_c = None
-        for group in ("forward", "kvquant"):
-            tr = [roofline_terms(r, device) for r in train if r.device == device_name
-                  and r.stack == stack and GROUP_OF_OP[r.op] == group]
-            he = [roofline_terms(r, device) for r in held if r.device == device_name
-                  and r.stack == stack and GROUP_OF_OP[r.op] == group]
-            if len(tr) < 3:
+        prefill_c = None
+        for op in FIT_ORDER:
+            tr = [roofline_terms(r, device) for r in train
+                  if (r.device, r.stack, r.op) == (device_name, stack, op)]
+            he = [roofline_terms(r, device) for r in held
+                  if (r.device, r.stack, r.op) == (device_name, stack, op)]
+            if len(tr) < 4:
                 continue
-            if group == "forward":
-                fit = fit_roofline(tr, device, stack, group, per_layer=True, note=note)
-                forward_c = fit.compute_efficiency
-            else:
-                fit = fit_roofline(tr, device, stack, group, per_layer=False,
-                                   compute_efficiency=forward_c or 1.0, note=note)
-            errors = {}
+            fixed_c = None if op == "prefill" else (prefill_c or 1.0)
+            fit = fit_best(tr, device, stack, op, per_layer=op in FORWARD_OPS,
+                           compute_efficiency=fixed_c, note=note)
+            if op == "prefill":
+                prefill_c = fit.compute_efficiency
+            errors: dict[str, float] = dict(fit.errors)
             for name, pts in (("train", tr), ("heldout", he)):
-                s = error_summary(relative_errors(fit, pts, device))
-                errors.update({f"{name}_median": s["median"], f"{name}_max": s["max"],
-                               f"{name}_n": s["n"]})
-            d = error_summary(relative_errors(None, he, device))
-            errors.update({"default_roofline_heldout_median": d["median"],
-                           "default_roofline_heldout_max": d["max"]})
-            fit = replace(fit, errors=errors)
-            fits.append(fit)
-            ops = sorted({p.row.op for p in tr + he})
-            for op in ops:
-                for name, pts in (("train", tr), ("heldout", he)):
-                    sel = [p for p in pts if p.row.op == op]
-                    s = error_summary(relative_errors(fit, sel, device))
-                    d = error_summary(relative_errors(None, sel, device))
-                    report.append({"device": device_name, "stack": stack, "group": group,
-                                   "op": op, "split": name, "n": int(s["n"]),
-                                   "median": s["median"], "max": s["max"],
-                                   "default_median": d["median"], "default_max": d["max"]})
+                cal = error_summary(relative_errors(fit, pts, device))
+                default = error_summary(relative_errors(None, pts, device))
+                errors.update({f"{name}_median": cal["median"], f"{name}_max": cal["max"],
+                               f"{name}_n": cal["n"],
+                               f"default_roofline_{name}_median": default["median"],
+                               f"default_roofline_{name}_max": default["max"]})
+                report.append({"device": device_name, "stack": stack, "op": op,
+                               "split": name, "n": int(cal["n"]), "median": cal["median"],
+                               "max": cal["max"], "default_median": default["median"],
+                               "default_max": default["max"]})
+            fits.append(replace(
+                fit, note="", errors={k: _sig(v) for k, v in errors.items()},
+                compute_efficiency=_sig(fit.compute_efficiency),
+                memory_efficiency=_sig(fit.memory_efficiency),
+                overhead_s=_sig(fit.overhead_s, floor=1e-9),
+                overhead_per_layer_s=_sig(fit.overhead_per_layer_s, floor=1e-9)))
     return Calibration(fits, note), report
 
 
@@ -1250,23 +1291,18 @@ def calibrate_main(argv: Sequence[str]) -> int:
             f"{', '.join(Path(x).name for x in paths)}; training rows = even-indexed context "
             "lengths at the smallest and largest batch; errors are relative")
     cal, report = calibrate(rows, note)
-    print(f"{'device':10s} {'stack':9s} {'group':8s} {'c_eff':>6s} {'m_eff':>6s} "
-          f"{'o0 ms':>7s} {'o1 ms/l':>8s}  held-out median / max (n)   default roofline")
-    for f in cal.fits.values():
-        e = f.errors
-        print(f"{f.device:10s} {f.stack:9s} {f.group:8s} {f.compute_efficiency:6.3f} "
-              f"{f.memory_efficiency:6.3f} {f.overhead_s * 1e3:7.3f} "
-              f"{f.overhead_per_layer_s * 1e3:8.4f}  {e['heldout_median']:6.1%} / "
-              f"{e['heldout_max']:6.1%} ({int(e['heldout_n'])})   "
-              f"{e['default_roofline_heldout_median']:6.1%} / "
-              f"{e['default_roofline_heldout_max']:6.1%}")
-    print()
-    print(f"{'device':10s} {'stack':9s} {'op':16s} {'split':8s} {'n':>4s} {'median':>8s} "
-          f"{'max':>8s}  default roofline median / max")
+    print(f"{'device':9s} {'stack':8s} {'op':15s} {'c_eff':>6s} {'m_eff':>6s} {'o0 ms':>7s} "
+          f"{'o1 ms/l':>7s} {'mode':4s} {'split':7s} {'n':>3s}  calibrated med / max   "
+          "default med / max")
     for r in report:
-        print(f"{r['device']:10s} {r['stack']:9s} {r['op']:16s} {r['split']:8s} {r['n']:4d} "
-              f"{r['median']:8.1%} {r['max']:8.1%}  {r['default_median']:8.1%} / "
-              f"{r['default_max']:8.1%}")
+        f = cal.get(r["device"], r["stack"], r["op"])
+        assert f is not None
+        print(f"{f.device:9s} {f.stack:8s} {f.op:15s} {f.compute_efficiency:6.3f} "
+              f"{f.memory_efficiency:6.3f} {f.overhead_s * 1e3:7.3f} "
+              f"{f.overhead_per_layer_s * 1e3:7.3f} {f.overhead_mode:4s} {r['split']:7s} "
+              f"{r['n']:3d}  "
+              f"{r['median']:8.1%} / {r['max']:6.1%}   {r['default_median']:6.1%} / "
+              f"{r['default_max']:6.1%}")
     if not a.dry_run:
         cal.save(a.out)
         print(f"\nwrote {a.out}")

@@ -31,11 +31,11 @@ The roofline time is ``max(FLOPs / (peak x compute_eff), bytes / (bandwidth x me
 
 A *calibrated* roofline (:class:`Calibration`, ``models/timings/calibration.json``, fitted by
 ``python -m models.profile calibrate`` on measured rows) replaces the device's efficiencies per
-(device, stack) and adds a fixed per-call overhead (kernel launches, Python):
+(device, stack, op) and adds a fixed per-call overhead (kernel launches, Python):
 ``max(FLOPs / (peak x c_eff), bytes / (bw x m_eff)) + overhead_s + overhead_per_layer_s x layers``
-for prefill and decode (group ``forward``), ``... + overhead_s`` for KV (de)quantisation (group
-``kvquant``). :class:`ComputeModel` uses it, when given one, where no measured row covers a
-request (``source == "calibrated"``).
+(the per-layer term for prefill and decode only), or with ``overhead_mode="max"`` the larger of
+the roofline and that overhead (host work overlapping GPU work). :class:`ComputeModel` uses it,
+when given one, where no measured row covers a request (``source == "calibrated"``).
 """
 
 from __future__ import annotations
@@ -59,8 +59,6 @@ Source = Literal["measured", "interpolated", "calibrated", "roofline", "ideal"]
 #: Where the shipped measured timing CSVs and their roofline calibration live.
 DEFAULT_TIMINGS_DIR = Path(__file__).resolve().parent / "timings"
 CALIBRATION_FILE = "calibration.json"
-#: Calibration groups: prefill + decode share one fit, KV (de)quantisation has its own.
-CALIBRATION_GROUPS: tuple[str, ...] = ("forward", "kvquant")
 
 OPS: tuple[str, ...] = (
     "prefill",
@@ -476,20 +474,24 @@ _SOURCE_RANK: dict[str, int] = {
 
 @dataclass(frozen=True)
 class RooflineFit:
-    """Calibrated roofline of one (device, stack, group), fitted on measured rows.
+    """Calibrated roofline of one (device, stack, op), fitted on measured rows.
 
     ``time = max(flops / (peak x compute_efficiency), bytes / (bandwidth x memory_efficiency))
-    + overhead_s + overhead_per_layer_s x layers`` (seconds per call; decode: per step).
+    + overhead`` (seconds per call; decode: per step) with ``overhead = overhead_s +
+    overhead_per_layer_s x layers``. ``overhead_mode="max"`` takes ``max(roofline, overhead)``
+    instead of the sum: host-side work (Python, kernel launches) that overlaps GPU work, as in
+    an eager stack; ``"add"`` suits overhead that does not overlap (gaps in a CUDA graph).
     ``errors`` holds the fit's relative errors (e.g. ``heldout_median``) for the record.
     """
 
     device: str
     stack: str
-    group: str
+    op: str
     compute_efficiency: float
     memory_efficiency: float
     overhead_s: float = 0.0
     overhead_per_layer_s: float = 0.0
+    overhead_mode: str = "add"
     errors: dict[str, float] = field(default_factory=dict)
     note: str = ""
 
@@ -497,15 +499,18 @@ class RooflineFit:
         for name in ("compute_efficiency", "memory_efficiency"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
-                raise InputError(f"calibration {self.device}/{self.stack}/{self.group}: "
+                raise InputError(f"calibration {self.device}/{self.stack}/{self.op}: "
                                  f"{name} must be finite and > 0, got {value!r}")
         for name in ("overhead_s", "overhead_per_layer_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise InputError(f"calibration {self.device}/{self.stack}/{self.group}: "
+                raise InputError(f"calibration {self.device}/{self.stack}/{self.op}: "
                                  f"{name} must be finite and >= 0, got {value!r}")
-        if self.group not in CALIBRATION_GROUPS:
-            raise unknown_name("calibration group", self.group, list(CALIBRATION_GROUPS))
+        if self.op not in OPS:
+            raise unknown_name("calibration op", self.op, list(OPS))
+        if self.overhead_mode not in ("add", "max"):
+            raise InputError(f"calibration {self.device}/{self.stack}/{self.op}: "
+                             f"overhead_mode must be add or max, got {self.overhead_mode!r}")
 
     def time_s(self, flops: float, bytes_moved: float, device: Device, layers: int = 0) -> float:
         """Calibrated seconds for one call on ``device`` (a model with ``layers`` layers)."""
@@ -515,31 +520,32 @@ class RooflineFit:
             flops / (device.peak_flops_per_s * self.compute_efficiency),
             bytes_moved / (device.memory_bandwidth_bytes_per_s * self.memory_efficiency),
         )
-        return roof + self.overhead_s + self.overhead_per_layer_s * layers
+        overhead = self.overhead_s + self.overhead_per_layer_s * layers
+        return max(roof, overhead) if self.overhead_mode == "max" else roof + overhead
 
 
 class Calibration:
-    """Calibrated roofline fits keyed by (device, stack, group); JSON on disk.
+    """Calibrated roofline fits keyed by (device, stack, op); JSON on disk.
 
     File format (``models/timings/calibration.json``)::
 
         {"schema": 1, "note": "...", "fits": [{"device": "h200-sxm", "stack": "eager",
-          "group": "forward", "compute_efficiency": 0.6, "memory_efficiency": 0.8,
+          "op": "decode", "compute_efficiency": 0.6, "memory_efficiency": 0.8,
           "overhead_s": 0.0, "overhead_per_layer_s": 0.0005, "errors": {...}}, ...]}
     """
 
     def __init__(self, fits: Iterable[RooflineFit] = (), note: str = "") -> None:
         self.fits: dict[tuple[str, str, str], RooflineFit] = {}
         for fit in fits:
-            self.fits[(fit.device.lower(), fit.stack.lower(), fit.group)] = fit
+            self.fits[(fit.device.lower(), fit.stack.lower(), fit.op)] = fit
         self.note = note
 
     def __len__(self) -> int:
         return len(self.fits)
 
-    def get(self, device: str, stack: str, group: str) -> RooflineFit | None:
-        """The fit for (device, stack, group), or None."""
-        return self.fits.get((device.strip().lower(), stack.strip().lower(), group))
+    def get(self, device: str, stack: str, op: str) -> RooflineFit | None:
+        """The fit for (device, stack, op), or None."""
+        return self.fits.get((device.strip().lower(), stack.strip().lower(), op))
 
     @classmethod
     def load(cls, path: str | Path) -> Calibration:
@@ -556,11 +562,12 @@ class Calibration:
                 RooflineFit(
                     device=str(f["device"]).lower(),
                     stack=str(f["stack"]).lower(),
-                    group=str(f["group"]),
+                    op=str(f["op"]),
                     compute_efficiency=float(f["compute_efficiency"]),
                     memory_efficiency=float(f["memory_efficiency"]),
                     overhead_s=float(f.get("overhead_s", 0.0)),
                     overhead_per_layer_s=float(f.get("overhead_per_layer_s", 0.0)),
+                    overhead_mode=str(f.get("overhead_mode", "add")),
                     errors={k: float(v) for k, v in f.get("errors", {}).items()},
                     note=str(f.get("note", "")),
                 )
@@ -575,21 +582,38 @@ class Calibration:
         return cls(fits, str(data.get("note", "")))
 
     def save(self, path: str | Path) -> None:
-        """Write the fits as JSON (sorted by device, stack, group)."""
+        """Write the fits as JSON (sorted by device, stack, op)."""
         fits = [asdict(self.fits[k]) for k in sorted(self.fits)]
         text = json.dumps({"schema": 1, "note": self.note, "fits": fits}, indent=1)
         Path(path).write_text(text + "\n", encoding="utf-8")
 
 
-def default_timing_table(directory: str | Path = DEFAULT_TIMINGS_DIR) -> TimingTable:
-    """Every shipped measured CSV (``models/timings/*.csv``) as one table."""
+def _stamp(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_dir_cached(directory: str, stamp: tuple) -> TimingTable:
     return TimingTable.load_dir(directory)
 
 
+@functools.lru_cache(maxsize=8)
+def _load_calibration_cached(path: str, stamp: tuple) -> Calibration:
+    return Calibration.load(path)
+
+
+def default_timing_table(directory: str | Path = DEFAULT_TIMINGS_DIR) -> TimingTable:
+    """Every measured CSV in ``directory`` (default: the shipped ``models/timings/*.csv``) as
+    one table; cached until a file changes."""
+    return _load_dir_cached(str(directory), _stamp(sorted(Path(directory).glob("*.csv"))))
+
+
 def default_calibration(directory: str | Path = DEFAULT_TIMINGS_DIR) -> Calibration | None:
-    """The calibration shipped next to the CSVs (``calibration.json``), or None if absent."""
+    """The calibration next to the CSVs (``calibration.json``), or None if absent; cached."""
     path = Path(directory) / CALIBRATION_FILE
-    return Calibration.load(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return _load_calibration_cached(str(path), _stamp([path]))
 
 
 class ComputeModel:
@@ -637,7 +661,7 @@ class ComputeModel:
         return (
             f"ComputeModel(device={self.device.name!r}, stack={self.stack!r}, "
             f"table_rows={len(self.timing_table) if self.timing_table else 0}, "
-            f"calibrated={self._fit('forward') is not None})"
+            f"calibrated={self._fit('decode') is not None})"
         )
 
     @classmethod
@@ -689,15 +713,13 @@ class ComputeModel:
 
     # internals --------------------------------------------------------------------------
 
-    def _fit(self, group: str) -> RooflineFit | None:
+    def _fit(self, op: str) -> RooflineFit | None:
         if self.calibration is None:
             return None
-        return self.calibration.get(self.device.name, self.stack, group)
+        return self.calibration.get(self.device.name, self.stack, op)
 
-    def _roofline(
-        self, group: str, flops: float, nbytes: float, layers: int
-    ) -> TimeEstimate:
-        fit = self._fit(group)
+    def _roofline(self, op: str, flops: float, nbytes: float, layers: int) -> TimeEstimate:
+        fit = self._fit(op)
         if fit is None:
             return TimeEstimate(roofline_time_s(flops, nbytes, self.device), "roofline")
         return TimeEstimate(fit.time_s(flops, nbytes, self.device, layers), "calibrated")
@@ -732,7 +754,7 @@ class ComputeModel:
             self.kv_bytes_per_element,
             past_tokens,
         )
-        return self._roofline("forward", flops, nbytes, arch.layers)
+        return self._roofline("prefill", flops, nbytes, arch.layers)
 
     def _decode_uncached(self, arch: ModelArch, cache_tokens: int, batch: int) -> TimeEstimate:
         _check_counts(cache_tokens, batch, "cache_tokens")
@@ -745,7 +767,7 @@ class ComputeModel:
         nbytes = decode_bytes(
             arch, cache_tokens, batch, self.weight_bytes_per_param, self.kv_bytes_per_element
         )
-        return self._roofline("forward", flops, nbytes, arch.layers)
+        return self._roofline("decode", flops, nbytes, arch.layers)
 
     def _decode_tokens_uncached(
         self, arch: ModelArch, cache_tokens: int, new_tokens: int, batch: int
@@ -780,7 +802,7 @@ class ComputeModel:
         )
         flops = per_element * arch.kv_elements_per_token() * tokens
         nbytes = quantize_bytes(arch, tokens, precision, self.kv_bytes_per_element)
-        return self._roofline("kvquant", flops, nbytes, 0)
+        return self._roofline(f"{kind}_{precision}", flops, nbytes, 0)
 
 
 def _arch(arch: ModelArch | str) -> ModelArch:

@@ -104,7 +104,7 @@ def build_timing(spec: str | None) -> tuple[TimingTable | None, Calibration | No
         return None, None
     p = Path(spec)
     if p.is_dir():
-        return TimingTable.load_dir(p), default_calibration(p)
+        return default_timing_table(p), default_calibration(p)
     return TimingTable.load(p), None
 
 
