@@ -71,9 +71,11 @@ def test_dropping_positions_equals_masking_them(lm, questions):
     assert torch.max(torch.abs(a - b)) < 1e-3
 
 
-def test_batched_answers_equal_single_answers(lm, questions):
+def test_batched_answers_equal_single_answers(lm, questions, monkeypatch):
+    import models.harness
     from models.selection import scores, top_k
 
+    monkeypatch.setattr(models.harness, "MAX_NEW_TOKENS", 6)
     q = questions[1]
     p = lm.build_prompt(q.context, q.question)
     _, cache, att, _ = lm.prefill(p.ids)
@@ -98,9 +100,11 @@ def test_int8_round_trip_far_below_int4_on_a_real_cache(lm, questions):
     assert e8 < e4 / 10
 
 
-def test_same_model_as_scout_and_cloud_overlaps_fully(lm, questions):
+def test_same_model_as_scout_and_cloud_overlaps_fully(lm, questions, monkeypatch):
+    import models.harness
     from models.measure import measure_question
 
+    monkeypatch.setattr(models.harness, "MAX_NEW_TOKENS", 4)  # plumbing, not answer quality
     rec = measure_question(lm, lm, questions[3], {"scout": [8] * lm.layers,
                                                   "cloud": [8] * lm.layers})
     for m in ("q2c-last", "q2c-mean", "snapkv", "h2o"):
