@@ -195,8 +195,9 @@ def _run_one(s: Scenario, trace: Trace) -> Result:
     if derived:
         notes.append("quality derived or assumed, not measured, for: " + ", ".join(derived)
                      + " (rules in models/quality.py)")
-    if "roofline" in ",".join(sources.values()):
-        notes.append("compute times from the roofline model (no measured timing covers them)")
+    notes.append("compute time sources (measured / interpolated from models/timings, "
+                 "calibrated or default roofline, ideal): " + "; ".join(
+                     f"{p}={src}" for p, src in sources.items()))
     notes.append("engine: " + ", ".join(sorted(engines)))
     notes.append(f"link: {trace.name}, mean {trace.mean_mbps():.2f} Mbit/s over "
                  f"{trace.duration_s:.0f} s, {s.trace_end}")
