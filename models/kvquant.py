@@ -71,5 +71,10 @@ def install_quantized_attention(model, layer_bits: list[int] | None, group_size:
                                        quant_dequant(value, bits, group_size),
                                        attention_mask, scaling=scaling, dropout=dropout, **kw)
 
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
     AttentionInterface.register("scoutsim_kvquant", attention)
+    # the causal mask is built per implementation: register the eager one for ours (without
+    # it transformers passes no mask and attention would see future tokens)
+    AttentionMaskInterface.register("scoutsim_kvquant", eager_mask)
     model.config._attn_implementation = "scoutsim_kvquant"

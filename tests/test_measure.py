@@ -140,3 +140,32 @@ def test_q2c_covers_the_answer_more_often_than_random_on_real_measurements():
     assert q2c[ok].mean() > rnd[ok].mean()
     if ok.sum() >= 30:
         assert wilcoxon(q2c[ok], rnd[ok], alternative="greater").pvalue < 0.05
+
+
+def test_quantised_attention_is_causal_and_exact_at_16_bits():
+    """Perplexity quantises K/V inside attention: with 16 bits (no quantisation) it must
+    give the eager model's logits exactly, and it must stay causal (a later token cannot
+    change an earlier position's logits)."""
+    transformers = pytest.importorskip("transformers")
+    from models.kvquant import install_quantized_attention
+
+    cfg = transformers.Qwen2Config(vocab_size=97, hidden_size=64, intermediate_size=128,
+                                   num_hidden_layers=2, num_attention_heads=4,
+                                   num_key_value_heads=2, max_position_embeddings=128)
+    torch.manual_seed(0)
+    model = transformers.Qwen2ForCausalLM(cfg).eval()
+    model.config._attn_implementation = "eager"
+    ids = torch.randint(0, 97, (1, 12))
+    with torch.no_grad():
+        ref = model(input_ids=ids).logits
+        install_quantized_attention(model, [16, 16])
+        same = model(input_ids=ids).logits
+        install_quantized_attention(model, [4, 4])
+        q4 = model(input_ids=ids).logits
+        ids2 = ids.clone()
+        ids2[0, -1] = (ids2[0, -1] + 1) % 97
+        q4b = model(input_ids=ids2).logits
+        install_quantized_attention(model, None)
+    assert torch.allclose(ref, same, atol=1e-5)
+    assert torch.allclose(q4[0, :-1], q4b[0, :-1], atol=1e-6)  # causal
+    assert not torch.allclose(q4, ref, atol=1e-4)  # and INT4 does change something
