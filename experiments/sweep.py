@@ -73,7 +73,7 @@ import pandas as pd
 
 from experiments.store import SpecChanged, Store
 from models.errors import InputError
-from sim.scenario import FIELDS, REPO_ROOT, Scenario, coerce, resolve_path
+from sim.scenario import FIELDS, REPO_ROOT, Scenario, coerce, parse_settings_file, resolve_path
 
 __all__ = ["Cell", "Spec", "SpecChanged", "StaleInputs", "load_spec", "main", "run_cell",
            "run_sweep", "spec_from_dict", "status"]
@@ -491,32 +491,8 @@ def load_spec(path: str | Path) -> Spec:
     """Read and validate a TOML or YAML spec; InputError naming the file."""
     p = Path(path)
     ps = str(p)
-    if not p.is_file():
-        raise InputError("spec file not found", ps)
-    try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read spec: {err}", ps) from None
+    data, text = parse_settings_file(p, "spec")
     suffix = p.suffix.lower()
-    try:
-        if suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            data = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            raise InputError("a spec must be .toml, .yaml or .yml", ps)
-    except InputError:
-        raise
-    except Exception as err:  # parser errors carry the line in their message
-        line = getattr(getattr(err, "problem_mark", None), "line", None)
-        raise InputError(f"cannot parse spec: {str(err).splitlines()[0]}", ps,
-                         None if line is None else line + 1) from None
     return spec_from_dict(data, ps, text=text, suffix=suffix, default_name=p.stem)
 
 

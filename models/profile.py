@@ -407,6 +407,15 @@ def check_static_matches_eager(model: Any, arch: ModelArch, dtype: Any, device: 
     DynamicCache forward, for a decode step and a prefill on the same inputs and cache."""
     import torch
 
+    def run_once(fn):
+        """One call of ``fn``, through a captured CUDA graph when ``use_graph``."""
+        if not use_graph:
+            return fn()
+        graph, static_out = capture_graph(fn)
+        graph.replay()
+        torch.cuda.synchronize()
+        return static_out
+
     out: dict[str, float] = {}
     gen = torch.Generator(device="cpu").manual_seed(0)
     ids = torch.randint(0, arch.vocab_size, (batch, 1), generator=gen).to(device)
@@ -416,26 +425,14 @@ def check_static_matches_eager(model: Any, arch: ModelArch, dtype: Any, device: 
                      pos)()
     st = static_cache(arch, batch, tokens + 1, tokens, 1, dtype, device, kv)
     fn = forward_fn(model, ids, st, pos, static=True)
-    if use_graph:
-        graph, static_out = capture_graph(fn)
-        graph.replay()
-        torch.cuda.synchronize()
-        got = static_out
-    else:
-        got = fn()
+    got = run_once(fn)
     out["decode"] = relative_l2(got, ref)
     pids = torch.randint(0, arch.vocab_size, (batch, tokens), generator=gen).to(device)
     ref = forward_fn(model, pids)()
     st = static_cache(arch, batch, tokens, 0, tokens, dtype, device)
     ppos = torch.arange(tokens, device=device).expand(batch, tokens)
     fn = forward_fn(model, pids, st, ppos, static=True)
-    if use_graph:
-        graph, static_out = capture_graph(fn)
-        graph.replay()
-        torch.cuda.synchronize()
-        got = static_out
-    else:
-        got = fn()
+    got = run_once(fn)
     out["prefill"] = relative_l2(got, ref)
     return out
 

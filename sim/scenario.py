@@ -204,32 +204,40 @@ def coerce(name: str, value: Any, source: str) -> Any:
         raise InputError(f"setting {name}: {err} (got {value!r})", source) from None
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read a TOML or YAML config into {field: value} (validated names and types)."""
-    p = Path(path)
-    ps = str(p)
-    if not p.exists():
-        raise InputError("config file not found", ps)
-    text = p.read_text()
+def parse_settings_file(path: Path, what: str) -> tuple[Any, str]:
+    """Parse a TOML or YAML file of settings (a ``config`` or a sweep ``spec``): returns the
+    parsed data and the text; one-line InputError naming the file (and line) otherwise."""
+    ps = str(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found", ps)
     try:
-        if p.suffix.lower() == ".toml":
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read {what}: {err}", ps) from None
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise InputError(f"{what} must be .toml, .yaml or .yml", ps)
+    try:
+        if suffix == ".toml":
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
                 import tomli as tomllib  # type: ignore[no-redef]
-            data = tomllib.loads(text)
-        elif p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-            data = yaml.safe_load(text) or {}
-        else:
-            raise InputError("config must be .toml, .yaml or .yml", ps)
-    except InputError:
-        raise
-    except Exception as err:  # parser errors carry line numbers in their message
+            return tomllib.loads(text), text
+        import yaml
+
+        return (yaml.safe_load(text) or {}), text
+    except Exception as err:  # parser errors carry the line in their message
         line = getattr(getattr(err, "problem_mark", None), "line", None)
-        msg = str(err).splitlines()[0]
-        raise InputError(f"cannot parse config: {msg}", ps,
+        raise InputError(f"cannot parse {what}: {str(err).splitlines()[0]}", ps,
                          None if line is None else line + 1) from None
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a TOML or YAML config into {field: value} (validated names and types)."""
+    p = Path(path)
+    ps = str(p)
+    data, _ = parse_settings_file(p, "config")
     if not isinstance(data, dict):
         raise InputError("config must be a table/mapping of settings", ps)
     aliases = {f.metadata.get("flag", name).replace("-", "_"): name for name, f in FIELDS.items()}
