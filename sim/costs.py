@@ -36,6 +36,15 @@ from models.timing import ComputeModel, TimeEstimate
 from sim.workload import Request
 
 
+def batch_kind(op: OperatingPoint) -> str:
+    """Which requests the cloud can batch together: ``prefill`` (scout and cloud-text both
+    prefill the cloud model), ``kv`` (decode on the edge model's received cache), or
+    ``edge`` (never reaches the cloud)."""
+    if op.mode in ("scout", "cloud-text"):
+        return "prefill"
+    return "kv" if op.mode == "kv" else "edge"
+
+
 @dataclass(frozen=True, slots=True)
 class OpCost:
     """What one operating point costs for one request. Bytes and seconds."""
@@ -74,6 +83,45 @@ class CostModel:
             c = self._cache[key] = self._compute(op, req.context_tokens, req.question_tokens,
                                                  req.answer_tokens)
         return c
+
+    def cloud_batch_s(self, jobs: list[tuple[OperatingPoint, Request]]) -> tuple[float, float]:
+        """(time to the batch's first tokens, time the GPU stays busy) when the cloud serves
+        ``jobs`` together as one static batch of the same kind (:func:`batch_kind`).
+
+        A batch of b sequences is timed as b sequences of its longest member: cloud-model
+        prefill of the longest prompt (scout, cloud-text) or, for KV jobs, each job's
+        dequantisation followed by one decode step of the edge model at the longest kept
+        cache; then the longest answer's remaining tokens at batch b. One job costs exactly
+        its :class:`OpCost`'s ``cloud_ttft_s`` and ``cloud_busy_s``.
+        """
+        if len(jobs) == 1:
+            c = self.cost(*jobs[0])
+            return c.cloud_ttft_s, c.cloud_busy_s
+        kinds = {batch_kind(op) for op, _ in jobs}
+        if len(kinds) != 1 or "edge" in kinds:
+            raise ValueError(f"a batch must be of one cloud kind, not {sorted(kinds)}")
+        b = len(jobs)
+        answer = max(r.answer_tokens for _, r in jobs)
+        if kinds == {"kv"}:
+            kept = [kept_count(r.context_tokens, op.retention) + r.question_tokens
+                    for op, r in jobs]
+            ttft = 0.0
+            for (op, _), k in zip(jobs, kept, strict=True):
+                qp = "int4" if op.precision == "mixed" else op.precision
+                if qp != "bf16":
+                    ttft += self.cloud.dequantize_s(self.edge_arch, k, qp).seconds
+            ttft += self.cloud.decode_s(self.edge_arch, max(kept), b).seconds
+            rest = (self.cloud.decode_tokens_s(self.edge_arch, max(kept) + 1, answer - 1,
+                                               b).seconds if answer > 1 else 0.0)
+            return ttft, ttft + rest
+        prompt = max(r.context_tokens + r.question_tokens for _, r in jobs)
+        cache = max(kept_count(r.context_tokens, op.retention) + r.question_tokens
+                    if op.mode == "scout" else r.context_tokens + r.question_tokens
+                    for op, r in jobs)
+        ttft = self.cloud.prefill_s(self.cloud_arch, prompt, b).seconds
+        rest = (self.cloud.decode_tokens_s(self.cloud_arch, cache, answer - 1, b).seconds
+                if answer > 1 else 0.0)
+        return ttft, ttft + rest
 
     def _compute(self, op: OperatingPoint, ctx: int, q: int, answer: int) -> OpCost:
         prompt = ctx + q

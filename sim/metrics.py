@@ -121,3 +121,35 @@ def add_between_trace_ci(pooled: pd.DataFrame, per_trace: pd.DataFrame) -> pd.Da
     out["trace_ci_low"] = lows
     out["trace_ci_high"] = highs
     return out
+
+
+def jain_index(x: np.ndarray) -> float:
+    """Jain's fairness index ``(sum x)^2 / (n sum x^2)``: 1 when all equal, 1/n when one
+    gets everything. All zeros count as equal (1.0)."""
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return math.nan
+    sq = float(np.sum(x * x))
+    return 1.0 if sq == 0 else float(np.sum(x)) ** 2 / (x.size * sq)
+
+
+def add_between_user_stats(summary: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
+    """Add ``users``, Jain's index of the per-user hit rates, their min and max, and a
+    t-interval of the mean per-user hit rate (``user_ci_low/high``: requests of one device
+    share its channel and queues, so they are clustered) to per-policy rows."""
+    out = summary.copy()
+    cols: dict[str, list[float]] = {k: [] for k in ("users", "jain_fairness", "user_hit_min",
+                                                    "user_hit_max", "user_ci_low",
+                                                    "user_ci_high")}
+    for policy in out["policy"]:
+        rates = per_user.loc[per_user["policy"] == policy, "deadline_hit_rate"].to_numpy(float)
+        lo, hi = mean_interval(rates)
+        cols["users"].append(len(rates))
+        cols["jain_fairness"].append(jain_index(rates))
+        cols["user_hit_min"].append(float(rates.min()))
+        cols["user_hit_max"].append(float(rates.max()))
+        cols["user_ci_low"].append(max(0.0, lo))
+        cols["user_ci_high"].append(min(1.0, hi))
+    for k, v in cols.items():
+        out[k] = v
+    return out

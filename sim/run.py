@@ -113,6 +113,23 @@ def format_comparisons(cmp: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def format_network(result) -> str:
+    """Fairness across devices and the busiest links, per policy (network engine)."""
+    lines = ["per device: Jain's index of hit rates, min-max, 95% CI of the mean over "
+             "devices; busiest links (carried / capacity) and the cloud GPU:"]
+    for r in result.summary.itertuples():
+        links = result.links[result.links["policy"] == r.policy]
+        gpu = links[links["link"] == "cloud-gpu"].iloc[0]
+        net = links[links["link"] != "cloud-gpu"].dropna(subset=["utilisation"])
+        top = net.nlargest(2, "utilisation")
+        busiest = ", ".join(f"{x.link} {x.utilisation:.0%}" for x in top.itertuples())
+        lines.append(f"  {r.policy:<12} Jain {r.jain_fairness:.3f}  hit {r.user_hit_min:.3f}-"
+                     f"{r.user_hit_max:.3f}  [{r.user_ci_low:.3f},{r.user_ci_high:.3f}] over "
+                     f"{int(r.users)} devices;  {busiest or 'no constrained link'};  GPU "
+                     f"{gpu.utilisation:.0%} (mean batch {gpu.mean_batch:.2f})")
+    return "\n".join(lines)
+
+
 def _json_value(v):
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
@@ -131,6 +148,9 @@ def write_outputs(result, out_dir: str) -> None:
         "scenario.json": lambda p: p.write_text(json.dumps(
             dataclasses.asdict(result.scenario), indent=2) + "\n"),
     }
+    if not result.users.empty:
+        files["users.csv"] = lambda p: result.users.to_csv(p, index=False)
+        files["links.csv"] = lambda p: result.links.to_csv(p, index=False)
     tmps = []
     for name, write in files.items():
         tmp = out / f".{name}.tmp"
@@ -158,13 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.out and not result.comparisons.empty:
         result.comparisons.to_csv(Path(args.out) / "comparisons.csv", index=False)
     if args.json:
-        extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high")
-                 if k in result.summary.columns]
+        extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high", "users",
+                             "jain_fairness", "user_hit_min", "user_hit_max", "user_ci_low",
+                             "user_ci_high") if k in result.summary.columns]
         rows = [{k: _json_value(r[k]) for k in (*SUMMARY_JSON_KEYS, *extra)}
                 for r in result.summary.to_dict("records")]
         print(json.dumps(rows, indent=2))
     else:
         print(format_table(result.summary))
+        if not result.users.empty:
+            print()
+            print(format_network(result))
         if not result.comparisons.empty:
             print()
             print(format_comparisons(result.comparisons))
@@ -180,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         for note in result.notes:
             print(f"note: {note}")
         if args.out:
-            print(f"wrote {args.out}/requests.csv, summary.csv, scenario.json")
+            extra = ", users.csv, links.csv" if not result.users.empty else ""
+            print(f"wrote {args.out}/requests.csv, summary.csv, scenario.json{extra}")
     return 0
 
 

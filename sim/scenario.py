@@ -77,9 +77,26 @@ class Scenario:
                       "choose among (comma-separated)")
     compare_to: str | None = _f(None, "reference policy for paired tests (default: adaptive "
                                 "when it runs)")
+    users: int = _f(1, "devices sharing one cell (> 1: network engine; --requests and "
+                    "--interval/--rate are then per device)")
+    topology: str | None = _f(None, "topology file (TOML/YAML/GraphML: devices, cells, "
+                              "routers, cloud, links); runs the network engine")
+    cell_mbps: float = _f(50.0, "--users: the cell's shared uplink behind the devices' own "
+                          "radio links (each on the trace at its own position), Mbit/s")
+    backhaul_mbps: float = _f(1000.0, "--users: backhaul from the cell to the cloud, Mbit/s")
+    backhaul_delay_ms: float = _f(0.0, "--users: backhaul one-way delay, ms (the trace's or "
+                                  "--rtt's RTT already covers the whole path)")
+    trace_offsets: str = _f("random", "--users: each device's start position on the trace "
+                            "(random: device 0 at 0 s)", choices=("random", "spread", "zero"))
+    cloud_serving: str = _f("fifo", "network engine: cloud GPU serves one request at a time "
+                            "(fifo) or static batches of one kind (batched)",
+                            choices=("fifo", "batched"))
+    max_batch: int = _f(8, "largest cloud batch with --cloud-serving batched")
     seed: int = _f(0, "random seed (workload draws)")
-    engine: str = _f("auto", "auto: closed form for static policies, SimPy events otherwise; "
-                     "events: always SimPy", choices=("auto", "events"))
+    engine: str = _f("auto", "auto: closed form for static policies, SimPy events otherwise, "
+                     "network engine with --users/--topology; events: always SimPy; "
+                     "network: the network engine even for one device",
+                     choices=("auto", "events", "network"))
 
     def validate(self) -> Scenario:
         """Check ranges; raises InputError naming the field."""
@@ -94,6 +111,10 @@ class Scenario:
             ("scout_retention", 0 < self.scout_retention <= 1),
             ("kv_retention", 0 < self.kv_retention <= 1),
             ("kv_group_size", self.kv_group_size >= 1),
+            ("users", 1 <= self.users <= 100_000), ("cell_mbps", self.cell_mbps > 0),
+            ("backhaul_mbps", self.backhaul_mbps > 0),
+            ("backhaul_delay_ms", self.backhaul_delay_ms >= 0),
+            ("max_batch", self.max_batch >= 1),
         ]
         for name, ok in checks:
             value = getattr(self, name)
@@ -115,11 +136,25 @@ class Scenario:
                              "edge-local")
         if self.compare_to is not None and self.compare_to not in self.policies:
             raise InputError(f"compare_to {self.compare_to!r} is not among the policies")
-        if self.engine not in ("auto", "events"):
-            raise InputError(f"engine must be auto or events, not {self.engine!r}")
+        if self.engine not in ("auto", "events", "network"):
+            raise InputError(f"engine must be auto, events or network, not {self.engine!r}")
+        if self.trace_offsets not in ("random", "spread", "zero"):
+            raise InputError(f"trace_offsets must be random, spread or zero, not "
+                             f"{self.trace_offsets!r}")
+        if self.cloud_serving not in ("fifo", "batched"):
+            raise InputError(f"cloud_serving must be fifo or batched, not "
+                             f"{self.cloud_serving!r}")
+        if self.networked and self.trace_dir:
+            raise InputError("--trace-dir runs one device per trace; it does not combine "
+                             "with --users or --topology")
         if self.trace_end not in ("loop", "clip"):
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
         return self
+
+    @property
+    def networked(self) -> bool:
+        """True when the run needs the network engine (several devices or a topology)."""
+        return self.users > 1 or self.topology is not None or self.engine == "network"
 
     def resolved_trace_path(self) -> Path | None:
         """The trace path; a relative path missing from the CWD is looked up in the repo."""

@@ -47,6 +47,9 @@ class Result:
     notes: list[str] = field(default_factory=list)
     #: paired tests of every policy against the reference (empty without one)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: network engine only: per (policy, device) summaries and per (policy, link) loads
+    users: pd.DataFrame = field(default_factory=pd.DataFrame)
+    links: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_trace(s: Scenario, path: str | Path | None = None) -> Trace:
@@ -83,8 +86,9 @@ def trace_files(folder: str | Path) -> list[Path]:
     return files
 
 
-def build_workload(s: Scenario) -> Workload:
-    return make_workload(
+def build_workload(s: Scenario, device: int = 0) -> Workload:
+    """The requests of one device (device 0: the single-device run's requests)."""
+    return make_workload(device=device,
         requests=s.requests, seed=s.seed, arrival=s.arrival, rate_per_s=s.rate_per_s,
         interval_s=None if s.rate_per_s is not None else s.interval_s,
         context_tokens=s.context_tokens, question_tokens=s.question_tokens,
@@ -124,11 +128,16 @@ def run(scenario: Scenario) -> Result:
     """Run every policy of ``scenario`` on the same requests; on one link, or on every
     trace of ``trace_dir`` (then ``summary`` has per-trace rows and pooled rows)."""
     s = scenario.validate()
-    result = _run_dir(s) if s.trace_dir else _run_one(s, build_trace(s))
+    if s.networked:
+        from sim.cell import run_network
+
+        result = run_network(s)
+    else:
+        result = _run_dir(s) if s.trace_dir else _run_one(s, build_trace(s))
     reference = s.reference_policy()
     if reference is not None:
-        result.comparisons = compare_paired(
-            result.requests, reference, trace_column="trace" if s.trace_dir else None)
+        group = "trace" if s.trace_dir else "user" if s.networked else None
+        result.comparisons = compare_paired(result.requests, reference, group_column=group)
     return result
 
 
@@ -156,18 +165,37 @@ def _run_dir(s: Scenario) -> Result:
     return Result(s, records, summary, notes)
 
 
+def policy_context(s: Scenario, costs: CostModel) -> PolicyContext:
+    """What every policy of the run is told: defaults, costs and the operating points
+    adaptive policies may choose among."""
+    modes = set(s.option_modes())
+    options = ([op for op in costs.quality.operating_points() if op.mode in modes]
+               if costs.quality is not None else [])
+    return PolicyContext(costs=costs, scout_retention=s.scout_retention,
+                         kv_retention=s.kv_retention, selection=s.selection, options=options)
+
+
+def run_notes(records: pd.DataFrame, sources: dict[str, str]) -> list[str]:
+    """Notes every run prints: derived quality and compute-time sources."""
+    notes = []
+    derived = sorted(set(records.loc[records["quality_source"].isin(["derived", "assumed"]),
+                                     "option"]))
+    if derived:
+        notes.append("quality derived or assumed, not measured, for: " + ", ".join(derived)
+                     + " (rules in models/quality.py)")
+    notes.append("compute time sources (measured / interpolated from models/timings, "
+                 "calibrated or default roofline, ideal): " + "; ".join(
+                     f"{p}={src}" for p, src in sources.items()))
+    return notes
+
+
 def _run_one(s: Scenario, trace: Trace) -> Result:
     """Run every policy of ``s`` on the same requests and ``trace``."""
     workload = build_workload(s)
     costs = build_costs(s)
     policies = [make_policy(p) for p in s.policies]  # fail on a bad name before any work
     requests = workload.requests()
-    modes = set(s.option_modes())
-    options = ([op for op in costs.quality.operating_points() if op.mode in modes]
-               if costs.quality is not None else [])
-    context = PolicyContext(costs=costs, scout_retention=s.scout_retention,
-                            kv_retention=s.kv_retention, selection=s.selection,
-                            options=options)
+    context = policy_context(s, costs)
     frames, sources = [], {}
     kw = dict(default_rtt_s=s.rtt_ms / 1e3, link_efficiency=s.link_efficiency,
               count_return_latency=s.count_return_latency)
@@ -189,15 +217,7 @@ def _run_one(s: Scenario, trace: Trace) -> Result:
     records = pd.concat(frames, ignore_index=True)
     summary = summarize(records)
     summary["compute_source"] = summary["policy"].map(sources)
-    notes = []
-    derived = sorted(set(records.loc[records["quality_source"].isin(["derived", "assumed"]),
-                                     "option"]))
-    if derived:
-        notes.append("quality derived or assumed, not measured, for: " + ", ".join(derived)
-                     + " (rules in models/quality.py)")
-    notes.append("compute time sources (measured / interpolated from models/timings, "
-                 "calibrated or default roofline, ideal): " + "; ".join(
-                     f"{p}={src}" for p, src in sources.items()))
+    notes = run_notes(records, sources)
     notes.append("engine: " + ", ".join(sorted(engines)))
     notes.append(f"link: {trace.name}, mean {trace.mean_mbps():.2f} Mbit/s over "
                  f"{trace.duration_s:.0f} s, {s.trace_end}")

@@ -75,11 +75,12 @@ def bonferroni(pvalues: list[float]) -> list[float]:
 
 
 def compare_paired(records: pd.DataFrame, reference: str, *, alpha: float = 0.05,
-                   trace_column: str | None = None) -> pd.DataFrame:
+                   group_column: str | None = None) -> pd.DataFrame:
     """Every other policy against ``reference`` on the same requests: difference in hit
     rate (McNemar) and in utility (Wilcoxon), each family Holm-corrected over the
-    policies compared. ``trace_column`` pairs requests by (trace, request)."""
-    keys = ["request"] + ([trace_column] if trace_column else [])
+    policies compared. ``group_column`` (``trace`` or ``user``) pairs requests by
+    (group, request)."""
+    keys = ["request"] + ([group_column] if group_column else [])
     recs = records.assign(utility=np.where(records["hit"], records["quality"], 0.0))
     ref = recs[recs["policy"] == reference].set_index(keys).sort_index()
     rows = []

@@ -108,10 +108,12 @@ class Workload:
 def make_workload(*, requests: int, seed: int, arrival: str = "poisson",
                   rate_per_s: float | None = None, interval_s: float | None = None,
                   context_tokens: str | int = 170, question_tokens: int = 0,
-                  answer_tokens: int = 16, deadline_s: float = 2.0) -> Workload:
+                  answer_tokens: int = 16, deadline_s: float = 2.0, device: int = 0) -> Workload:
     """Draw a workload. Poisson arrivals need ``rate_per_s``; periodic ones ``interval_s``
     (or ``rate_per_s``, then the interval is 1/rate). The first request arrives at 0 s for
-    periodic arrivals and after one exponential gap for Poisson ones."""
+    periodic arrivals and after one exponential gap for Poisson ones. ``device`` picks the
+    device's stream: device 0's is the single-device run's (so a cell of one reproduces
+    it), device d > 0 draws from its own."""
     if requests < 1:
         raise InputError(f"requests must be >= 1, not {requests}")
     if not (deadline_s > 0 and math.isfinite(deadline_s)):
@@ -125,7 +127,10 @@ def make_workload(*, requests: int, seed: int, arrival: str = "poisson",
         interval_s = 1.0 / rate_per_s
     if interval_s is None or not (interval_s > 0 and math.isfinite(interval_s)):
         raise InputError(f"arrival interval must be positive, not {interval_s}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, WORKLOAD_STREAM]))
+    if device < 0:
+        raise InputError(f"device index must be >= 0, not {device}")
+    entropy = [seed, WORKLOAD_STREAM] + ([device] if device else [])
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
     if arrival == "poisson":
         arrivals = np.cumsum(rng.exponential(interval_s, requests))
     elif arrival == "periodic":

@@ -51,6 +51,8 @@ class Trace:
         self._cap = self.capacity_bytes_per_s.tolist()
         self._rtt = None if self.rtt_s is None else self.rtt_s.tolist()
         self.period_bytes = float(self.cum_bytes[-1])
+        self._max_cap = float(self.capacity_bytes_per_s.max())
+        self._min_cap = float(self.capacity_bytes_per_s.min())
         if self.end not in ("loop", "clip"):
             raise InputError(f"trace end must be 'loop' or 'clip', not {self.end!r}")
         if self.end == "loop" and self.period_bytes <= 0:
@@ -159,6 +161,90 @@ class Trace:
         local = mid - np.floor(mid / period_s) * period_s
         j = np.clip(np.searchsorted(t, local, side="right") - 1, 0, t.size - 1)
         return Trace(grid, cap, r[j], duration, end=self.end, name=name)
+
+    def rotated(self, offset_s: float) -> Trace:
+        """A looping trace that starts ``offset_s`` into this one: capacity at ``t`` is this
+        trace's at ``t + offset_s`` (another device's position on the same trace). A clipped
+        trace is cut at the offset instead (its end comes ``offset_s`` sooner)."""
+        d = self.duration_s
+        if not (math.isfinite(offset_s) and offset_s >= 0):
+            raise InputError(f"trace offset must be a non-negative number of s, not {offset_s}")
+        off = offset_s - math.floor(offset_s / d) * d if self.end == "loop" else offset_s
+        if off == 0:
+            return self
+        if off >= d:
+            raise InputError(f"offset {offset_s} s is past the end of the clipped trace",
+                             self.name)
+        i = self._segment(off)
+        head_t = np.concatenate(([off], self.times_s[i + 1:]))
+        idx = np.arange(i, len(self.times_s))
+        times, caps = head_t - off, self.capacity_bytes_per_s[idx]
+        rtt = None if self.rtt_s is None else self.rtt_s[idx]
+        if self.end == "loop":
+            wrap = self.times_s[:i + 1] if self.times_s[i] < off else self.times_s[:i]
+            times = np.concatenate((times, wrap + (d - off)))
+            caps = np.concatenate((caps, self.capacity_bytes_per_s[:len(wrap)]))
+            if rtt is not None:
+                rtt = np.concatenate((rtt, self.rtt_s[:len(wrap)]))
+        keep = np.concatenate(([True], np.diff(times) > 0))  # drop a zero-length split
+        return Trace(times[keep], caps[keep], None if rtt is None else rtt[keep],
+                     d if self.end == "loop" else d - off, end=self.end,
+                     name=f"{self.name}+{offset_s:g}s")
+
+    @property
+    def max_capacity_bytes_per_s(self) -> float:
+        """The largest capacity the trace ever offers."""
+        return self._max_cap
+
+    @property
+    def min_capacity_bytes_per_s(self) -> float:
+        """The smallest capacity (0 after the end of a clipped trace)."""
+        return 0.0 if self.end == "clip" else self._min_cap
+
+    @property
+    def is_constant(self) -> bool:
+        return self.end == "loop" and self._max_cap == self._min_cap
+
+    def next_change_s(self, t_s: float) -> float:
+        """The first segment boundary strictly after ``t_s`` (``inf`` for a constant trace
+        or past the end of a clipped one): capacity is constant on ``[t_s, next)``."""
+        if self.is_constant:
+            return math.inf
+        k, local = self._local(t_s)
+        if local >= self.duration_s:
+            return math.inf
+        j = bisect_right(self._t, local)
+        nxt = k * self.duration_s + (self._t[j] if j < len(self._t) else self.duration_s)
+        if nxt <= t_s:  # float guard: never return a boundary at or before t_s
+            nxt = math.nextafter(t_s, math.inf)
+        return nxt  # for a clipped trace, its end is a change too (capacity drops to 0)
+
+    def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
+        """The first segment boundary after ``t_s`` and before ``horizon_s`` where the
+        capacity falls below ``threshold`` bytes/s (``inf`` if none does): until then the
+        link keeps carrying at least ``threshold``. Scans segments forward (at most one
+        period when the horizon is infinite)."""
+        if self.end == "loop" and self._min_cap >= threshold:
+            return math.inf
+        k, local = self._local(t_s)
+        if local >= self.duration_s:
+            return math.inf
+        n = len(self._t)
+        j = bisect_right(self._t, local)
+        base = k * self.duration_s
+        for _ in range(n + 1):
+            if j >= n:
+                if self.end == "clip":
+                    end = base + self.duration_s  # capacity drops to 0 at the end
+                    return end if threshold > 0 and end < horizon_s else math.inf
+                j, base = 0, base + self.duration_s
+            t = base + self._t[j]
+            if t >= horizon_s:
+                return math.inf
+            if self._cap[j] < threshold and t > t_s:
+                return t
+            j += 1
+        return math.inf
 
     def with_end(self, end: str) -> Trace:
         return Trace(self.times_s, self.capacity_bytes_per_s, self.rtt_s, self.duration_s,

@@ -1,0 +1,218 @@
+"""A fluid network of links with time-varying capacity, shared max-min fairly by its flows.
+
+Each flow crosses a route of links; at any moment the flows' rates are the max-min fair
+allocation (:func:`~sim.network.maxmin.max_min_rates`) of the links' current capacities.
+Rates change only when a flow starts or finishes or when a link's capacity changes, so the
+model is event driven and exact, with no time stepping. Two regimes, both exact:
+
+* **independent bottlenecks** (the common case, e.g. a cell's users behind a fast backhaul):
+  every flow has one link that is its bottleneck whatever the traces do, shared equally by
+  the flows that have it as bottleneck, and every other link provably has room to spare
+  (its least capacity >= the most its flows can ever get). Then a link with ``n`` flows
+  gives each ``dC/n`` and the next finish is found on the link's cumulative capacity curve,
+  ``C(t) = C(now) + n * smallest remaining``, in one search: one event per finish, however
+  often the trace changes. A lone flow on an otherwise idle path therefore finishes at
+  exactly :meth:`Trace.finish_time` of its bottleneck, bit for bit.
+* **general**: rates are recomputed by progressive filling at each start, finish and
+  capacity change of a link that carries a flow; rates are constant in between.
+
+Sizes in bytes on the wire (divide a payload by the link efficiency before adding it);
+times in seconds; a link without a trace is unconstrained (infinite capacity).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sim.network.maxmin import max_min_rates
+from sim.traces import Trace
+
+RELATIVE_TOLERANCE = 1e-9  # a flow with this fraction of its bytes left has finished
+
+
+@dataclass(slots=True)
+class Flow:
+    """One transfer in the network."""
+
+    key: Hashable
+    route: tuple[str, ...]  # constrained links only, in order
+    size_bytes: float
+    start_s: float
+    remaining_bytes: float
+    rate_bytes_per_s: float = 0.0
+    #: the route's link with the smallest peak capacity (its bottleneck if any is fixed)
+    narrowest: str | None = None
+
+
+@dataclass
+class _Plan:
+    """The allocation from ``now`` until the next event."""
+
+    next_event_s: float
+    #: independent-bottleneck regime: link -> (flows, scheduled finish of the smallest)
+    groups: dict[str, tuple[list[Flow], float]] | None = None
+    #: general regime: the flows that finish at next_event_s (if it is a finish)
+    finishing: list[Flow] = field(default_factory=list)
+
+
+class SharedFluidNetwork:
+    """Flows on shared links (see module docstring). Drive it with :meth:`add`,
+    :meth:`next_event_s` and :meth:`advance`; time only moves forward."""
+
+    def __init__(self, links: Mapping[str, Trace | None], *, independent: bool = True):
+        self.independent = independent  # False: always the general regime (for tests)
+        self.traces: dict[str, Trace] = {n: t for n, t in links.items() if t is not None}
+        self.now_s = 0.0
+        self.flows: dict[Hashable, Flow] = {}
+        #: bytes each link has carried so far (conservation: never above its capacity)
+        self.carried_bytes: dict[str, float] = dict.fromkeys(links, 0.0)
+        self.events = 0  # allocations computed (a cost counter for benchmarks)
+        self._plan: _Plan | None = None
+
+    # ------------------------------------------------------------------ public
+    def add(self, key: Hashable, route: Iterable[str], size_bytes: float, t_s: float) -> None:
+        """Start a flow of ``size_bytes`` at ``t_s`` (>= the current time) along ``route``."""
+        if key in self.flows:
+            raise ValueError(f"flow {key!r} is already in the network")
+        self.advance(t_s)
+        path = tuple(dict.fromkeys(n for n in route if n in self.traces))
+        for name in route:
+            if name not in self.carried_bytes:
+                raise KeyError(f"unknown link {name!r}")
+        narrowest = (min(path, key=lambda n: self.traces[n].max_capacity_bytes_per_s)
+                     if path else None)
+        self.flows[key] = Flow(key, path, float(size_bytes), t_s, float(size_bytes),
+                               narrowest=narrowest)
+        self._plan = None
+
+    def next_event_s(self) -> float:
+        """When the allocation next changes: a finish or a capacity change (``inf``: never)."""
+        return self._current_plan().next_event_s
+
+    def advance(self, t_s: float) -> list[Flow]:
+        """Move to ``t_s`` (<= :meth:`next_event_s`); returns the flows finished by then,
+        in the order they were added."""
+        if t_s < self.now_s:
+            raise ValueError(f"time goes backwards: {t_s} < {self.now_s}")
+        plan = self._current_plan()
+        if t_s > plan.next_event_s:
+            raise ValueError(f"advance past the next event: {t_s} > {plan.next_event_s}")
+        if t_s > self.now_s:
+            if plan.groups is not None:
+                self._progress_groups(plan, t_s)
+            else:
+                self._progress_rates(plan, t_s)
+            self.now_s = t_s
+            self._plan = None
+        done = [f for f in self.flows.values()
+                if f.remaining_bytes <= RELATIVE_TOLERANCE * f.size_bytes]
+        for f in done:
+            f.remaining_bytes = 0.0
+            del self.flows[f.key]
+        if done:
+            self._plan = None
+        return done
+
+    def rates(self) -> dict[Hashable, float]:
+        """Each flow's rate now (bytes/s)."""
+        if self._current_plan().groups is not None:
+            return {f.key: self.traces[link].capacity_at(self.now_s) / len(fs)
+                    for link, (fs, _) in self._plan.groups.items() for f in fs}
+        return {f.key: f.rate_bytes_per_s for f in self.flows.values()}
+
+    # ------------------------------------------------------------------ internals
+    def _current_plan(self) -> _Plan:
+        if self._plan is None:
+            self.events += 1
+            plan = self._independent_plan() if self.independent else None
+            self._plan = plan or self._general_plan()
+        return self._plan
+
+    def _independent_plan(self) -> _Plan | None:
+        """The independent-bottleneck regime's plan, or None when its condition fails."""
+        now = self.now_s
+        groups: dict[str, list[Flow]] = {}
+        for f in self.flows.values():
+            if f.narrowest is None or f.remaining_bytes <= 0:
+                return None
+            groups.setdefault(f.narrowest, []).append(f)
+        load: dict[str, float] = {}  # most bytes/s a non-bottleneck link may have to carry
+        for link, fs in groups.items():
+            peak_share = self.traces[link].max_capacity_bytes_per_s / len(fs)
+            for f in fs:
+                for other in f.route:
+                    if other != link:
+                        if other in groups:
+                            return None
+                        load[other] = load.get(other, 0.0) + peak_share
+        for other, most in load.items():
+            if self.traces[other].min_capacity_bytes_per_s < most:
+                return None
+        planned: dict[str, tuple[list[Flow], float]] = {}
+        next_s = math.inf
+        for link, fs in groups.items():
+            smallest = min(f.remaining_bytes for f in fs)
+            finish = self.traces[link].finish_time(now, len(fs) * smallest)
+            planned[link] = (fs, finish)
+            next_s = min(next_s, finish)
+        return _Plan(next_s, groups=planned)
+
+    def _general_plan(self) -> _Plan:
+        now = self.now_s
+        flows = list(self.flows.values())
+        capacity = {n: self.traces[n].capacity_at(now)
+                    for n in {n for f in flows for n in f.route}}
+        rates = max_min_rates({f.key: f.route for f in flows}, capacity)
+        next_s, finishing = math.inf, []
+        load = dict.fromkeys(capacity, 0.0)
+        for f in flows:
+            f.rate_bytes_per_s = rates[f.key]
+            for n in f.route:
+                load[n] += f.rate_bytes_per_s
+            if f.remaining_bytes <= 0 or f.rate_bytes_per_s == math.inf:
+                t = now
+            elif f.rate_bytes_per_s > 0:
+                t = now + f.remaining_bytes / f.rate_bytes_per_s
+            else:
+                continue
+            if t < next_s:
+                next_s, finishing = t, [f]
+            elif t == next_s:
+                finishing.append(f)
+        # The allocation changes when a full link's capacity changes, or when a link with
+        # room to spare drops below what it carries; otherwise it stays max-min fair.
+        change = math.inf
+        for n, cap in capacity.items():
+            trace = self.traces[n]
+            if load[n] >= cap * (1 - 1e-12):
+                change = min(change, trace.next_change_s(now))
+            else:
+                change = min(change, trace.next_drop_below_s(now, load[n], min(change, next_s)))
+        if change < next_s:
+            return _Plan(change)
+        return _Plan(next_s, finishing=finishing)
+
+    def _carry(self, f: Flow, nbytes: float) -> None:
+        f.remaining_bytes -= nbytes
+        for n in f.route:
+            self.carried_bytes[n] += nbytes
+
+    def _progress_groups(self, plan: _Plan, t_s: float) -> None:
+        for link, (fs, finish) in plan.groups.items():
+            if t_s == finish:  # exactly the planned level: no curve round-trip
+                share = min(f.remaining_bytes for f in fs)
+            else:
+                share = self.traces[link].bytes_between(self.now_s, t_s) / len(fs)
+            for f in fs:
+                self._carry(f, min(share, f.remaining_bytes))
+
+    def _progress_rates(self, plan: _Plan, t_s: float) -> None:
+        dt = t_s - self.now_s
+        ending = {id(f) for f in plan.finishing} if t_s == plan.next_event_s else set()
+        for f in self.flows.values():
+            if id(f) in ending or f.rate_bytes_per_s == math.inf:
+                self._carry(f, f.remaining_bytes)
+            else:
+                self._carry(f, min(f.rate_bytes_per_s * dt, f.remaining_bytes))
