@@ -662,6 +662,49 @@ def fig_latency_cdf(ctx: Context) -> list[Path]:
     return save(ctx, fig, "latency_cdf", pd.concat(data, ignore_index=True))
 
 
+USERS_POLICIES = ["int8", "int4", "scout", "cloud-text", "edge-local", "adaptive"]
+
+
+def users_spec(quick: bool) -> dict:
+    """The default LTE cell (50 Mbit/s shared uplink) with 1-100 devices, FIFO and batched
+    cloud serving; requests and interval are per device."""
+    grid = [1, 5, 10, 20, 50, 100] if quick else [1, 2, 5, 10, 15, 20, 30, 50, 75, 100]
+    return {"sweep": {"seed": 0},
+            "fixed": {"policies": USERS_POLICIES, "requests": 10 if quick else 60},
+            "axes": {"users": grid, "cloud_serving": ["fifo", "batched"]}}
+
+
+def fig_hit_rate_vs_users(ctx: Context) -> list[Path]:
+    """Hit rate vs devices in one LTE cell, per policy; FIFO vs batched cloud GPU. Bands:
+    95% t-interval of the mean per-device hit rate (requests of a device are clustered)."""
+    rows = ctx.sweep("users", users_spec(ctx.quick))
+    fig, axes = _figure(2.6, 1, 2, sharey=True)
+    data = []
+    for ax, serving in zip(axes, ["fifo", "batched"], strict=True):
+        for p in USERS_POLICIES:
+            d = rows[(rows["policy"] == p) & (rows["cloud_serving"] == serving)]
+            d = d.sort_values("users")
+            c, ls, m = STYLE[p]
+            x = d["users"].to_numpy()
+            lo = np.where(x > 1, d["user_ci_low"], d["hit_rate_ci_low"])
+            hi = np.where(x > 1, d["user_ci_high"], d["hit_rate_ci_high"])
+            ax.fill_between(x, lo, hi, color=c, alpha=0.18, lw=0)
+            ax.plot(x, d["deadline_hit_rate"], ls=ls, marker=m, color=c, label=p,
+                    **_line_kw(p))
+            data.append(d[["policy", "cloud_serving", "users", "requests",
+                           "deadline_hit_rate", "user_ci_low", "user_ci_high",
+                           "hit_rate_ci_low", "hit_rate_ci_high", "jain_fairness",
+                           "p95_latency_s"]])
+        ax.set_xscale("log")
+        ax.set_xticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
+        ax.set_xlabel("devices in the cell")
+        ax.set_title("FIFO cloud GPU" if serving == "fifo" else "batched cloud GPU (<= 8)")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("deadline hit rate (2 s)")
+    _legend_below(fig, axes[0], ncol=3)
+    return save(ctx, fig, "hit_rate_vs_users", pd.concat(data, ignore_index=True))
+
+
 FIGURES: dict[str, Callable[[Context], list[Path]]] = {
     "hit_rate_vs_bandwidth": fig_hit_rate_vs_bandwidth,
     "utility_vs_bandwidth": fig_utility_vs_bandwidth,
@@ -672,6 +715,7 @@ FIGURES: dict[str, Callable[[Context], list[Path]]] = {
     "scout_gap": fig_scout_gap,
     "adaptive_timeline": fig_adaptive_timeline,
     "latency_cdf": fig_latency_cdf,
+    "hit_rate_vs_users": fig_hit_rate_vs_users,
 }
 
 

@@ -99,13 +99,15 @@ class _Device:
 def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
                      workloads: list[list[Request]], topology: Topology, costs: CostModel, *,
                      link_efficiency: float = 1.0, count_return_latency: bool = True,
-                     cloud_serving: str = "fifo", max_batch: int = 8) -> NetworkRunResult:
+                     cloud_serving: str = "fifo", max_batch: int = 8,
+                     independent: bool = True) -> NetworkRunResult:
     """Run one policy (a fresh instance per device, ``policy_for(device index)``) over
-    ``workloads[i]`` for device ``topology.devices[i]``."""
+    ``workloads[i]`` for device ``topology.devices[i]``. ``independent=False`` turns off the
+    fluid network's independent-bottleneck shortcut (same results; for benchmarks)."""
     if len(workloads) != len(topology.devices):
         raise InputError(f"{len(workloads)} workloads for {len(topology.devices)} devices")
     env = simpy.Environment()
-    net = SharedFluidNetwork(topology.link_traces())
+    net = SharedFluidNetwork(topology.link_traces(), independent=independent)
     driver = _NetworkDriver(env, net)
     cloud = CloudGpu(env, costs, cloud_serving, max_batch)
     result = NetworkRunResult(policy_label)

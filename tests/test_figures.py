@@ -126,3 +126,19 @@ def test_figure_caches_are_recomputed_when_their_spec_changes(tmp_path, monkeypa
     make_figures(["utility_vs_bandwidth"], ctx)
     assert any("recomputing" in m for m in log)
     assert set(pd.read_csv(ctx.out / "utility_vs_bandwidth.csv")["requests"]) == {30}
+
+
+def test_users_figure_on_a_tiny_grid(tmp_path, monkeypatch):
+    import experiments.figures as figs
+
+    monkeypatch.setattr(figs, "users_spec", lambda quick: {
+        "sweep": {"seed": 0}, "fixed": {"policies": figs.USERS_POLICIES, "requests": 3},
+        "axes": {"users": [1, 3], "cloud_serving": ["fifo", "batched"]}})
+    ctx, _ = ctx_for(tmp_path)
+    written = make_figures(["hit_rate_vs_users"], ctx)
+    assert sorted(p.suffix for p in written) == [".csv", ".pdf", ".png"]
+    data = pd.read_csv(ctx.out / "hit_rate_vs_users.csv")
+    assert len(data) == len(figs.USERS_POLICIES) * 2 * 2
+    assert set(data["users"]) == {1, 3} and set(data["requests"]) == {3}  # per device
+    three = data[data["users"] == 3]
+    assert (three["user_ci_low"] <= three["deadline_hit_rate"] + 1e-12).all()

@@ -70,6 +70,14 @@ class SharedFluidNetwork:
         self.carried_bytes: dict[str, float] = dict.fromkeys(links, 0.0)
         self.events = 0  # allocations computed (a cost counter for benchmarks)
         self._plan: _Plan | None = None
+        # The independent regime's condition depends only on the set of flows (their routes
+        # and the traces' extremes), so it is re-checked only when that set changes.
+        self._flow_set_changed = True
+        self._independent_ok = False
+        #: per link: (from_s, until_s, capacity) of the segment last looked up
+        self._cap_cache: dict[str, tuple[float, float, float]] = {}
+        #: per link: (from_s, threshold, horizon_s, answer) of the last next_drop_below_s
+        self._drop_cache: dict[str, tuple[float, float, float, float]] = {}
 
     # ------------------------------------------------------------------ public
     def add(self, key: Hashable, route: Iterable[str], size_bytes: float, t_s: float) -> None:
@@ -86,6 +94,7 @@ class SharedFluidNetwork:
         self.flows[key] = Flow(key, path, float(size_bytes), t_s, float(size_bytes),
                                narrowest=narrowest)
         self._plan = None
+        self._flow_set_changed = True
 
     def next_event_s(self) -> float:
         """When the allocation next changes: a finish or a capacity change (``inf``: never)."""
@@ -113,6 +122,7 @@ class SharedFluidNetwork:
             del self.flows[f.key]
         if done:
             self._plan = None
+            self._flow_set_changed = True
         return done
 
     def rates(self) -> dict[Hashable, float]:
@@ -126,7 +136,11 @@ class SharedFluidNetwork:
     def _current_plan(self) -> _Plan:
         if self._plan is None:
             self.events += 1
-            plan = self._independent_plan() if self.independent else None
+            plan = None
+            if self.independent and (self._flow_set_changed or self._independent_ok):
+                plan = self._independent_plan()
+                self._independent_ok = plan is not None
+            self._flow_set_changed = False
             self._plan = plan or self._general_plan()
         return self._plan
 
@@ -162,8 +176,7 @@ class SharedFluidNetwork:
     def _general_plan(self) -> _Plan:
         now = self.now_s
         flows = list(self.flows.values())
-        capacity = {n: self.traces[n].capacity_at(now)
-                    for n in {n for f in flows for n in f.route}}
+        capacity = {n: self._capacity(n) for n in {n for f in flows for n in f.route}}
         rates = max_min_rates({f.key: f.route for f in flows}, capacity)
         next_s, finishing = math.inf, []
         load = dict.fromkeys(capacity, 0.0)
@@ -189,10 +202,36 @@ class SharedFluidNetwork:
             if load[n] >= cap * (1 - 1e-12):
                 change = min(change, trace.next_change_s(now))
             else:
-                change = min(change, trace.next_drop_below_s(now, load[n], min(change, next_s)))
+                change = min(change, self._next_drop(n, load[n], next_s))
         if change < next_s:
             return _Plan(change)
         return _Plan(next_s, finishing=finishing)
+
+    def _capacity(self, link: str) -> float:
+        """The link's capacity now (cached for the rest of its trace segment)."""
+        now = self.now_s
+        hit = self._cap_cache.get(link)
+        if hit is not None and hit[0] <= now < hit[1]:
+            return hit[2]
+        trace = self.traces[link]
+        cap = trace.capacity_at(now)
+        self._cap_cache[link] = (now, trace.next_change_s(now), cap)
+        return cap
+
+    def _next_drop(self, link: str, threshold: float, horizon_s: float) -> float:
+        """:meth:`Trace.next_drop_below_s` from now, reusing the last answer for this link
+        when it still holds (same threshold, not yet reached, horizon no further)."""
+        now = self.now_s
+        hit = self._drop_cache.get(link)
+        if hit is not None:
+            from_s, level, horizon, answer = hit
+            if level == threshold and from_s <= now and (
+                    (answer != math.inf and answer > now)
+                    or (answer == math.inf and horizon_s <= horizon)):
+                return answer
+        answer = self.traces[link].next_drop_below_s(now, threshold, horizon_s)
+        self._drop_cache[link] = (now, threshold, horizon_s, answer)
+        return answer
 
     def _carry(self, f: Flow, nbytes: float) -> None:
         f.remaining_bytes -= nbytes
