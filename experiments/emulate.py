@@ -1,0 +1,426 @@
+"""Check the fluid link against a real TCP stack: trace replay in network namespaces.
+
+Usage::
+
+    python -m experiments.emulate --trace traces/lte.csv [--trace FILE ...]
+        [--policy int8,int4,scout] [--requests 10] [--interval 3] [--max-seconds 60]
+        [--per-request] [--out DIR] [--figure PATH]
+
+For each trace and policy: the simulator runs the scenario (default devices and sizes,
+``--requests`` Poisson requests every ``--interval`` s) and gives the uplink transfers the
+policy makes (size, start). The tool then creates two network namespaces (``edge``,
+``cloud``) joined by a veth pair whose addresses exist only inside them, shapes the
+edge-to-cloud direction with an HTB class whose rate follows the trace (one ``tc class
+change`` per trace segment, through one ``tc -batch`` process; ``netem`` adds RTT/2 each way
+where the kernel has it), sends the same payloads over real TCP sockets at the same start
+times (one transfer at a time, FIFO, over one persistent connection unless
+``--per-request``), and records when the last byte arrived. Each transfer's measured time
+is compared with the fluid prediction for the same trace and the same actual start,
+``Trace.finish_time(start, size / efficiency) - start`` (+ RTT/2 when emulated).
+
+Reported per trace and payload: median and p95 of the relative error at efficiency 1, the
+fitted link efficiency (goodput / capacity: a ratio estimator, sum of bytes / sum of the
+capacity integral over each transfer, over transfers of at least 1 MB), and the errors
+with it. Traces with segments shorter than ``--tc-step`` (mahimahi's 1 ms staircase) are
+replayed and predicted on their ``--tc-step`` averages (0.1 s).
+
+Needs root, ``ip`` and ``tc`` (iproute2) and network namespaces; without them it prints one
+line and exits with code 3 (skipped). Namespaces, qdiscs and processes are removed on exit,
+error and Ctrl-C; ``--cleanup`` removes leftovers of killed runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.errors import InputError
+from sim.scenario import REPO_ROOT, Scenario, resolve_path
+from sim.simulation import build_trace, run
+from sim.traces import Trace
+
+PREFIX = "scoutsim"
+EDGE_IP, CLOUD_IP, PORT = "10.213.0.1", "10.213.0.2", 5301
+MIN_RATE_BITS_PER_S = 8_000  # HTB needs a positive rate; an outage becomes 8 kbit/s
+LARGE_BYTES = 1_000_000  # transfers fitted for the efficiency
+SKIPPED = 3  # exit code when the machine cannot emulate
+
+
+class EmulationUnavailable(RuntimeError):
+    """The machine cannot run the emulation (no root, no iproute2, no namespaces)."""
+
+
+def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, check=check)
+
+
+def unavailable_reason() -> str | None:
+    """Why this machine cannot emulate, or None when it can."""
+    if sys.platform != "linux":
+        return "network namespaces need Linux"
+    if os.geteuid() != 0:
+        return "needs root (network namespaces and tc)"
+    for tool in ("ip", "tc"):
+        if shutil.which(tool) is None:
+            return f"'{tool}' (iproute2) is not installed"
+    probe = f"{PREFIX}-probe-{os.getpid()}"
+    made = _run("ip", "netns", "add", probe, check=False)
+    if made.returncode != 0:
+        return f"'ip netns add' failed: {made.stderr.strip() or made.stdout.strip()}"
+    _run("ip", "netns", "del", probe, check=False)
+    return None
+
+
+def cleanup_leftovers() -> list[str]:
+    """Delete namespaces of earlier runs whose process is gone; returns their names."""
+    out = _run("ip", "netns", "list", check=False).stdout.split()
+    removed = []
+    for name in out:
+        if not name.startswith(PREFIX + "-"):
+            continue
+        pid = name.rsplit("-", 1)[-1]
+        if pid.isdigit() and Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
+            continue
+        _run("ip", "netns", "del", name, check=False)
+        removed.append(name)
+    return removed
+
+
+@dataclass
+class Testbed:
+    """Two namespaces and a veth pair; the edge side's egress is shaped by HTB (+ netem)."""
+
+    one_way_delay_s: float = 0.0
+    tag: str = field(default_factory=lambda: str(os.getpid()))
+    delay_emulated: bool = False
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.edge_ns = f"{PREFIX}-edge-{self.tag}"
+        self.cloud_ns = f"{PREFIX}-cloud-{self.tag}"
+        short = self.tag[-9:]
+        self.edge_if, self.cloud_if = f"sse{short}", f"ssc{short}"
+        self._tc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Testbed:
+        try:
+            self._create()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _create(self) -> None:
+        ns = (self.edge_ns, self.cloud_ns)
+        for name in ns:
+            _run("ip", "netns", "add", name)
+        _run("ip", "link", "add", self.edge_if, "type", "veth", "peer", "name", self.cloud_if)
+        for iface, name, ip in ((self.edge_if, ns[0], EDGE_IP), (self.cloud_if, ns[1], CLOUD_IP)):
+            _run("ip", "link", "set", iface, "netns", name)
+            _run("ip", "-n", name, "addr", "add", f"{ip}/30", "dev", iface)
+            _run("ip", "-n", name, "link", "set", iface, "up")
+            _run("ip", "-n", name, "link", "set", "lo", "up")
+        _run("ip", "netns", "exec", ns[0], "tc", "qdisc", "add", "dev", self.edge_if, "root",
+             "handle", "1:", "htb", "default", "1", "r2q", "100")
+        _run("ip", "netns", "exec", ns[0], "tc", "class", "add", "dev", self.edge_if,
+             "parent", "1:", "classid", "1:1", "htb", *self._rate_args(10e6))
+        if self.one_way_delay_s > 0:
+            ms = f"{self.one_way_delay_s * 1e3:.3f}ms"
+            a = _run("ip", "netns", "exec", ns[0], "tc", "qdisc", "add", "dev", self.edge_if,
+                     "parent", "1:1", "handle", "10:", "netem", "delay", ms, "limit", "100000",
+                     check=False)
+            b = _run("ip", "netns", "exec", ns[1], "tc", "qdisc", "add", "dev", self.cloud_if,
+                     "root", "netem", "delay", ms, "limit", "100000", check=False)
+            self.delay_emulated = a.returncode == 0 and b.returncode == 0
+        self._tc = subprocess.Popen(["ip", "netns", "exec", ns[0], "tc", "-batch", "-"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    @staticmethod
+    def _rate_args(bits_per_s: float) -> list[str]:
+        rate = max(int(bits_per_s), MIN_RATE_BITS_PER_S)
+        burst = max(1600, rate // 8 // 1000)  # >= 1 ms of data at the rate
+        return ["rate", f"{rate}bit", "ceil", f"{rate}bit", "burst", f"{burst}b",
+                "cburst", f"{burst}b", "quantum", "1514"]
+
+    def set_rate(self, bytes_per_s: float) -> None:
+        """Change the shaped rate now (HTB class 1:1)."""
+        line = " ".join(["class", "change", "dev", self.edge_if, "parent", "1:", "classid",
+                         "1:1", "htb", *self._rate_args(bytes_per_s * 8)])
+        self._tc.stdin.write(line + "\n")
+        self._tc.stdin.flush()
+
+    def spawn(self, where: str, args: list[str]) -> subprocess.Popen:
+        ns = self.edge_ns if where == "edge" else self.cloud_ns
+        p = subprocess.Popen(["ip", "netns", "exec", ns, *args], cwd=REPO_ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.processes.append(p)
+        return p
+
+    def close(self) -> None:
+        for p in self.processes:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        self.processes.clear()
+        if self._tc is not None:
+            if self._tc.poll() is None:
+                self._tc.kill()
+            self._tc.wait()
+            self._tc = None
+        for name in (self.edge_ns, self.cloud_ns):  # deleting a namespace deletes its veth
+            _run("ip", "netns", "del", name, check=False)
+
+
+def tc_trace(trace: Trace, step_s: float) -> Trace:
+    """The trace as replayed: unchanged if its segments last >= ``step_s``, else averaged
+    over ``step_s`` bins (same cumulative capacity at every bin edge)."""
+    seg = np.diff(np.append(trace.times_s, trace.duration_s))
+    if np.median(seg) >= step_s:
+        return trace
+    edges = np.arange(0.0, trace.duration_s, step_s)
+    ends = np.minimum(edges + step_s, trace.duration_s)
+    cum = trace.cumulative_bytes_array(np.append(edges, trace.duration_s))
+    rates = np.diff(cum) / (ends - edges)
+    return Trace.from_arrays(edges, rates, last_duration_s=float(ends[-1] - edges[-1]),
+                             end=trace.end, name=f"{trace.name} ({step_s:g} s bins)")
+
+
+def replay(bed: Testbed, trace: Trace, transfers: list[tuple[int, float, int]], *,
+           per_request: bool = False, lead_s: float = 1.0, max_s: float = 600.0
+           ) -> tuple[list[dict], list[float]]:
+    """Send ``transfers`` ([id, start_s, size]) while shaping by ``trace``; returns one dict
+    per completed transfer (start_s, end_s relative to the replay's time 0) and the lag of
+    each rate change behind its scheduled time."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(transfers, f)
+        schedule = f.name
+    try:
+        recv = bed.spawn("cloud", [sys.executable, "-m", "experiments.emulate_peer", "serve",
+                                   CLOUD_IP, str(PORT)])
+        line = recv.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"receiver did not start: {line} {recv.stderr.read()[:300]}")
+        bed.set_rate(trace.capacity_at(0.0))
+        t0 = time.monotonic() + lead_s
+        send_args = [sys.executable, "-m", "experiments.emulate_peer", "send", CLOUD_IP,
+                     str(PORT), repr(t0), schedule] + (["--per-request"] if per_request else [])
+        sender = bed.spawn("edge", send_args)
+        lags, boundary = [], trace.next_change_s(0.0)
+        while sender.poll() is None:
+            now = time.monotonic() - t0
+            if now > max_s:
+                sender.kill()
+                break
+            if boundary <= now:
+                bed.set_rate(trace.capacity_at(boundary))
+                lags.append(time.monotonic() - t0 - boundary)
+                boundary = trace.next_change_s(boundary)
+            else:
+                time.sleep(min(boundary - now, 0.02))
+        sent = [json.loads(x) for x in sender.stdout.read().splitlines() if x.startswith("{")]
+        err = sender.stderr.read()
+        recv.kill()
+        got = {d["id"]: d for d in (json.loads(x) for x in recv.stdout.read().splitlines()
+                                    if x.startswith("{"))}
+        if not sent and transfers and err:
+            raise RuntimeError(f"sender failed: {err.strip().splitlines()[-1]}")
+        rows = [{"id": s["id"], "start_s": s["start"] - t0, "end_s": got[s["id"]]["end"] - t0,
+                 "size_bytes": got[s["id"]]["size"]} for s in sent if s["id"] in got]
+        return rows, lags
+    finally:
+        os.unlink(schedule)
+
+
+def predicted_s(trace: Trace, start_s: float, size_bytes: float, efficiency: float,
+                one_way_s: float) -> float:
+    """Fluid model: time from start until the last byte arrives."""
+    return trace.finish_time(start_s, size_bytes / efficiency) - start_s + one_way_s
+
+
+def fit_efficiency(trace_of: dict[str, Trace], rows: pd.DataFrame) -> float:
+    """Goodput / capacity over large transfers: sum of bytes / sum of capacity integrals."""
+    big = rows[rows["size_bytes"] >= LARGE_BYTES]
+    if big.empty:
+        return math.nan
+    cap = sum(trace_of[r.trace].bytes_between(r.start_s, r.end_s - r.one_way_s)
+              for r in big.itertuples())
+    return float(big["size_bytes"].sum() / cap)
+
+
+def transfers_for(trace_path: str, policy: str, args) -> list[tuple[int, float, int]]:
+    s = Scenario(policies=[policy], trace=trace_path, requests=args.requests,
+                 interval_s=args.interval, seed=args.seed, quality_cache="none",
+                 rtt_ms=args.rtt)
+    rec = run(s).requests
+    rec = rec[np.isfinite(rec["link_start_s"]) & (rec["payload_bytes"] > 0)]
+    rec = rec[rec["link_start_s"] <= args.max_seconds]
+    return [(int(r.request), float(r.link_start_s), int(r.payload_bytes))
+            for r in rec.itertuples()]
+
+
+def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    rows, info, traces = [], {"lag_s": []}, {}
+    for path in args.trace:
+        trace = tc_trace(build_trace(Scenario(trace=path)), args.tc_step)
+        traces[path] = trace
+        one_way = args.rtt / 2e3
+        for policy in args.policy.split(","):
+            todo = transfers_for(path, policy, args)
+            if not todo:
+                continue
+            print(f"{path} {policy}: {len(todo)} transfers ...", file=sys.stderr, flush=True)
+            with Testbed(one_way_delay_s=one_way if args.rtt > 0 else 0.0) as bed:
+                got, lags = replay(bed, trace, todo, per_request=args.per_request,
+                                   max_s=args.max_seconds + 300)
+                delay = one_way if bed.delay_emulated else 0.0
+                info["delay_emulated"] = bed.delay_emulated
+            info["lag_s"] += lags
+            for g in got:
+                rows.append({"trace": path, "policy": policy, **g, "one_way_s": delay})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        raise InputError("no transfer completed (no policy sends anything here?)")
+    df["measured_s"] = df["end_s"] - df["start_s"]
+    df["predicted_s"] = [predicted_s(traces[r.trace], r.start_s, r.size_bytes, 1.0,
+                                     r.one_way_s) for r in df.itertuples()]
+    eta = fit_efficiency(traces, df)
+    info["efficiency"] = eta
+    df["predicted_fit_s"] = [predicted_s(traces[r.trace], r.start_s, r.size_bytes,
+                                         eta if math.isfinite(eta) else 1.0, r.one_way_s)
+                             for r in df.itertuples()]
+    df["rel_error"] = df["measured_s"] / df["predicted_s"] - 1
+    df["rel_error_fit"] = df["measured_s"] / df["predicted_fit_s"] - 1
+    summary = summarize_errors(df, traces)
+    return df, summary, info
+
+
+def summarize_errors(df: pd.DataFrame, traces: dict[str, Trace]) -> pd.DataFrame:
+    out = []
+    for (trace, policy), d in df.groupby(["trace", "policy"], sort=False):
+        eff = fit_efficiency(traces, d)
+        out.append({
+            "trace": trace, "policy": policy, "n": len(d),
+            "size_bytes": int(d["size_bytes"].median()),
+            "median_rel_error": float(d["rel_error"].median()),
+            "p95_abs_rel_error": float(d["rel_error"].abs().quantile(0.95)),
+            "median_rel_error_fit": float(d["rel_error_fit"].median()),
+            "p95_abs_rel_error_fit": float(d["rel_error_fit"].abs().quantile(0.95)),
+            "median_error_ms_fit": float((d["measured_s"] - d["predicted_fit_s"]).median()
+                                         * 1e3),
+            "efficiency": eff})
+    return pd.DataFrame(out)
+
+
+def draw(df: pd.DataFrame, eta: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.figures import OKABE_ITO, RC
+
+    plt.rcParams.update(RC)
+    fig, ax = plt.subplots(figsize=(3.5, 3.3), layout="constrained")
+    colours = list(OKABE_ITO.values())[1:]
+    for i, (trace, d) in enumerate(df.groupby("trace", sort=False)):
+        c = colours[i % len(colours)]
+        label = Path(trace).name.removesuffix(".csv")
+        ax.scatter(d["predicted_s"], d["measured_s"], s=9, facecolors="none", edgecolors=c,
+                   lw=0.7, label=f"{label}")
+        ax.scatter(d["predicted_fit_s"], d["measured_s"], s=6, color=c, lw=0)
+    lo = max(1e-4, float(min(df["predicted_s"].min(), df["measured_s"].min())) / 1.5)
+    hi = float(max(df["predicted_s"].max(), df["measured_s"].max())) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.7, ls="--")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_xlabel(f"fluid prediction (s): hollow eff. 1, filled eff. {eta:.3f}")
+    ax.set_ylabel("measured over TCP in namespaces (s)")
+    ax.legend(loc="upper left", fontsize=6, handletextpad=0.2, borderaxespad=0.2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    fig.savefig(path.with_suffix(".pdf"),
+                metadata={"CreationDate": None, "Creator": None, "Producer": None})
+    plt.close(fig)
+
+
+def _on_sigterm(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m experiments.emulate",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--trace", action="append", help="trace file (repeat for several)")
+    ap.add_argument("--policy", default="int8,int4,scout")
+    ap.add_argument("--requests", type=int, default=10)
+    ap.add_argument("--interval", type=float, default=3.0, help="mean gap between requests")
+    ap.add_argument("--max-seconds", type=float, default=60.0,
+                    help="replay only transfers that start in the first S seconds")
+    ap.add_argument("--rtt", type=float, default=0.0,
+                    help="RTT to emulate with netem, ms (0: the veth's own)")
+    ap.add_argument("--tc-step", type=float, default=0.1)
+    ap.add_argument("--per-request", action="store_true", help="a new connection per transfer")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="folder for transfers.csv and summary.csv")
+    ap.add_argument("--figure", help="predicted vs measured figure (PNG; a PDF beside it)")
+    ap.add_argument("--cleanup", action="store_true", help="remove leftovers and exit")
+    args = ap.parse_args(argv)
+    why = unavailable_reason()
+    if why is not None:
+        print(f"skipped: {why}", file=sys.stderr)
+        return SKIPPED
+    if args.cleanup:
+        print(f"removed {len(cleanup_leftovers())} leftover namespaces")
+        return 0
+    if not args.trace:
+        args.trace = ["traces/lte.csv"]
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        for t in args.trace:
+            if not resolve_path(t).exists():
+                raise InputError("trace file not found", t)
+        df, summary, info = emulate(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted (namespaces removed)", file=sys.stderr)
+        return 130
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out / "transfers.csv", index=False, float_format="%.6g")
+        summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    if args.figure:
+        draw(df, info["efficiency"], Path(args.figure))
+    pd.set_option("display.width", 200)
+    print(summary.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    lag = np.array(info["lag_s"]) if info["lag_s"] else np.zeros(1)
+    print(f"fitted link efficiency (goodput/capacity, transfers >= 1 MB): "
+          f"{info['efficiency']:.4f}; rate changes applied {np.median(lag) * 1e3:.2f} ms "
+          f"(median) / {lag.max() * 1e3:.2f} ms (max) after schedule; RTT emulated: "
+          f"{bool(info.get('delay_emulated'))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
