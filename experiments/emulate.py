@@ -56,6 +56,7 @@ PREFIX = "scoutsim"
 EDGE_IP, CLOUD_IP, PORT = "10.213.0.1", "10.213.0.2", 5301
 MIN_RATE_BITS_PER_S = 8_000  # HTB needs a positive rate; an outage becomes 8 kbit/s
 LARGE_BYTES = 1_000_000  # transfers fitted for the efficiency
+OUTAGE_MBPS = 0.1  # capacity below this counts as an outage
 SKIPPED = 3  # exit code when the machine cannot emulate
 
 
@@ -254,14 +255,38 @@ def predicted_s(trace: Trace, start_s: float, size_bytes: float, efficiency: flo
     return trace.finish_time(start_s, size_bytes / efficiency) - start_s + one_way_s
 
 
-def fit_efficiency(trace_of: dict[str, Trace], rows: pd.DataFrame) -> float:
-    """Goodput / capacity over large transfers: sum of bytes / sum of capacity integrals."""
-    big = rows[rows["size_bytes"] >= LARGE_BYTES]
-    if big.empty:
-        return math.nan
-    cap = sum(trace_of[r.trace].bytes_between(r.start_s, r.end_s - r.one_way_s)
-              for r in big.itertuples())
-    return float(big["size_bytes"].sum() / cap)
+def min_capacity(trace: Trace, t0_s: float, t1_s: float) -> float:
+    """The smallest capacity the trace offers on ``[t0_s, t1_s)`` (bytes/s)."""
+    low, t = trace.capacity_at(t0_s), trace.next_change_s(t0_s)
+    while t < t1_s:
+        low = min(low, trace.capacity_at(t))
+        t = trace.next_change_s(t)
+    return low
+
+
+def annotate(df: pd.DataFrame, traces: dict[str, Trace]) -> pd.DataFrame:
+    """Per transfer: measured time, the fluid prediction at efficiency 1, the efficiency it
+    achieved (bytes / capacity integral while it was on the wire) and whether an outage
+    (capacity below OUTAGE_MBPS) fell inside it."""
+    df = df.copy()
+    df["measured_s"] = df["end_s"] - df["start_s"]
+    df["predicted_s"] = [predicted_s(traces[r.trace], r.start_s, r.size_bytes, 1.0,
+                                     r.one_way_s) for r in df.itertuples()]
+    df["rel_error"] = df["measured_s"] / df["predicted_s"] - 1
+    cap = [traces[r.trace].bytes_between(r.start_s, r.end_s - r.one_way_s)
+           for r in df.itertuples()]
+    df["efficiency"] = [b / c if c > 0 else math.nan
+                        for b, c in zip(df["size_bytes"], cap, strict=True)]
+    df["outage"] = [min_capacity(traces[r.trace], r.start_s, r.end_s) < OUTAGE_MBPS * 125_000
+                    for r in df.itertuples()]
+    return df
+
+
+def fit_efficiency(df: pd.DataFrame) -> float:
+    """The link efficiency: median of the per-transfer efficiencies of large transfers
+    (>= 1 MB) that crossed no outage (outages are a different effect, reported apart)."""
+    ok = df[(df["size_bytes"] >= LARGE_BYTES) & ~df["outage"]]
+    return float(ok["efficiency"].median()) if len(ok) else math.nan
 
 
 def transfers_for(trace_path: str, policy: str, args) -> list[tuple[int, float, int]]:
@@ -276,10 +301,9 @@ def transfers_for(trace_path: str, policy: str, args) -> list[tuple[int, float, 
 
 
 def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    rows, info, traces = [], {"lag_s": []}, {}
-    for path in args.trace:
-        trace = tc_trace(build_trace(Scenario(trace=path)), args.tc_step)
-        traces[path] = trace
+    rows, info = [], {"lag_s": []}
+    traces = traces_of(args.trace, args.tc_step)
+    for path, trace in traces.items():
         one_way = args.rtt / 2e3
         for policy in args.policy.split(","):
             todo = transfers_for(path, policy, args)
@@ -297,35 +321,39 @@ def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     df = pd.DataFrame(rows)
     if df.empty:
         raise InputError("no transfer completed (no policy sends anything here?)")
-    df["measured_s"] = df["end_s"] - df["start_s"]
-    df["predicted_s"] = [predicted_s(traces[r.trace], r.start_s, r.size_bytes, 1.0,
-                                     r.one_way_s) for r in df.itertuples()]
-    eta = fit_efficiency(traces, df)
+    return analyse(df, traces, info)
+
+
+def analyse(df: pd.DataFrame, traces: dict[str, Trace], info: dict
+            ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Predictions, fitted efficiency, and the per-trace, per-policy error summary."""
+    df = annotate(df, traces)
+    eta = fit_efficiency(df)
     info["efficiency"] = eta
-    df["predicted_fit_s"] = [predicted_s(traces[r.trace], r.start_s, r.size_bytes,
-                                         eta if math.isfinite(eta) else 1.0, r.one_way_s)
-                             for r in df.itertuples()]
-    df["rel_error"] = df["measured_s"] / df["predicted_s"] - 1
+    use = eta if math.isfinite(eta) else 1.0
+    df["predicted_fit_s"] = [predicted_s(traces[r.trace], r.start_s, r.size_bytes, use,
+                                         r.one_way_s) for r in df.itertuples()]
     df["rel_error_fit"] = df["measured_s"] / df["predicted_fit_s"] - 1
-    summary = summarize_errors(df, traces)
-    return df, summary, info
-
-
-def summarize_errors(df: pd.DataFrame, traces: dict[str, Trace]) -> pd.DataFrame:
     out = []
     for (trace, policy), d in df.groupby(["trace", "policy"], sort=False):
-        eff = fit_efficiency(traces, d)
+        clean = d[~d["outage"]]
         out.append({
-            "trace": trace, "policy": policy, "n": len(d),
-            "size_bytes": int(d["size_bytes"].median()),
-            "median_rel_error": float(d["rel_error"].median()),
-            "p95_abs_rel_error": float(d["rel_error"].abs().quantile(0.95)),
-            "median_rel_error_fit": float(d["rel_error_fit"].median()),
-            "p95_abs_rel_error_fit": float(d["rel_error_fit"].abs().quantile(0.95)),
-            "median_error_ms_fit": float((d["measured_s"] - d["predicted_fit_s"]).median()
-                                         * 1e3),
-            "efficiency": eff})
-    return pd.DataFrame(out)
+            "trace": trace, "policy": policy, "size_bytes": int(d["size_bytes"].median()),
+            "n": len(d), "outage": int(d["outage"].sum()),
+            "median_rel_error": float(clean["rel_error"].median()),
+            "median_rel_error_fit": float(clean["rel_error_fit"].median()),
+            "p95_abs_rel_error_fit": float(clean["rel_error_fit"].abs().quantile(0.95)),
+            "median_error_ms_fit": float((clean["measured_s"] - clean["predicted_fit_s"])
+                                         .median() * 1e3),
+            "max_rel_error_outage": float(d.loc[d["outage"], "rel_error_fit"].max())
+            if d["outage"].any() else math.nan,
+            "efficiency": float(clean.loc[clean["size_bytes"] >= LARGE_BYTES,
+                                          "efficiency"].median())})
+    return df, pd.DataFrame(out), info
+
+
+def traces_of(paths, step_s: float) -> dict[str, Trace]:
+    return {p: tc_trace(build_trace(Scenario(trace=p)), step_s) for p in paths}
 
 
 def draw(df: pd.DataFrame, eta: float, path: Path) -> None:
@@ -342,9 +370,12 @@ def draw(df: pd.DataFrame, eta: float, path: Path) -> None:
     for i, (trace, d) in enumerate(df.groupby("trace", sort=False)):
         c = colours[i % len(colours)]
         label = Path(trace).name.removesuffix(".csv")
-        ax.scatter(d["predicted_s"], d["measured_s"], s=9, facecolors="none", edgecolors=c,
-                   lw=0.7, label=f"{label}")
-        ax.scatter(d["predicted_fit_s"], d["measured_s"], s=6, color=c, lw=0)
+        calm, hit = d[~d["outage"]], d[d["outage"]]
+        ax.scatter(calm["predicted_s"], calm["measured_s"], s=9, facecolors="none",
+                   edgecolors=c, lw=0.7, label=label)
+        ax.scatter(calm["predicted_fit_s"], calm["measured_s"], s=6, color=c, lw=0)
+        ax.scatter(hit["predicted_fit_s"], hit["measured_s"], s=14, color=c, marker="x",
+                   lw=0.8)
     lo = max(1e-4, float(min(df["predicted_s"].min(), df["measured_s"].min())) / 1.5)
     hi = float(max(df["predicted_s"].max(), df["measured_s"].max())) * 1.5
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=0.7, ls="--")
@@ -353,7 +384,7 @@ def draw(df: pd.DataFrame, eta: float, path: Path) -> None:
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_xlabel(f"fluid prediction (s): hollow eff. 1, filled eff. {eta:.3f}")
-    ax.set_ylabel("measured over TCP in namespaces (s)")
+    ax.set_ylabel("measured over TCP in namespaces (s); x: crossed an outage")
     ax.legend(loc="upper left", fontsize=6, handletextpad=0.2, borderaxespad=0.2)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata={"Software": None})
@@ -383,7 +414,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="folder for transfers.csv and summary.csv")
     ap.add_argument("--figure", help="predicted vs measured figure (PNG; a PDF beside it)")
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers and exit")
+    ap.add_argument("--from", dest="from_dir", help="re-analyse DIR/transfers.csv of an "
+                    "earlier run (no emulation, no root)")
     args = ap.parse_args(argv)
+    if args.from_dir:
+        df = pd.read_csv(Path(args.from_dir) / "transfers.csv")
+        keep = ["trace", "policy", "id", "start_s", "end_s", "size_bytes", "one_way_s"]
+        lags = json.loads((Path(args.from_dir) / "info.json").read_text()).get("lag_s", [])
+        df, summary, info = analyse(df[keep], traces_of(list(dict.fromkeys(df["trace"])),
+                                                        args.tc_step), {"lag_s": lags})
+        return report(df, summary, info, args)
     why = unavailable_reason()
     if why is not None:
         print(f"skipped: {why}", file=sys.stderr)
@@ -405,17 +445,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted (namespaces removed)", file=sys.stderr)
         return 130
+    return report(df, summary, info, args)
+
+
+def report(df: pd.DataFrame, summary: pd.DataFrame, info: dict, args) -> int:
+    """Write the outputs and print the summary."""
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out / "transfers.csv", index=False, float_format="%.6g")
+        df.to_csv(out / "transfers.csv", index=False, float_format="%.9g")
         summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+        (out / "info.json").write_text(json.dumps(info, indent=1) + "\n")
     if args.figure:
         draw(df, info["efficiency"], Path(args.figure))
     pd.set_option("display.width", 200)
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     lag = np.array(info["lag_s"]) if info["lag_s"] else np.zeros(1)
-    print(f"fitted link efficiency (goodput/capacity, transfers >= 1 MB): "
+    print(f"fitted link efficiency (median goodput/capacity, transfers >= 1 MB, no outage): "
           f"{info['efficiency']:.4f}; rate changes applied {np.median(lag) * 1e3:.2f} ms "
           f"(median) / {lag.max() * 1e3:.2f} ms (max) after schedule; RTT emulated: "
           f"{bool(info.get('delay_emulated'))}")

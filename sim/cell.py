@@ -41,10 +41,11 @@ def build_topology(s: Scenario) -> Topology:
 def run_network(s: Scenario) -> Result:
     topology = build_topology(s)
     costs = build_costs(s)
-    [make_policy(p) for p in s.policies]  # fail on a bad name before any work
+    for spec in s.policies:  # fail on a bad name before any work
+        make_policy(spec)
     workloads = [build_workload(s, i).requests() for i in range(len(topology.devices))]
     context = policy_context(s, costs)
-    frames, sources, links, notes = [], {}, [], []
+    frames, sources, links = [], {}, []
 
     def policy_for(spec: str):
         def make(_device: int):
@@ -77,12 +78,9 @@ def run_network(s: Scenario) -> Result:
     records = pd.concat(frames, ignore_index=True)
     summary = summarize(records)
     summary["compute_source"] = summary["policy"].map(sources)
-    per_user = (summarize(records.assign(policy=records["policy"] + "\x00"
-                                         + records["user"].astype(str)))
-                if len(records) else pd.DataFrame())
-    split = per_user["policy"].str.split("\x00", expand=True)
-    per_user.insert(0, "user", split[1].astype(int))
-    per_user["policy"] = split[0]
+    per_user = pd.concat([summarize(d).assign(user=user)
+                          for user, d in records.groupby("user", sort=True)], ignore_index=True)
+    per_user = per_user[["policy", "user", *per_user.columns.drop(["policy", "user"])]]
     summary = add_between_user_stats(summary, per_user)
     notes = run_notes(records, sources)
     notes.append(f"engine: network (SimPy events, max-min fair fluid links); topology: "
