@@ -667,10 +667,12 @@ USERS_POLICIES = ["int8", "int4", "scout", "cloud-text", "edge-local", "adaptive
 
 def users_spec(quick: bool) -> dict:
     """The default LTE cell (50 Mbit/s shared uplink) with 1-100 devices, FIFO and batched
-    cloud serving; requests and interval are per device."""
+    cloud serving; requests and interval are per device. One workload seed for every cell
+    (common random numbers): device d has the same requests in every cell it is in, so
+    FIFO vs batched, and N vs N+k devices, are paired comparisons."""
     grid = [1, 5, 10, 20, 50, 100] if quick else [1, 2, 5, 10, 15, 20, 30, 50, 75, 100]
-    return {"sweep": {"seed": 0},
-            "fixed": {"policies": USERS_POLICIES, "requests": 10 if quick else 60},
+    return {"sweep": {"seed": 0, "seed_from": "replicate"},  # same devices' requests in
+            "fixed": {"policies": USERS_POLICIES, "requests": 10 if quick else 60},  # every cell
             "axes": {"users": grid, "cloud_serving": ["fifo", "batched"]}}
 
 
@@ -698,7 +700,8 @@ def fig_hit_rate_vs_users(ctx: Context) -> list[Path]:
         ax.set_xscale("log")
         ax.set_xticks([1, 2, 5, 10, 20, 50, 100], ["1", "2", "5", "10", "20", "50", "100"])
         ax.set_xlabel("devices in the cell")
-        ax.set_title("FIFO cloud GPU" if serving == "fifo" else "batched cloud GPU (<= 8)")
+        ax.set_title("cloud GPU: FIFO" if serving == "fifo" else "cloud GPU: batches <= 8",
+                     fontsize=8)
         ax.set_ylim(-0.02, 1.02)
     axes[0].set_ylabel("deadline hit rate (2 s)")
     _legend_below(fig, axes[0], ncol=3)

@@ -126,7 +126,8 @@ def format_network(result) -> str:
         lines.append(f"  {r.policy:<12} Jain {r.jain_fairness:.3f}  hit {r.user_hit_min:.3f}-"
                      f"{r.user_hit_max:.3f}  [{r.user_ci_low:.3f},{r.user_ci_high:.3f}] over "
                      f"{int(r.users)} devices;  {busiest or 'no constrained link'};  GPU "
-                     f"{gpu.utilisation:.0%} (mean batch {gpu.mean_batch:.2f})")
+                     + (f"{gpu.utilisation:.0%} (mean batch {gpu.mean_batch:.2f})"
+                        if gpu.mean_batch > 0 else "idle"))
     return "\n".join(lines)
 
 
