@@ -24,6 +24,9 @@ capacity integral over each transfer, over transfers of at least 1 MB), and the 
 with it. Traces with segments shorter than ``--tc-step`` (mahimahi's 1 ms staircase) are
 replayed and predicted on their ``--tc-step`` averages (0.1 s).
 
+With ``--out DIR`` the raw results are written after every (trace, policy) replay, and a
+rerun with the same settings resumes there (finished replays are not redone).
+
 Needs root, ``ip`` and ``tc`` (iproute2) and network namespaces; without them it prints one
 line and exits with code 3 (skipped). Namespaces, qdiscs and processes are removed on exit,
 error and Ctrl-C; ``--cleanup`` removes leftovers of killed runs.
@@ -300,28 +303,78 @@ def transfers_for(trace_path: str, policy: str, args) -> list[tuple[int, float, 
             for r in rec.itertuples()]
 
 
+RAW_COLUMNS = ["trace", "policy", "id", "start_s", "end_s", "size_bytes", "one_way_s"]
+SETTINGS = ("policy", "requests", "interval", "max_seconds", "rtt", "tc_step", "per_request",
+            "seed")
+
+
+class Progress:
+    """Raw per-transfer results in ``DIR/raw.csv`` (+ ``DIR/run.json``), written after every
+    (trace, policy) replay, so an interrupted run resumes without redoing finished ones."""
+
+    def __init__(self, out: str | None, args):
+        self.dir = Path(out) if out else None
+        self.settings = {k: getattr(args, k) for k in SETTINGS}
+        self.rows: list[dict] = []
+        self.info: dict = {"lag_s": []}
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        run_json, raw = self.dir / "run.json", self.dir / "raw.csv"
+        if run_json.exists():
+            saved = json.loads(run_json.read_text())
+            if saved.get("settings") != self.settings:
+                raise InputError("results there were made with other settings; use another "
+                                 "--out or delete it", str(self.dir))
+            self.info = saved.get("info", self.info)
+            if raw.exists():
+                self.rows = pd.read_csv(raw).to_dict("records")
+
+    def done(self, trace: str, policy: str) -> bool:
+        return any(r["trace"] == trace and r["policy"] == policy for r in self.rows) or (
+            [trace, policy] in self.info.get("empty", []))
+
+    def add(self, trace: str, policy: str, rows: list[dict], lags: list[float]) -> None:
+        self.rows += rows
+        self.info["lag_s"] += lags
+        if not rows:
+            self.info.setdefault("empty", []).append([trace, policy])
+        if self.dir is None:
+            return
+        from experiments.store import atomic_write, atomic_write_text
+
+        atomic_write(self.dir / "raw.csv", lambda p: pd.DataFrame(
+            self.rows, columns=RAW_COLUMNS).to_csv(p, index=False, float_format="%.9g"))
+        atomic_write_text(self.dir / "run.json", json.dumps(
+            {"settings": self.settings, "info": self.info}) + "\n")
+
+
 def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    rows, info = [], {"lag_s": []}
+    """Replay every (trace, policy), skipping those ``--out`` already holds."""
+    progress = Progress(args.out, args)
     traces = traces_of(args.trace, args.tc_step)
     for path, trace in traces.items():
         one_way = args.rtt / 2e3
         for policy in args.policy.split(","):
-            todo = transfers_for(path, policy, args)
-            if not todo:
+            if progress.done(path, policy):
+                print(f"{path} {policy}: done before", file=sys.stderr, flush=True)
                 continue
+            todo = transfers_for(path, policy, args)
             print(f"{path} {policy}: {len(todo)} transfers ...", file=sys.stderr, flush=True)
-            with Testbed(one_way_delay_s=one_way if args.rtt > 0 else 0.0) as bed:
-                got, lags = replay(bed, trace, todo, per_request=args.per_request,
-                                   max_s=args.max_seconds + 300)
-                delay = one_way if bed.delay_emulated else 0.0
-                info["delay_emulated"] = bed.delay_emulated
-            info["lag_s"] += lags
-            for g in got:
-                rows.append({"trace": path, "policy": policy, **g, "one_way_s": delay})
-    df = pd.DataFrame(rows)
+            got, lags, delay = [], [], 0.0
+            if todo:
+                with Testbed(one_way_delay_s=one_way if args.rtt > 0 else 0.0) as bed:
+                    got, lags = replay(bed, trace, todo, per_request=args.per_request,
+                                       max_s=args.max_seconds + 300)
+                    delay = one_way if bed.delay_emulated else 0.0
+                    progress.info["delay_emulated"] = bed.delay_emulated
+            progress.add(path, policy, [{"trace": path, "policy": policy, **g,
+                                         "one_way_s": delay} for g in got], lags)
+    df = pd.DataFrame(progress.rows, columns=RAW_COLUMNS)
+    df = df[df["trace"].isin(traces)]
     if df.empty:
         raise InputError("no transfer completed (no policy sends anything here?)")
-    return analyse(df, traces, info)
+    return analyse(df, traces, progress.info)
 
 
 def analyse(df: pd.DataFrame, traces: dict[str, Trace], info: dict
@@ -412,18 +465,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tc-step", type=float, default=0.1)
     ap.add_argument("--per-request", action="store_true", help="a new connection per transfer")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", help="folder for transfers.csv and summary.csv")
+    ap.add_argument("--out", help="folder for transfers.csv, summary.csv, info.json; a rerun "
+                    "with the same settings resumes there")
     ap.add_argument("--figure", help="predicted vs measured figure (PNG; a PDF beside it)")
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers and exit")
     ap.add_argument("--from", dest="from_dir", help="re-analyse DIR/transfers.csv of an "
                     "earlier run (no emulation, no root)")
     args = ap.parse_args(argv)
     if args.from_dir:
-        df = pd.read_csv(Path(args.from_dir) / "transfers.csv")
-        keep = ["trace", "policy", "id", "start_s", "end_s", "size_bytes", "one_way_s"]
-        lags = json.loads((Path(args.from_dir) / "info.json").read_text()).get("lag_s", [])
-        df, summary, info = analyse(df[keep], traces_of(list(dict.fromkeys(df["trace"])),
-                                                        args.tc_step), {"lag_s": lags})
+        src = Path(args.from_dir)
+        df = pd.read_csv(src / "transfers.csv")[RAW_COLUMNS]
+        info = json.loads((src / "info.json").read_text())
+        df, summary, info = analyse(df, traces_of(list(dict.fromkeys(df["trace"])),
+                                                  args.tc_step), info)
         return report(df, summary, info, args)
     why = unavailable_reason()
     if why is not None:

@@ -100,3 +100,22 @@ def test_analysis_fits_the_efficiency_and_flags_outages():
     assert row["n"] == 4 and row["outage"] == 1
     assert abs(row["median_rel_error_fit"]) < 1e-9
     assert row["max_rel_error_outage"] > 1.0
+
+
+def test_progress_resumes_and_refuses_other_settings(tmp_path):
+    from argparse import Namespace
+
+    from models.errors import InputError
+
+    args = Namespace(policy="int8", requests=3, interval=3.0, max_seconds=45.0, rtt=0.0,
+                     tc_step=0.1, per_request=False, seed=0)
+    p = emulate.Progress(str(tmp_path), args)
+    assert not p.done("t.csv", "int8")
+    p.add("t.csv", "int8", [{"trace": "t.csv", "policy": "int8", "id": 0, "start_s": 1.0,
+                             "end_s": 2.0, "size_bytes": 10, "one_way_s": 0.0}], [0.001])
+    p.add("t.csv", "scout", [], [])
+    again = emulate.Progress(str(tmp_path), args)
+    assert again.done("t.csv", "int8") and again.done("t.csv", "scout")
+    assert len(again.rows) == 1 and again.info["lag_s"] == [0.001]
+    with pytest.raises(InputError):
+        emulate.Progress(str(tmp_path), Namespace(**{**vars(args), "requests": 4}))
