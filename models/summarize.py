@@ -29,7 +29,26 @@ from models.kit import MODELS
 from models.quality import COLUMNS
 from models.squad import file_sha256
 
-SCOUT, CLOUD = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"
+SCOUT, CLOUD = "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"  # when the run names no model
+
+
+def model_identity(out_dir: Path, role: str, default: str) -> tuple[str, str]:
+    """(name, provenance) of the scout or cloud model a run used, from its
+    ``sensitivity.json``: a kit model (its folder or GGUF name starts with the kit name) by
+    its kit name and GGUF sha256; any other by its folder name and the sha256 of its weight
+    files; ``default`` when the run recorded no model."""
+    sens = out_dir / "sensitivity.json"
+    path = json.loads(sens.read_text()).get(role, {}).get("model") if sens.exists() else None
+    if path is None:
+        return default, f"{default} GGUF sha256 {MODELS[default].sha256[:16]}"
+    name = Path(path).name
+    for key in sorted(MODELS, key=len, reverse=True):
+        if name.lower().startswith(key):
+            return key, f"{key} GGUF sha256 {MODELS[key].sha256[:16]}"
+    weights = sorted(Path(path).glob("*.safetensors")) + sorted(Path(path).glob("*.gguf"))
+    digest = ",".join(file_sha256(w)[:16] for w in weights) or "unknown"
+    return name, f"{name} (weights sha256 {digest})"
+
 TASK = "squad-v1.1"
 RETENTIONS = ("0.75", "0.5", "0.25")
 SELECTION_NAMES = {"q2c-last": "q2c", "q2c-mean": "q2c-mean", "snapkv": "snapkv",
@@ -85,10 +104,13 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
     recs = load_lines(out_dir / "questions.jsonl")
     n = len(recs)
     squad = Path(__file__).resolve().parents[2] / "shared" / "qa" / "expmrc-squad-dev.json"
+    scout, scout_prov = model_identity(out_dir, "scout", SCOUT)
+    cloud, cloud_prov = model_identity(out_dir, "cloud", CLOUD)
+    weights = ("4-bit GGUF weights dequantised" if "GGUF" in scout_prov + cloud_prov
+               else "weights as stored")
     prov = (f"models.measure v{recs[0].get('harness_version', '1.0')} "
-            f"{datetime.now(timezone.utc):%Y-%m-%d}; scout {SCOUT} GGUF sha256 "
-            f"{MODELS[SCOUT].sha256[:16]}; cloud {CLOUD} GGUF sha256 "
-            f"{MODELS[CLOUD].sha256[:16]}; 4-bit GGUF weights dequantised, fp32 CPU; "
+            f"{datetime.now(timezone.utc):%Y-%m-%d}; scout {scout_prov}; cloud {cloud_prov}; "
+            f"{weights}, fp32 CPU; "
             f"ExpMRC SQuAD v1.1 dev first {n} questions"
             + (f" sha256 {file_sha256(squad)[:16]}" if squad.exists() else ""))
 
@@ -101,7 +123,7 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
         lo, hi = t_interval(x)
         if metric in ("f1", "em", "topk_overlap"):  # bounded in [0, 1]
             lo, hi = max(0.0, lo), min(1.0, hi)
-        rows.append({"edge_model": SCOUT, "cloud_model": CLOUD, "task": TASK, "mode": mode,
+        rows.append({"edge_model": scout, "cloud_model": cloud, "task": TASK, "mode": mode,
                      "precision": precision, "retention": retention, "selection": selection,
                      "metric": metric, "mean": float(np.mean(x)), "ci_low": lo, "ci_high": hi,
                      "n": len(x), "source": source, "provenance": f"{prov}{note}"})
@@ -122,7 +144,9 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
                     col(f"cloud/own-{m}/{r}", metric))
     base = col("scout/full")
     for p in ("int8", "int4", "mixed"):
-        ratio = col(f"scout/kv-{p}").mean() / base.mean() if base.mean() > 0 else math.nan
+        if not base.mean() > 0:
+            continue  # undefined when full precision never scores: no row, not a NaN
+        ratio = col(f"scout/kv-{p}").mean() / base.mean()
         rows.append({**rows[0], "mode": "kv", "precision": p, "retention": 1.0,
                      "selection": "none", "metric": "relative_to_bf16", "mean": ratio,
                      "ci_low": "", "ci_high": "", "n": n,
@@ -209,6 +233,9 @@ def results_markdown(cache_path: Path, stats_path: Path) -> str:
                 return r
         return None
 
+    def relative(r) -> str:
+        return "-" if r is None else f"{float(r['mean']):.1%}"
+
     def cell(r, pct=False):
         if r is None:
             return "-"
@@ -217,15 +244,18 @@ def results_markdown(cache_path: Path, stats_path: Path) -> str:
               if r.get("ci_low") not in ("", None) else "")
         return f"{m:.3f}{ci} (n={r['n'] or '?'})"
 
-    lines = ["| quantity | measured: Qwen2.5-Coder 0.5B scout -> 1.5B cloud | "
-             "published: Qwen2.5 7B -> 14B |", "|---|---|---|"]
+    pair = (rows[0]["edge_model"], rows[0]["cloud_model"]) if rows else (SCOUT, CLOUD)
+    label = ("Qwen2.5-Coder 0.5B scout -> 1.5B cloud" if pair == (SCOUT, CLOUD)
+             else f"{pair[0]} scout -> {pair[1]} cloud")
+    lines = [f"| quantity | measured: {label} | published: Qwen2.5 7B -> 14B |",
+             "|---|---|---|"]
     lines.append(f"| cloud F1, full context | {cell(get(rows, 'cloud-text', 'f1'))} | - |")
     lines.append(f"| scout F1, full context (edge-local) | {cell(get(rows, 'edge-local', 'f1'))}"
                  " | - |")
     for p in ("int8", "int4", "mixed"):
         lines.append(f"| scout F1 with its KV at {p.upper()} (relative to full) | "
                      f"{cell(get(rows, 'kv', 'f1', p))}; "
-                     f"{float(get(rows, 'kv', 'relative_to_bf16', p)['mean']):.1%} | "
+                     f"{relative(get(rows, 'kv', 'relative_to_bf16', p))} | "
                      f"{float(get(pub, 'kv', 'relative_to_bf16', p)['mean']):.1%} |")
         lines.append(f"| cloud F1 with its KV at {p.upper()} | "
                      f"{cell(get(rows, 'cloud-kv', 'f1', p))} | - |")
