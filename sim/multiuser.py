@@ -63,9 +63,20 @@ class _NetworkDriver:
     def transfer(self, key: Hashable, route: list[str], wire_bytes: float) -> simpy.Event:
         done = self.env.event()
         self.waiting[key] = done
+        self._catch_up(self.env.now)
         self.net.add(key, route, wire_bytes, max(self.env.now, self.net.now_s))
         self._reschedule()
         return done
+
+    def _catch_up(self, now_s: float) -> None:
+        """Settle network events due by ``now_s`` (one may be due at this very instant, its
+        wake-up not yet run, or a float ulp earlier than the clock) before adding a flow."""
+        while (t := self.net.next_event_s()) <= now_s:
+            self._finish(t)
+
+    def _finish(self, t_s: float) -> None:
+        for flow in self.net.advance(t_s):
+            self.waiting.pop(flow.key).succeed((flow.start_s, t_s))
 
     def _reschedule(self) -> None:
         self._version += 1
@@ -79,8 +90,7 @@ class _NetworkDriver:
     def _wake(self, version: int, t_s: float) -> None:
         if version != self._version:
             return  # superseded by a later start
-        for flow in self.net.advance(t_s):
-            self.waiting.pop(flow.key).succeed((flow.start_s, t_s))
+        self._finish(t_s)
         self._reschedule()
 
 
