@@ -37,6 +37,7 @@ from sim.scenario import Scenario
 from sim.simulation import build_costs, build_trace, build_workload, policy_context
 
 DEFAULT_POLICIES = "scout,cloud-text,edge-local,adaptive,int4,int8"
+ONE_DEVICE_REQUESTS = 20_000
 
 
 def _cell_run(s: Scenario, policy: str, requests: int, independent: bool = True):
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{policy:<12}{sec:>9.2f}{n / sec:>10,.0f}{events:>10,}{span:>10,.0f}{hit:>7.3f}"
               f"   {b_off[0]:.2f} s vs {b_on[0]:.2f} s: {ratio:.2f}x", flush=True)
     # one device: network engine vs the single-link engine
-    s1 = Scenario(requests=20_000, engine="network")
+    s1 = Scenario(requests=ONE_DEVICE_REQUESTS, engine="network")
     for policy in ("int8", "scout", "adaptive"):
         costs = build_costs(s1)
         context = policy_context(s1, costs)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         simulate(policy, p, reqs, build_trace(s1), costs, default_rtt_s=s1.rtt_ms / 1e3)
         single = time.perf_counter() - t0
-        net, *_ = _cell_run(s1, policy, 20_000)
+        net, *_ = _cell_run(s1, policy, ONE_DEVICE_REQUESTS)
         print(f"one device, {policy:<9}: single-link engine {len(reqs) / single:,.0f} req/s, "
               f"network engine {len(reqs) / net:,.0f} req/s ({single / net:.2f}x)")
     return 0

@@ -147,3 +147,16 @@ def test_bad_network_input_is_one_line(args, needle, capsys):
     assert main([*args, "--requests", "5"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
+
+
+def test_network_benchmark_runs_small(capsys, monkeypatch):
+    """Smoke test of experiments.bench_network (not a timing test): it runs, prints a row
+    per policy with the shortcut-off baseline beside it, and the one-device comparison."""
+    from experiments import bench_network
+
+    monkeypatch.setattr(bench_network, "ONE_DEVICE_REQUESTS", 200)
+    assert bench_network.main(["--users", "3", "--requests", "4", "--baseline-requests", "2",
+                               "--policies", "scout,int4"]) == 0
+    out = capsys.readouterr().out
+    assert "scout" in out and "int4" in out and "shortcut off vs on" in out
+    assert "one device, adaptive" in out
