@@ -123,6 +123,20 @@ class CostModel:
                 if answer > 1 else 0.0)
         return ttft, ttft + rest
 
+    def cloud_decode_start_tokens(self, op: OperatingPoint, req: Request) -> int:
+        """Cache length (tokens) at the first decode step after the first answer token."""
+        if op.mode == "kv":
+            return kept_count(req.context_tokens, op.retention) + req.question_tokens + 1
+        if op.mode == "scout":
+            return kept_count(req.context_tokens, op.retention) + req.question_tokens
+        return req.context_tokens + req.question_tokens
+
+    def cloud_decode_step_s(self, kind: str, cache_tokens: int, batch: int) -> float:
+        """One decode step of ``batch`` sequences of a cloud kind (``prefill``: the cloud
+        model; ``kv``: the edge model on the cloud GPU) at ``cache_tokens``."""
+        arch = self.edge_arch if kind == "kv" else self.cloud_arch
+        return self.cloud.decode_s(arch, cache_tokens, batch).seconds
+
     def _compute(self, op: OperatingPoint, ctx: int, q: int, answer: int) -> OpCost:
         prompt = ctx + q
         times: list[TimeEstimate] = []

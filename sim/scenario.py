@@ -91,9 +91,10 @@ class Scenario:
     trace_offsets: str = _f("random", "--users: each device's start position on the trace "
                             "(random: device 0 at 0 s)", choices=("random", "spread", "zero"))
     cloud_serving: str = _f("fifo", "network engine: cloud GPU serves one request at a time "
-                            "(fifo) or static batches of one kind (batched)",
-                            choices=("fifo", "batched"))
-    max_batch: int = _f(8, "largest cloud batch with --cloud-serving batched")
+                            "(fifo), static batches of one kind (batched), or continuous "
+                            "batching at iteration level (continuous)",
+                            choices=("fifo", "batched", "continuous"))
+    max_batch: int = _f(8, "largest cloud batch with --cloud-serving batched or continuous")
     seed: int = _f(0, "random seed (workload draws)")
     engine: str = _f("auto", "auto: closed form for static policies, SimPy events otherwise, "
                      "network engine with --users/--topology; events: always SimPy; "
@@ -143,8 +144,8 @@ class Scenario:
         if self.trace_offsets not in ("random", "spread", "zero"):
             raise InputError(f"trace_offsets must be random, spread or zero, not "
                              f"{self.trace_offsets!r}")
-        if self.cloud_serving not in ("fifo", "batched"):
-            raise InputError(f"cloud_serving must be fifo or batched, not "
+        if self.cloud_serving not in ("fifo", "batched", "continuous"):
+            raise InputError(f"cloud_serving must be fifo, batched or continuous, not "
                              f"{self.cloud_serving!r}")
         if self.networked and self.trace_dir:
             raise InputError("--trace-dir runs one device per trace; it does not combine "

@@ -160,3 +160,68 @@ def test_network_benchmark_runs_small(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "scout" in out and "int4" in out and "shortcut off vs on" in out
     assert "one device, adaptive" in out
+
+
+class _StubCosts:
+    """Round numbers: prefill of b requests 1.0 + 0.1 (b - 1) s; a decode step of b
+    requests 0.5 + 0.05 (b - 1) s."""
+
+    def cloud_batch_s(self, jobs):
+        b = len(jobs)
+        ttft = 1.0 + 0.1 * (b - 1)
+        return ttft, ttft + (max(r.answer_tokens for _, r in jobs) - 1) * (0.5 + 0.05 * (b - 1))
+
+    def cloud_decode_start_tokens(self, op, req):
+        return 10
+
+    def cloud_decode_step_s(self, kind, cache_tokens, batch):
+        return 0.5 + 0.05 * (batch - 1)
+
+
+def _serve(serving: str) -> dict[str, tuple[float, float]]:
+    """Request A (3 answer tokens) reaches the cloud at 0 s, B (2 tokens) at 1.2 s."""
+    import types
+
+    import simpy
+
+    from sim.cloud import CloudGpu
+
+    env = simpy.Environment()
+    gpu = CloudGpu(env, _StubCosts(), serving, max_batch=4)
+    op = OperatingPoint("scout", "bf16", 0.5)
+    got = {}
+
+    def arrive(name, at_s, answer):
+        yield env.timeout(at_s)
+        req = Request(0, at_s, 100, 10, answer, 2.0)
+        got[name] = yield gpu.submit(op, req, types.SimpleNamespace(cloud_busy_s=1.0))
+
+    env.process(arrive("A", 0.0, 3))
+    env.process(arrive("B", 1.2, 2))
+    env.run()
+    return got
+
+
+def test_continuous_batching_timeline_by_hand():
+    """Continuous: A prefills 0-1 (first token 1.0), decodes 1.0-1.5; B, waiting since 1.2,
+    is prefilled 1.5-2.5 (first token 2.5); then A and B decode their last token together
+    2.5-3.05. FIFO: B waits for A's whole answer (1.0 + 2 x 0.5 = 2.0): first token 3.0."""
+    cont = _serve("continuous")
+    assert cont["A"] == pytest.approx((0.0, 1.0))
+    assert cont["B"] == pytest.approx((1.5, 2.5))
+    fifo = _serve("fifo")
+    assert fifo["A"] == pytest.approx((0.0, 1.0))
+    assert fifo["B"] == pytest.approx((2.0, 3.0))
+
+
+def test_continuous_with_batch_one_is_fifo():
+    kw = dict(policies=["scout", "int4"], users=40, requests=15, interval_s=2.0,
+              edge_device="jetson-agx-orin", cloud_device="h100-sxm", answer_tokens=16)
+    fifo = run(ideal_scenario(cloud_serving="fifo", **kw)).requests
+    one = run(ideal_scenario(cloud_serving="continuous", max_batch=1, **kw)).requests
+    for c in COLUMNS:
+        np.testing.assert_allclose(fifo[c], one[c], rtol=1e-9, atol=1e-9, err_msg=c)
+    cont = run(ideal_scenario(cloud_serving="continuous", max_batch=8, **kw)).requests
+    scout = cont["policy"] == "scout"
+    assert (cont.loc[scout, "latency_s"].mean()
+            < fifo.loc[fifo["policy"] == "scout", "latency_s"].mean())
