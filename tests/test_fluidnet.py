@@ -188,3 +188,12 @@ def test_clipped_trace_never_finishes():
         net = SharedFluidNetwork({"l": trace}, independent=independent)
         done = run_all(net, [("a", ["l"], 5000.0, 0.0), ("b", ["l"], 200.0, 0.0)])
         assert done == {"b": pytest.approx(0.4)}
+
+
+@pytest.mark.parametrize("independent", [True, False])
+def test_unconstrained_route_finishes_at_once(independent):
+    """A flow whose links are all unconstrained finishes when it starts (it once looped
+    forever at that instant); the others are unaffected."""
+    net = SharedFluidNetwork({"free": None, "l": Trace.constant(8.0)}, independent=independent)
+    done = run_all(net, [("b", ["l"], 1e6, 0.0), ("a", ["free"], 1e6, 0.5)])
+    assert done == {"a": 0.5, "b": pytest.approx(1.0)}

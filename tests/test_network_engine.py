@@ -225,3 +225,11 @@ def test_continuous_with_batch_one_is_fifo():
     scout = cont["policy"] == "scout"
     assert (cont.loc[scout, "latency_s"].mean()
             < fifo.loc[fifo["policy"] == "scout", "latency_s"].mean())
+
+
+def test_topology_without_a_constrained_link(tmp_path):
+    f = tmp_path / "free.toml"
+    f.write_text('[[node]]\nname = "p"\nkind = "device"\n[[node]]\nname = "c"\n'
+                 'kind = "cloud"\n[[link]]\nfrom = "p"\nto = "c"\ndelay_ms = 10\n')
+    r = run(ideal_scenario(policies=["int8"], topology=str(f), requests=5))
+    np.testing.assert_allclose(r.requests["latency_s"], 0.010, rtol=1e-12)  # delay only

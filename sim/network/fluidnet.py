@@ -115,6 +115,9 @@ class SharedFluidNetwork:
                 self._progress_rates(plan, t_s)
             self.now_s = t_s
             self._plan = None
+        elif plan.finishing and plan.next_event_s == t_s:  # due now: unconstrained routes
+            for f in plan.finishing:
+                self._carry(f, f.remaining_bytes)
         done = [f for f in self.flows.values()
                 if f.remaining_bytes <= RELATIVE_TOLERANCE * f.size_bytes]
         for f in done:
