@@ -41,8 +41,7 @@ def build_topology(s: Scenario) -> Topology:
 def run_network(s: Scenario) -> Result:
     topology = build_topology(s)
     costs = build_costs(s)
-    for spec in s.policies:  # fail on a bad name before any work
-        make_policy(spec)
+    labels = [make_policy(spec)[0] for spec in s.policies]  # a bad name fails before work
     workloads = [build_workload(s, i).requests() for i in range(len(topology.devices))]
     context = policy_context(s, costs)
     frames, sources, links = [], {}, []
@@ -54,8 +53,7 @@ def run_network(s: Scenario) -> Result:
             return policy
         return make
 
-    for spec in s.policies:
-        label = make_policy(spec)[0]
+    for spec, label in zip(s.policies, labels, strict=True):
         r = simulate_network(label, policy_for(spec), workloads, topology, costs,
                              link_efficiency=s.link_efficiency,
                              count_return_latency=s.count_return_latency,

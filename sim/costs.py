@@ -45,6 +45,16 @@ def batch_kind(op: OperatingPoint) -> str:
     return "kv" if op.mode == "kv" else "edge"
 
 
+def _kept_tokens(op: OperatingPoint, req: Request) -> int:
+    """Context positions kept at the operating point's retention, plus the question."""
+    return kept_count(req.context_tokens, op.retention) + req.question_tokens
+
+
+def _timed_precision(op: OperatingPoint) -> str:
+    """The precision whose (de)quantisation times an operating point (mixed as INT4)."""
+    return "int4" if op.precision == "mixed" else op.precision
+
+
 @dataclass(frozen=True, slots=True)
 class OpCost:
     """What one operating point costs for one request. Bytes and seconds."""
@@ -102,22 +112,19 @@ class CostModel:
             raise ValueError(f"a batch must be of one cloud kind, not {sorted(kinds)}")
         b = len(jobs)
         answer = max(r.answer_tokens for _, r in jobs)
+        cache = max(self.cloud_decode_start_tokens(op, r) for op, r in jobs)
         if kinds == {"kv"}:
-            kept = [kept_count(r.context_tokens, op.retention) + r.question_tokens
-                    for op, r in jobs]
             ttft = 0.0
-            for (op, _), k in zip(jobs, kept, strict=True):
-                qp = "int4" if op.precision == "mixed" else op.precision
+            for op, r in jobs:
+                qp = _timed_precision(op)
                 if qp != "bf16":
-                    ttft += self.cloud.dequantize_s(self.edge_arch, k, qp).seconds
-            ttft += self.cloud.decode_s(self.edge_arch, max(kept), b).seconds
-            rest = (self.cloud.decode_tokens_s(self.edge_arch, max(kept) + 1, answer - 1,
-                                               b).seconds if answer > 1 else 0.0)
+                    ttft += self.cloud.dequantize_s(self.edge_arch, _kept_tokens(op, r),
+                                                    qp).seconds
+            ttft += self.cloud.decode_s(self.edge_arch, cache - 1, b).seconds
+            rest = (self.cloud.decode_tokens_s(self.edge_arch, cache, answer - 1, b).seconds
+                    if answer > 1 else 0.0)
             return ttft, ttft + rest
         prompt = max(r.context_tokens + r.question_tokens for _, r in jobs)
-        cache = max(kept_count(r.context_tokens, op.retention) + r.question_tokens
-                    if op.mode == "scout" else r.context_tokens + r.question_tokens
-                    for op, r in jobs)
         ttft = self.cloud.prefill_s(self.cloud_arch, prompt, b).seconds
         rest = (self.cloud.decode_tokens_s(self.cloud_arch, cache, answer - 1, b).seconds
                 if answer > 1 else 0.0)
@@ -126,9 +133,9 @@ class CostModel:
     def cloud_decode_start_tokens(self, op: OperatingPoint, req: Request) -> int:
         """Cache length (tokens) at the first decode step after the first answer token."""
         if op.mode == "kv":
-            return kept_count(req.context_tokens, op.retention) + req.question_tokens + 1
+            return _kept_tokens(op, req) + 1
         if op.mode == "scout":
-            return kept_count(req.context_tokens, op.retention) + req.question_tokens
+            return _kept_tokens(op, req)
         return req.context_tokens + req.question_tokens
 
     def cloud_decode_step_s(self, kind: str, cache_tokens: int, batch: int) -> float:
@@ -151,7 +158,7 @@ class CostModel:
             payload = kv_payload_bytes(self.edge_arch, ctx, op.precision, op.retention, q,
                                        self.kv_group_size)
             edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
-            qp = "int4" if op.precision == "mixed" else op.precision
+            qp = _timed_precision(op)
             if qp != "bf16":
                 edge_s += t(self.edge.quantize_s(self.edge_arch, kept, qp))
                 cloud_ttft_s += t(self.cloud.dequantize_s(self.edge_arch, kept, qp))

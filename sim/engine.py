@@ -51,6 +51,19 @@ def truth_mbps(payload_bytes: float, link_start_s: float, link_end_s: float) -> 
     return payload_bytes / span / MBPS if span > 0 and math.isfinite(span) else math.nan
 
 
+def record_row(req: Request, c: OpCost, estimate_mbps: float, edge_start_s: float,
+               edge_end_s: float, link_start_s: float, link_end_s: float,
+               cloud_start_s: float, first_token_s: float) -> tuple:
+    """One request's record, in RECORD_COLUMNS order (times in s from the run's start)."""
+    op = c.op
+    latency = first_token_s - req.arrival_s
+    return (req.index, req.arrival_s, req.context_tokens, req.deadline_s, op.label, op.mode,
+            op.precision, op.retention, c.payload_bytes, edge_start_s, edge_end_s,
+            link_start_s, link_end_s, cloud_start_s, first_token_s, latency,
+            latency <= req.deadline_s, c.quality, c.quality_source, estimate_mbps,
+            truth_mbps(c.payload_bytes, link_start_s, link_end_s))
+
+
 @dataclass
 class RunResult:
     """Per-request rows (tuples in RECORD_COLUMNS order) of one policy's run."""
@@ -84,14 +97,8 @@ def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: 
 
     def record(req: Request, c: OpCost, edge_start, ready, link_start, link_end, cloud_start,
                first_token) -> None:
-        op = c.op
-        latency = first_token - req.arrival_s
-        rows.append((req.index, req.arrival_s, req.context_tokens, req.deadline_s, op.label,
-                     op.mode, op.precision, op.retention, c.payload_bytes, edge_start, ready,
-                     link_start, link_end, cloud_start, first_token, latency,
-                     latency <= req.deadline_s, c.quality, c.quality_source,
-                     estimates.get(req.index, math.nan),
-                     truth_mbps(c.payload_bytes, link_start, link_end)))
+        rows.append(record_row(req, c, estimates.get(req.index, math.nan), edge_start, ready,
+                               link_start, link_end, cloud_start, first_token))
 
     def observe_transfer(obs: TransferObservation, rtt_s: float) -> None:
         view.transfers.append(obs)

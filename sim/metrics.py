@@ -106,21 +106,28 @@ def summarize(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _per_policy_columns(pooled: pd.DataFrame, per_group: pd.DataFrame,
+                        columns_of) -> pd.DataFrame:
+    """Add ``columns_of(hit rates of the policy's groups)`` (a dict) to each policy row."""
+    out = pooled.copy()
+    rows = [columns_of(per_group.loc[per_group["policy"] == p, "deadline_hit_rate"]
+                       .to_numpy(float)) for p in out["policy"]]
+    for key in (rows[0] if rows else {}):
+        out[key] = [r[key] for r in rows]
+    return out
+
+
+def _clustered_ci(rates: np.ndarray, group: str) -> dict[str, float]:
+    """``{group}s`` and a t-interval of the mean per-group hit rate, clipped to [0, 1]."""
+    lo, hi = mean_interval(rates)
+    return {f"{group}s": len(rates), f"{group}_ci_low": max(0.0, lo),
+            f"{group}_ci_high": min(1.0, hi)}
+
+
 def add_between_trace_ci(pooled: pd.DataFrame, per_trace: pd.DataFrame) -> pd.DataFrame:
     """Add ``traces`` and a t-interval of the mean per-trace hit rate (``trace_ci_low/high``)
     to pooled rows: requests on one trace share its network, so they are clustered."""
-    out = pooled.copy()
-    lows, highs, counts = [], [], []
-    for policy in out["policy"]:
-        rates = per_trace.loc[per_trace["policy"] == policy, "deadline_hit_rate"].to_numpy()
-        lo, hi = mean_interval(rates.astype(float))
-        lows.append(max(0.0, lo))
-        highs.append(min(1.0, hi))
-        counts.append(len(rates))
-    out["traces"] = counts
-    out["trace_ci_low"] = lows
-    out["trace_ci_high"] = highs
-    return out
+    return _per_policy_columns(pooled, per_trace, lambda r: _clustered_ci(r, "trace"))
 
 
 def jain_index(x: np.ndarray) -> float:
@@ -137,19 +144,11 @@ def add_between_user_stats(summary: pd.DataFrame, per_user: pd.DataFrame) -> pd.
     """Add ``users``, Jain's index of the per-user hit rates, their min and max, and a
     t-interval of the mean per-user hit rate (``user_ci_low/high``: requests of one device
     share its channel and queues, so they are clustered) to per-policy rows."""
-    out = summary.copy()
-    cols: dict[str, list[float]] = {k: [] for k in ("users", "jain_fairness", "user_hit_min",
-                                                    "user_hit_max", "user_ci_low",
-                                                    "user_ci_high")}
-    for policy in out["policy"]:
-        rates = per_user.loc[per_user["policy"] == policy, "deadline_hit_rate"].to_numpy(float)
-        lo, hi = mean_interval(rates)
-        cols["users"].append(len(rates))
-        cols["jain_fairness"].append(jain_index(rates))
-        cols["user_hit_min"].append(float(rates.min()))
-        cols["user_hit_max"].append(float(rates.max()))
-        cols["user_ci_low"].append(max(0.0, lo))
-        cols["user_ci_high"].append(min(1.0, hi))
-    for k, v in cols.items():
-        out[k] = v
-    return out
+
+    def columns(rates: np.ndarray) -> dict[str, float]:
+        ci = _clustered_ci(rates, "user")
+        return {"users": ci["users"], "jain_fairness": jain_index(rates),
+                "user_hit_min": float(rates.min()), "user_hit_max": float(rates.max()),
+                "user_ci_low": ci["user_ci_low"], "user_ci_high": ci["user_ci_high"]}
+
+    return _per_policy_columns(summary, per_user, columns)

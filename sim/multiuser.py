@@ -27,7 +27,7 @@ from models.errors import InputError
 from policies.base import NetworkView, Policy, TransferObservation
 from sim.cloud import CloudGpu
 from sim.costs import CostModel
-from sim.engine import MBPS, RECORD_COLUMNS, truth_mbps
+from sim.engine import MBPS, RECORD_COLUMNS, record_row
 from sim.network.fluidnet import SharedFluidNetwork
 from sim.network.topology import Topology
 from sim.server import FifoServer
@@ -135,17 +135,8 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
         devices.append(_Device(i, name, policy, [s.name for s in topology.route(name)],
                                FifoServer(name), simpy.Resource(env, 1), view))
 
-    def delay_s(dev: _Device, t_s: float) -> float:
-        return topology.path_delay_s(dev.name, t_s)
-
-    def record(dev, req, c, estimate, edge_start, ready, start, end, cloud_start, first):
-        latency = first - req.arrival_s
-        op = c.op
-        rows.append((dev.index, req.index, req.arrival_s, req.context_tokens, req.deadline_s,
-                     op.label, op.mode, op.precision, op.retention, c.payload_bytes,
-                     edge_start, ready, start, end, cloud_start, first, latency,
-                     latency <= req.deadline_s, c.quality, c.quality_source, estimate,
-                     truth_mbps(c.payload_bytes, start, end)))
+    def record(dev: _Device, req: Request, *fields) -> None:
+        rows.append((dev.index, *record_row(req, *fields)))
 
     def serve(dev: _Device, req: Request):
         now = env.now
@@ -178,17 +169,17 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
             yield slot
             start = pending[key][-1] = env.now
             view.inflight = [(c.payload_bytes, start)]
-            start, end = yield driver.transfer((dev.index, req.index), dev.route,
+            start, end = yield driver.transfer(key, dev.route,
                                                c.payload_bytes / link_efficiency)
             view.inflight = []
-        one_way = delay_s(dev, start)
+        one_way = topology.path_delay_s(dev.name, start)
         view.transfers.append(TransferObservation(c.payload_bytes, start, end))
         view.rtt_samples_s.append((end, 2 * one_way))
         view.link_backlog_bytes -= c.payload_bytes
         yield env.timeout(max(0.0, end + one_way - env.now))
         dev.waiting_cloud_work_s -= c.cloud_busy_s
         cloud_start, ttft = yield cloud.submit(op, req, c)
-        back = delay_s(dev, ttft) if count_return_latency else 0.0
+        back = topology.path_delay_s(dev.name, ttft) if count_return_latency else 0.0
         del pending[key]
         record(dev, req, c, estimate, edge_start, ready, start, end, cloud_start, ttft + back)
 

@@ -108,16 +108,13 @@ class SharedFluidNetwork:
         plan = self._current_plan()
         if t_s > plan.next_event_s:
             raise ValueError(f"advance past the next event: {t_s} > {plan.next_event_s}")
-        if t_s > self.now_s:
+        if t_s > self.now_s or t_s == plan.next_event_s:  # time passes, or an event is due
             if plan.groups is not None:
                 self._progress_groups(plan, t_s)
             else:
                 self._progress_rates(plan, t_s)
             self.now_s = t_s
             self._plan = None
-        elif plan.finishing and plan.next_event_s == t_s:  # due now: unconstrained routes
-            for f in plan.finishing:
-                self._carry(f, f.remaining_bytes)
         done = [f for f in self.flows.values()
                 if f.remaining_bytes <= RELATIVE_TOLERANCE * f.size_bytes]
         for f in done:
@@ -127,13 +124,6 @@ class SharedFluidNetwork:
             self._plan = None
             self._flow_set_changed = True
         return done
-
-    def rates(self) -> dict[Hashable, float]:
-        """Each flow's rate now (bytes/s)."""
-        if self._current_plan().groups is not None:
-            return {f.key: self.traces[link].capacity_at(self.now_s) / len(fs)
-                    for link, (fs, _) in self._plan.groups.items() for f in fs}
-        return {f.key: f.rate_bytes_per_s for f in self.flows.values()}
 
     # ------------------------------------------------------------------ internals
     def _current_plan(self) -> _Plan:
