@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-SQUAD = Path(__file__).resolve().parents[2] / "shared" / "qa" / "expmrc-squad-dev.json"
+SQUAD = Path(__file__).resolve().parents[3] / "shared" / "qa" / "expmrc-squad-dev.json"
 
 
 def _gguf() -> Path | None:

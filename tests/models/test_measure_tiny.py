@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_measure_real import SQUAD, _gguf
+from tests.models.test_measure_real import SQUAD, _gguf
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-WIKITEXT = Path(__file__).resolve().parents[2] / "shared" / "text"
+WIKITEXT = Path(__file__).resolve().parents[3] / "shared" / "text"
 
 
 @pytest.fixture(scope="module")

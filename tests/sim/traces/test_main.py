@@ -13,7 +13,7 @@ from sim.traces.__main__ import main
 from sim.traces.stats import STAT_KEYS
 from sim.traces.synthetic import load_kinds
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 LTE = REPO / "traces" / "lte.csv"
 
 

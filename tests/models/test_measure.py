@@ -128,7 +128,7 @@ def test_q2c_covers_the_answer_more_often_than_random_on_real_measurements():
 
     from scipy.stats import wilcoxon
 
-    path = (Path(__file__).resolve().parents[1] / "models" / "data" / "measurements"
+    path = (Path(__file__).resolve().parents[2] / "models" / "data" / "measurements"
             / "qwen-coder-pair" / "questions.jsonl")
     if not path.exists():
         pytest.skip("no committed measurements")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 # The repo root is not on sys.path under plain `pytest` (tests/ has no __init__.py).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from models.arch import get_arch  # noqa: E402
 from models.errors import InputError  # noqa: E402

@@ -33,7 +33,7 @@ from sim.traces.synthetic import (
     write_csv,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 KINDS = ["lte", "5g", "3g", "broadband"]
 TOL_MEAN_REL, TOL_CV, TOL_LAG1, TOL_OUTAGE = 0.10, 0.10, 0.05, 0.01
 LONG_S = 72_000

@@ -14,7 +14,7 @@ from sim.run import main
 from sim.simulation import build_costs, run
 from sim.workload import Request
 from tests.conftest import ideal_scenario
-from tests.test_engines_agree import COLUMNS, _assert_same
+from tests.sim.test_engines_agree import COLUMNS, _assert_same
 
 POLICIES = ["int8", "int4", "scout", "cloud-text", "edge-local", "adaptive", "mpc"]
 
