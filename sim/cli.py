@@ -1,19 +1,8 @@
-"""Shared entry-point wrapper for the command-line tools."""
+"""Shared entry-point scaffold for the command-line tools (defined in :mod:`models.cli`,
+the bottom layer, so that tools of every layer share it)."""
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
+from models.cli import COMMON, Parser, add_common, command, make_parser, run_main
 
-
-def run_main(main: Callable[[], int]) -> None:
-    """``sys.exit(main())``, quietly when the reader of stdout goes away (``| head``)."""
-    try:
-        code = main()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = 0
-    sys.exit(code)
+__all__ = ["COMMON", "Parser", "add_common", "command", "make_parser", "run_main"]
