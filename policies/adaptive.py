@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from models.errors import InputError
 from models.operating import OperatingPoint
+from models.request import Request
+from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy, PolicyContext
 from policies.estimators import make_estimator
 from policies.predict import predict
-from sim.workload import Request
 
-MBPS = 1e6 / 8
+MBPS = BYTES_PER_S_PER_MBPS  # old name
 
 
 class Adaptive(Policy):

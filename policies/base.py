@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from models.operating import OperatingPoint
-
-if TYPE_CHECKING:
-    from sim.workload import Request
+from models.request import Request
 
 
 @dataclass

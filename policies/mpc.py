@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from models.operating import OperatingPoint
+from models.pipeline import edge_free_after_s
+from models.request import Request
 from policies.adaptive import Adaptive
 from policies.base import NetworkView
 from policies.predict import predict
-from sim.workload import Request
 
 
 class MPC(Adaptive):
@@ -49,9 +50,8 @@ class MPC(Adaptive):
                         op: OperatingPoint, gap: float) -> float:
         costs = self.context.costs
         c = costs.cost(op, request)
-        backlog = c.payload_bytes if op.mode != "edge-local" else 0.0
-        edge_free = (max(view.now_s, view.edge_free_at_s) + c.edge_busy_s
-                     if c.edge_busy_s > 0 else view.edge_free_at_s)
+        backlog = c.payload_bytes if c.uses_link else 0.0
+        edge_free = edge_free_after_s(view.now_s, view.edge_free_at_s, c)
         total, link_rate = 0.0, rate * view.link_efficiency
         for h in range(1, self.horizon + 1):
             t = view.now_s + h * gap
@@ -64,7 +64,6 @@ class MPC(Adaptive):
             if p.first_token_s <= t + self.safety * request.deadline_s:
                 total += p.quality
             cc = costs.cost(choice, nxt)
-            backlog += cc.payload_bytes if choice.mode != "edge-local" else 0.0
-            if cc.edge_busy_s > 0:
-                edge_free = max(t, edge_free) + cc.edge_busy_s
+            backlog += cc.payload_bytes if cc.uses_link else 0.0
+            edge_free = edge_free_after_s(t, edge_free, cc)
         return total

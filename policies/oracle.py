@@ -6,8 +6,8 @@ import math
 
 from models.errors import InputError
 from models.operating import OperatingPoint
+from models.request import Request
 from policies.base import NetworkView, Policy, PolicyContext
-from sim.workload import Request
 
 
 class Oracle(Policy):

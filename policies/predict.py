@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 
 from models.operating import OperatingPoint
+from models.pipeline import at_cloud_s, at_user_s, edge_stage_s, first_token_s
+from models.request import Request
 from policies.base import NetworkView
-from sim.workload import Request
 
 
 @dataclass(frozen=True)
@@ -27,19 +28,19 @@ class Prediction:
 def predict(op: OperatingPoint, req: Request, view: NetworkView, costs,
             throughput_bytes_per_s: float, rtt_s: float,
             extra_backlog_bytes: float = 0.0) -> Prediction:
-    """Predicted first-token time (absolute, s) of ``req`` under ``op``."""
+    """Predicted first-token time (absolute, s) of ``req`` under ``op``: the stages of
+    :mod:`models.pipeline` with the uplink's queue and rate replaced by the estimate."""
     c = costs.cost(op, req)
     now = view.now_s
-    ready = max(now, view.edge_free_at_s) + c.edge_s if c.edge_busy_s > 0 else now
-    if op.mode == "edge-local":
+    _, ready = edge_stage_s(now, view.edge_free_at_s, c)
+    if not c.uses_link:
         return Prediction(ready, 0, c.quality)
     rate = throughput_bytes_per_s * view.link_efficiency
     if rate <= 0:
         return Prediction(math.inf, c.payload_bytes, c.quality)
     drained = now + (view.link_backlog_bytes + extra_backlog_bytes) / rate
     end = max(ready, drained) + c.payload_bytes / rate
-    arrive = end + rtt_s / 2
-    cloud_start = max(arrive, view.cloud_free_at_s + view.waiting_cloud_work_s)
-    ttft = cloud_start + c.cloud_ttft_s
-    back = rtt_s / 2 if view.count_return_latency else 0.0
-    return Prediction(ttft + back, c.payload_bytes, c.quality)
+    arrive = at_cloud_s(end, rtt_s / 2)
+    token = first_token_s(max(arrive, view.cloud_free_at_s + view.waiting_cloud_work_s), c)
+    return Prediction(at_user_s(token, rtt_s / 2, view.count_return_latency),
+                      c.payload_bytes, c.quality)

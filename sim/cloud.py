@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import simpy
 
 from models.operating import OperatingPoint
+from models.request import Request
 from sim.costs import CostModel, OpCost, batch_kind
-from sim.workload import Request
 
 SERVING = ("fifo", "batched", "continuous")
 

@@ -21,10 +21,17 @@ edge-local  prefill(edge model) -> first token; decode   nothing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from models.arch import get_arch
-from models.operating import OperatingPoint
+from models.operating import (
+    MODE_SPECS,
+    ModeSpec,
+    OperatingPoint,
+    register_mode_spec,
+    unregister_mode_spec,
+)
 from models.payload import (
     cloud_text_payload_bytes,
     kept_count,
@@ -32,17 +39,16 @@ from models.payload import (
     scout_payload_bytes,
 )
 from models.quality import PairQuality
+from models.request import Request
 from models.timing import ComputeModel, TimeEstimate
-from sim.workload import Request
+from models.units import KV_GROUP_SIZE
 
 
 def batch_kind(op: OperatingPoint) -> str:
     """Which requests the cloud can batch together: ``prefill`` (scout and cloud-text both
     prefill the cloud model), ``kv`` (decode on the edge model's received cache), or
-    ``edge`` (never reaches the cloud)."""
-    if op.mode in ("scout", "cloud-text"):
-        return "prefill"
-    return "kv" if op.mode == "kv" else "edge"
+    ``edge`` (never reaches the cloud). From the mode's :class:`~models.operating.ModeSpec`."""
+    return MODE_SPECS[op.mode].batch_kind
 
 
 def _kept_tokens(op: OperatingPoint, req: Request) -> int:
@@ -68,6 +74,8 @@ class OpCost:
     quality: float
     quality_source: str
     compute_sources: frozenset[str]
+    #: the request crosses the uplink and is answered by the cloud (False: on the edge)
+    uses_link: bool = True
 
 
 class CostModel:
@@ -75,7 +83,7 @@ class CostModel:
 
     def __init__(self, *, edge_model: str, cloud_model: str, edge_compute: ComputeModel,
                  cloud_compute: ComputeModel, quality: PairQuality | None,
-                 cloud_has_context: bool = False, kv_group_size: int = 64):
+                 cloud_has_context: bool = False, kv_group_size: int = KV_GROUP_SIZE):
         self.edge_arch = get_arch(edge_model)
         self.cloud_arch = get_arch(cloud_model)
         self.edge = edge_compute
@@ -132,11 +140,7 @@ class CostModel:
 
     def cloud_decode_start_tokens(self, op: OperatingPoint, req: Request) -> int:
         """Cache length (tokens) at the first decode step after the first answer token."""
-        if op.mode == "kv":
-            return _kept_tokens(op, req) + 1
-        if op.mode == "scout":
-            return _kept_tokens(op, req)
-        return req.context_tokens + req.question_tokens
+        return _MODE_COSTS[op.mode].decode_start_tokens(op, req)
 
     def cloud_decode_step_s(self, kind: str, cache_tokens: int, batch: int) -> float:
         """One decode step of ``batch`` sequences of a cloud kind (``prefill``: the cloud
@@ -145,57 +149,147 @@ class CostModel:
         return self.cloud.decode_s(arch, cache_tokens, batch).seconds
 
     def _compute(self, op: OperatingPoint, ctx: int, q: int, answer: int) -> OpCost:
-        prompt = ctx + q
         times: list[TimeEstimate] = []
 
         def t(est: TimeEstimate) -> float:
             times.append(est)
             return est.seconds
 
-        edge_s = cloud_ttft_s = decode_rest_s = 0.0
-        if op.mode == "kv":
-            kept = kept_count(ctx, op.retention) + q
-            payload = kv_payload_bytes(self.edge_arch, ctx, op.precision, op.retention, q,
-                                       self.kv_group_size)
-            edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
-            qp = _timed_precision(op)
-            if qp != "bf16":
-                edge_s += t(self.edge.quantize_s(self.edge_arch, kept, qp))
-                cloud_ttft_s += t(self.cloud.dequantize_s(self.edge_arch, kept, qp))
-            cloud_ttft_s += t(self.cloud.decode_s(self.edge_arch, kept))
-            if answer > 1:
-                decode_rest_s = t(self.cloud.decode_tokens_s(self.edge_arch, kept + 1, answer - 1))
-        elif op.mode == "scout":
-            payload = scout_payload_bytes(ctx, op.retention, q, self.cloud_has_context).total_bytes
-            edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
-            cloud_ttft_s = t(self.cloud.prefill_s(self.cloud_arch, prompt))
-            kept = kept_count(ctx, op.retention) + q
-            if answer > 1:
-                decode_rest_s = t(self.cloud.decode_tokens_s(self.cloud_arch, kept, answer - 1))
-        elif op.mode == "cloud-text":
-            payload = cloud_text_payload_bytes(ctx, q, self.cloud_has_context)
-            cloud_ttft_s = t(self.cloud.prefill_s(self.cloud_arch, prompt))
-            if answer > 1:
-                decode_rest_s = t(self.cloud.decode_tokens_s(self.cloud_arch, prompt, answer - 1))
-        else:  # edge-local
-            payload = 0
-            edge_s = t(self.edge.prefill_s(self.edge_arch, prompt))
-            if answer > 1:
-                decode_rest_s = t(self.edge.decode_tokens_s(self.edge_arch, prompt, answer - 1))
-        if self.quality is not None:
+        mode = _MODE_COSTS[op.mode]
+        stages = mode.stages(self, op, ctx, q, answer, t)
+        if mode.quality is not None:
+            quality, qsource = mode.quality(op)
+        elif self.quality is not None:
             qv = self.quality.quality(op)
             quality, qsource = qv.mean, qv.source
         else:
             quality, qsource = float("nan"), "disabled"
-        local = op.mode == "edge-local"
+        local = not MODE_SPECS[op.mode].uses_link
         return OpCost(
             op=op,
-            payload_bytes=int(payload),
-            edge_s=edge_s,
-            edge_busy_s=edge_s + (decode_rest_s if local else 0.0),
-            cloud_ttft_s=cloud_ttft_s,
-            cloud_busy_s=0.0 if local else cloud_ttft_s + decode_rest_s,
+            payload_bytes=int(stages.payload_bytes),
+            edge_s=stages.edge_s,
+            edge_busy_s=stages.edge_s + (stages.decode_rest_s if local else 0.0),
+            cloud_ttft_s=stages.cloud_ttft_s,
+            cloud_busy_s=0.0 if local else stages.cloud_ttft_s + stages.decode_rest_s,
             quality=quality,
             quality_source=qsource,
             compute_sources=frozenset(e.source for e in times),
+            uses_link=not local,
         )
+
+
+# --- modes: what each one sends and computes ---------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class StageTimes:
+    """One request's work under a mode: payload bytes; edge time to the hand-off; cloud
+    time to the first token; time to decode the rest of the answer (on the cloud, or on
+    the edge for a mode that does not use the link). Bytes and seconds."""
+
+    payload_bytes: float
+    edge_s: float = 0.0
+    cloud_ttft_s: float = 0.0
+    decode_rest_s: float = 0.0
+
+
+#: ``stages(costs, op, context_tokens, question_tokens, answer_tokens, timed)``: ``timed``
+#: takes a :class:`~models.timing.TimeEstimate`, records its source and returns its seconds
+StagesFn = Callable[[CostModel, OperatingPoint, int, int, int, Callable[[TimeEstimate], float]],
+                    StageTimes]
+DecodeStartFn = Callable[[OperatingPoint, Request], int]
+QualityFn = Callable[[OperatingPoint], tuple[float, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ModeCosts:
+    """A mode's cost functions (see :func:`register_mode`)."""
+
+    stages: StagesFn
+    decode_start_tokens: DecodeStartFn
+    #: ``quality(op) -> (expected quality, source)``; None: from the scenario's quality cache
+    quality: QualityFn | None = None
+
+
+def _prompt_tokens(op: OperatingPoint, req: Request) -> int:
+    return req.context_tokens + req.question_tokens
+
+
+def _kv_stages(m: CostModel, op: OperatingPoint, ctx: int, q: int, answer: int,
+               t: Callable[[TimeEstimate], float]) -> StageTimes:
+    kept = kept_count(ctx, op.retention) + q
+    payload = kv_payload_bytes(m.edge_arch, ctx, op.precision, op.retention, q, m.kv_group_size)
+    edge_s = t(m.edge.prefill_s(m.edge_arch, ctx + q))
+    cloud_ttft_s = decode_rest_s = 0.0
+    qp = _timed_precision(op)
+    if qp != "bf16":
+        edge_s += t(m.edge.quantize_s(m.edge_arch, kept, qp))
+        cloud_ttft_s += t(m.cloud.dequantize_s(m.edge_arch, kept, qp))
+    cloud_ttft_s += t(m.cloud.decode_s(m.edge_arch, kept))
+    if answer > 1:
+        decode_rest_s = t(m.cloud.decode_tokens_s(m.edge_arch, kept + 1, answer - 1))
+    return StageTimes(payload, edge_s, cloud_ttft_s, decode_rest_s)
+
+
+def _scout_stages(m: CostModel, op: OperatingPoint, ctx: int, q: int, answer: int,
+                  t: Callable[[TimeEstimate], float]) -> StageTimes:
+    payload = scout_payload_bytes(ctx, op.retention, q, m.cloud_has_context).total_bytes
+    edge_s = t(m.edge.prefill_s(m.edge_arch, ctx + q))
+    cloud_ttft_s = t(m.cloud.prefill_s(m.cloud_arch, ctx + q))
+    kept = kept_count(ctx, op.retention) + q
+    decode_rest_s = 0.0
+    if answer > 1:
+        decode_rest_s = t(m.cloud.decode_tokens_s(m.cloud_arch, kept, answer - 1))
+    return StageTimes(payload, edge_s, cloud_ttft_s, decode_rest_s)
+
+
+def _cloud_text_stages(m: CostModel, op: OperatingPoint, ctx: int, q: int, answer: int,
+                       t: Callable[[TimeEstimate], float]) -> StageTimes:
+    payload = cloud_text_payload_bytes(ctx, q, m.cloud_has_context)
+    cloud_ttft_s = t(m.cloud.prefill_s(m.cloud_arch, ctx + q))
+    decode_rest_s = 0.0
+    if answer > 1:
+        decode_rest_s = t(m.cloud.decode_tokens_s(m.cloud_arch, ctx + q, answer - 1))
+    return StageTimes(payload, 0.0, cloud_ttft_s, decode_rest_s)
+
+
+def _edge_local_stages(m: CostModel, op: OperatingPoint, ctx: int, q: int, answer: int,
+                       t: Callable[[TimeEstimate], float]) -> StageTimes:
+    edge_s = t(m.edge.prefill_s(m.edge_arch, ctx + q))
+    decode_rest_s = 0.0
+    if answer > 1:
+        decode_rest_s = t(m.edge.decode_tokens_s(m.edge_arch, ctx + q, answer - 1))
+    return StageTimes(0, edge_s, 0.0, decode_rest_s)
+
+
+_MODE_COSTS: dict[str, ModeCosts] = {
+    "kv": ModeCosts(_kv_stages, lambda op, req: _kept_tokens(op, req) + 1),
+    "scout": ModeCosts(_scout_stages, _kept_tokens),
+    "cloud-text": ModeCosts(_cloud_text_stages, _prompt_tokens),
+    "edge-local": ModeCosts(_edge_local_stages, _prompt_tokens),
+}
+_BUILTIN_MODES = frozenset(_MODE_COSTS)
+
+
+def _unvalued(op: OperatingPoint) -> tuple[float, str]:
+    return float("nan"), "unvalued"
+
+
+def register_mode(spec: ModeSpec, stages: StagesFn, *,
+                  decode_start_tokens: DecodeStartFn = _prompt_tokens,
+                  quality: QualityFn = _unvalued) -> None:
+    """Add a protocol mode: its :class:`~models.operating.ModeSpec` (does it use the link,
+    which cloud jobs batch with it) and its cost functions. Every engine and predictor
+    then runs it unchanged. ``decode_start_tokens(op, request)``: cache length at the first
+    decode step after the first token (continuous batching; default: the whole prompt);
+    ``quality(op)``: (expected quality, source), default NaN ("unvalued")."""
+    register_mode_spec(spec)
+    _MODE_COSTS[spec.name] = ModeCosts(stages, decode_start_tokens, quality)
+
+
+def unregister_mode(name: str) -> None:
+    """Forget a mode added by :func:`register_mode` (for tests)."""
+    if name in _BUILTIN_MODES:
+        raise ValueError(f"cannot unregister the built-in mode {name!r}")
+    _MODE_COSTS.pop(name, None)
+    unregister_mode_spec(name)

@@ -1,9 +1,10 @@
 """The event-driven engine (SimPy): one policy over one workload on one link.
 
-Pipeline per request: arrival -> policy decides -> edge compute (FIFO edge accelerator) ->
-uplink transfer (FIFO fluid link) -> one-way latency -> cloud compute (FIFO cloud GPU) ->
-first answer token -> one-way latency back to the user (``count_return_latency``).
-Latency is measured from arrival to the first answer token at the user.
+Pipeline per request (:mod:`models.pipeline`): arrival -> policy decides -> edge compute
+(FIFO edge accelerator) -> uplink transfer (FIFO fluid link) -> one-way latency -> cloud
+compute (FIFO cloud GPU) -> first answer token -> one-way latency back to the user
+(``count_return_latency``). Latency is measured from arrival to the first answer token at
+the user. A mode that does not use the link answers when its edge stage ends.
 
 Events. Arrivals are SimPy events (a chain: each arrival schedules the next). A policy that
 observes the network gets one SimPy event per transfer, at its completion, which appends
@@ -25,193 +26,214 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
+from models.operating import OperatingPoint
+from models.pipeline import (
+    at_cloud_s,
+    at_user_s,
+    edge_stage_s,
+    fifo_start_s,
+    first_token_s,
+    take_edge_s,
+    wire_bytes,
+)
+from models.request import Request
+from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy, TransferObservation
 from sim.costs import CostModel, OpCost
 from sim.network import FluidLink
+from sim.records import RECORD_COLUMNS, Record, RunResult, record_row, truth_mbps
 from sim.server import FifoServer
 from sim.traces import Trace
-from sim.workload import Request
 
-RECORD_COLUMNS = (
-    "request", "arrival_s", "context_tokens", "deadline_s", "option", "mode", "precision",
-    "retention", "payload_bytes", "edge_start_s", "edge_end_s", "link_start_s", "link_end_s",
-    "cloud_start_s", "first_token_s", "latency_s", "hit", "quality", "quality_source",
-    "estimate_mbps", "truth_mbps",
-)
-MBPS = 1e6 / 8  # bytes/s per Mbit/s
+__all__ = ["RECORD_COLUMNS", "EventEngine", "Record", "RunResult", "record_row", "simulate",
+           "truth_mbps"]
+
+MBPS = BYTES_PER_S_PER_MBPS  # old name, kept for importers
 
 
-def truth_mbps(payload_bytes: float, link_start_s: float, link_end_s: float) -> float:
-    """The goodput a transfer achieved (what a throughput estimator tries to predict)."""
-    span = link_end_s - link_start_s
-    return payload_bytes / span / MBPS if span > 0 and math.isfinite(span) else math.nan
+@dataclass(slots=True)
+class Job:
+    """A request on its way through the pipeline; stage times filled in as it goes."""
+
+    req: Request
+    cost: OpCost
+    edge_start_s: float
+    ready_s: float
+    link_start_s: float = math.nan
+    link_end_s: float = math.nan
 
 
-def record_row(req: Request, c: OpCost, estimate_mbps: float, edge_start_s: float,
-               edge_end_s: float, link_start_s: float, link_end_s: float,
-               cloud_start_s: float, first_token_s: float) -> tuple:
-    """One request's record, in RECORD_COLUMNS order (times in s from the run's start)."""
-    op = c.op
-    latency = first_token_s - req.arrival_s
-    return (req.index, req.arrival_s, req.context_tokens, req.deadline_s, op.label, op.mode,
-            op.precision, op.retention, c.payload_bytes, edge_start_s, edge_end_s,
-            link_start_s, link_end_s, cloud_start_s, first_token_s, latency,
-            latency <= req.deadline_s, c.quality, c.quality_source, estimate_mbps,
-            truth_mbps(c.payload_bytes, link_start_s, link_end_s))
+class EventEngine:
+    """One policy on one FIFO fluid link, an edge accelerator and a cloud GPU."""
 
+    def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
+                 link_efficiency: float = 1.0, count_return_latency: bool = True,
+                 label: str = "policy"):
+        self.policy, self.trace, self.costs = policy, trace, costs
+        self.count_return_latency = count_return_latency
+        self.env = simpy.Environment()
+        self.edge = FifoServer("edge")
+        self.cloud = FifoServer("cloud")
+        self.link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency)
+        self.view = NetworkView(link_efficiency=link_efficiency,
+                                count_return_latency=count_return_latency)
+        self.observe = not policy.static
+        self.result = RunResult(label)
+        self.to_link: list[tuple[float, int, Job]] = []  # heap by ready time
+        self.to_cloud: list[tuple[float, int, Job]] = []  # heap by arrival at the cloud
+        self.estimates: dict[int, float] = {}
+        self.sending: deque[tuple[float, float, float]] = deque()  # (start, end, bytes)
 
-@dataclass
-class RunResult:
-    """Per-request rows (tuples in RECORD_COLUMNS order) of one policy's run."""
+    # --- running ---------------------------------------------------------------------------
 
-    policy: str
-    rows: list[tuple] = field(default_factory=list)
-    link_bytes: float = 0.0
-    compute_sources: set[str] = field(default_factory=set)
+    def run(self, requests: list[Request]) -> RunResult:
+        """Run the policy over ``requests`` (sorted by arrival); per-request records."""
+        it = iter(requests)
+        env = self.env
+
+        def next_arrival(_event=None) -> None:
+            req = next(it, None)
+            if req is None:
+                return
+            ev = env.timeout(max(0.0, req.arrival_s - env.now))
+            ev.callbacks.append(lambda _e, r=req: (self._on_arrival(r), next_arrival(_e)))
+
+        next_arrival()
+        env.run()
+        self._advance(math.inf)
+        self.result.link_bytes = self.link.bytes_sent
+        return self.result
+
+    def _on_arrival(self, req: Request) -> None:
+        now = self.env.now
+        self._advance(now)
+        self._update_view(req, now)
+        op = self.policy.decide(req, self.view)
+        estimate = getattr(self.policy, "last_estimate_bytes_per_s", None)
+        if estimate is not None:
+            self.estimates[req.index] = estimate / MBPS
+        c = self.costs.cost(op, req)
+        self.result.compute_sources.update(c.compute_sources)
+        edge_start, ready = take_edge_s(self.edge, now, c)
+        job = Job(req, c, edge_start, ready)
+        if c.uses_link:
+            heapq.heappush(self.to_link, (ready, req.index, job))
+            self.view.link_backlog_bytes += c.payload_bytes
+        else:
+            self._record(job, math.nan, ready)
+
+    def _update_view(self, req: Request, now: float) -> None:
+        """What the sender knows at ``now`` (its queues, the cloud's, its transfers)."""
+        view = self.view
+        view.now_s = now
+        view.edge_free_at_s = self.edge.free_at_s
+        view.cloud_free_at_s = self.cloud.free_at_s
+        view.waiting_cloud_work_s = (sum(j.cost.cloud_busy_s for _, _, j in self.to_link)
+                                     + sum(j.cost.cloud_busy_s for _, _, j in self.to_cloud))
+        view.arrivals_s.append(now)
+        if self.observe:  # transfers being transmitted now: their size and start, not end
+            sending = self.sending
+            while sending and sending[0][1] <= now:
+                sending.popleft()
+            view.inflight = [(size, start) for start, end, size in sending
+                             if start <= now < end]
+        if self.policy.clairvoyant:
+            view.what_if = lambda op, r=req: self.what_if(r, op)
+
+    def _advance(self, now: float) -> None:
+        """Let every job whose ready time has passed join its next stage, in ready order."""
+        to_link, to_cloud = self.to_link, self.to_cloud
+        while (to_link and to_link[0][0] <= now) or (to_cloud and to_cloud[0][0] <= now):
+            if to_cloud and (not to_link or to_cloud[0][0] < to_link[0][0]):
+                self._join_cloud(heapq.heappop(to_cloud))
+            else:
+                self._join_link(heapq.heappop(to_link))
+
+    def _join_link(self, item: tuple[float, int, Job]) -> None:
+        ready, _, job = item
+        c = job.cost
+        start, end = self.link.send(ready, c.payload_bytes)
+        job.link_start_s, job.link_end_s = start, end
+        if not math.isfinite(end):  # a clipped trace ended first
+            self._record(job, math.inf, math.inf)
+            return
+        one_way = self.link.one_way_latency_s(start)
+        if self.observe:
+            self._watch_transfer(TransferObservation(c.payload_bytes, start, end), 2 * one_way)
+        heapq.heappush(self.to_cloud, (at_cloud_s(end, one_way), job.req.index, job))
+
+    def _watch_transfer(self, obs: TransferObservation, rtt_s: float) -> None:
+        """Show the sender a transfer when it completes (at once if it already has)."""
+        env = self.env
+        if obs.end_s <= env.now:
+            self._observe_transfer(obs, rtt_s)
+        else:
+            ev = env.timeout(obs.end_s - env.now)
+            ev.callbacks.append(lambda _e, o=obs, r=rtt_s: self._observe_transfer(o, r))
+        self.sending.append((obs.start_s, obs.end_s, obs.size_bytes))
+
+    def _observe_transfer(self, obs: TransferObservation, rtt_s: float) -> None:
+        view = self.view
+        view.transfers.append(obs)
+        view.rtt_samples_s.append((obs.end_s, rtt_s))
+        view.link_backlog_bytes -= obs.size_bytes
+
+    def _join_cloud(self, item: tuple[float, int, Job]) -> None:
+        arrive, _, job = item
+        cloud_start = self.cloud.serve(arrive, job.cost.cloud_busy_s)
+        token = first_token_s(cloud_start, job.cost)
+        back_s = self.link.one_way_latency_s(token)
+        self._record(job, cloud_start, at_user_s(token, back_s, self.count_return_latency))
+
+    def _record(self, job: Job, cloud_start_s: float, at_user: float) -> None:
+        req = job.req
+        self.result.rows.append(record_row(
+            req, job.cost, self.estimates.get(req.index, math.nan), job.edge_start_s,
+            job.ready_s, job.link_start_s, job.link_end_s, cloud_start_s, at_user))
+
+    # --- the oracle's exact what-if ------------------------------------------------------
+
+    def what_if(self, req: Request, op: OperatingPoint) -> float:
+        """Exact first-token time of ``req`` under ``op`` given the queues now and the
+        future trace (for clairvoyant policies only). Requests that arrive later and
+        overtake this one (cloud-text skipping a busy edge) are not foreseen."""
+        c = self.costs.cost(op, req)
+        now = self.env.now
+        _, ready = edge_stage_s(now, self.edge.free_at_s, c)
+        if not c.uses_link:
+            return ready
+        link, latency_s = self.link, self.link.one_way_latency_s
+        free = link.free_at_s
+        at_cloud = [(t, i, j.cost.cloud_busy_s) for t, i, j in self.to_cloud]
+        for t, i, j in sorted(self.to_link):
+            if t > ready:
+                break
+            start = fifo_start_s(t, free)
+            free = self.trace.finish_time(start, wire_bytes(j.cost, link.efficiency))
+            at_cloud.append((at_cloud_s(free, latency_s(start)), i, j.cost.cloud_busy_s))
+        start = fifo_start_s(ready, free)
+        end = self.trace.finish_time(start, wire_bytes(c, link.efficiency))
+        if not math.isfinite(end):
+            return math.inf
+        arrive = at_cloud_s(end, latency_s(start))
+        cloud_free = self.cloud.free_at_s
+        for t, _, busy in sorted(at_cloud):
+            if t > arrive:
+                break
+            cloud_free = max(t, cloud_free) + busy
+        token = first_token_s(max(arrive, cloud_free), c)
+        return at_user_s(token, latency_s(token), self.count_return_latency)
 
 
 def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: Trace,
              costs: CostModel, *, default_rtt_s: float, link_efficiency: float = 1.0,
              count_return_latency: bool = True) -> RunResult:
     """Run ``policy`` over ``requests`` (sorted by arrival); returns per-request rows."""
-    env = simpy.Environment()
-    edge = FifoServer("edge")
-    cloud = FifoServer("cloud")
-    link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency)
-    view = NetworkView()
-    observe = not policy.static
-    view.link_efficiency = link_efficiency
-    view.count_return_latency = count_return_latency
-    result = RunResult(policy_label)
-    rows = result.rows
-    to_link: list[tuple] = []  # heap of (ready_s, request index, job)
-    to_cloud: list[tuple] = []  # heap of (arrival at cloud, request index, job)
-    latency_s = link.one_way_latency_s
-
-    estimates: dict[int, float] = {}
-    sending: deque[tuple[float, float, float]] = deque()  # (start, end, bytes), FIFO order
-
-    def record(req: Request, c: OpCost, edge_start, ready, link_start, link_end, cloud_start,
-               first_token) -> None:
-        rows.append(record_row(req, c, estimates.get(req.index, math.nan), edge_start, ready,
-                               link_start, link_end, cloud_start, first_token))
-
-    def observe_transfer(obs: TransferObservation, rtt_s: float) -> None:
-        view.transfers.append(obs)
-        view.rtt_samples_s.append((obs.end_s, rtt_s))
-        view.link_backlog_bytes -= obs.size_bytes
-
-    def join_cloud(item) -> None:
-        arrive, _, req, c, edge_start, ready, start, end = item
-        cloud_start = cloud.serve(arrive, c.cloud_busy_s)
-        ttft = cloud_start + c.cloud_ttft_s
-        back = latency_s(ttft) if count_return_latency else 0.0
-        record(req, c, edge_start, ready, start, end, cloud_start, ttft + back)
-
-    def join_link(item) -> None:
-        ready, _, req, c, edge_start = item
-        start, end = link.send(ready, c.payload_bytes)
-        if not math.isfinite(end):  # a clipped trace ended first
-            record(req, c, edge_start, ready, start, end, math.inf, math.inf)
-            return
-        if observe:
-            obs = TransferObservation(c.payload_bytes, start, end)
-            rtt = 2 * latency_s(start)
-            if end <= env.now:
-                observe_transfer(obs, rtt)
-            else:
-                ev = env.timeout(end - env.now)
-                ev.callbacks.append(lambda _e, o=obs, r=rtt: observe_transfer(o, r))
-            sending.append((start, end, c.payload_bytes))
-        heapq.heappush(to_cloud, (end + latency_s(start), req.index, req, c, edge_start,
-                                  ready, start, end))
-
-    def advance(now: float) -> None:
-        """Let every job whose ready time has passed join its next stage, in ready order."""
-        while (to_link and to_link[0][0] <= now) or (to_cloud and to_cloud[0][0] <= now):
-            if to_cloud and (not to_link or to_cloud[0][0] < to_link[0][0]):
-                join_cloud(heapq.heappop(to_cloud))
-            else:
-                join_link(heapq.heappop(to_link))
-
-    def what_if(req: Request, op) -> float:
-        """Exact first-token time of ``req`` under ``op`` given the queues now and the
-        future trace (for clairvoyant policies only). Requests that arrive later and
-        overtake this one (cloud-text skipping a busy edge) are not foreseen."""
-        c = costs.cost(op, req)
-        now = env.now
-        ready = max(now, edge.free_at_s) + c.edge_s if c.edge_busy_s > 0 else now
-        if op.mode == "edge-local":
-            return ready
-        free = link.free_at_s
-        at_cloud = [(item[0], item[1], item[3].cloud_busy_s) for item in to_cloud]
-        for item in sorted(to_link):
-            if item[0] > ready:
-                break
-            start = max(item[0], free)
-            free = trace.finish_time(start, item[3].payload_bytes / link.efficiency)
-            at_cloud.append((free + latency_s(start), item[1], item[3].cloud_busy_s))
-        start = max(ready, free)
-        end = trace.finish_time(start, c.payload_bytes / link.efficiency)
-        if not math.isfinite(end):
-            return math.inf
-        arrive = end + latency_s(start)
-        cloud_free = cloud.free_at_s
-        for t, _, busy in sorted(at_cloud):
-            if t > arrive:
-                break
-            cloud_free = max(t, cloud_free) + busy
-        ttft = max(arrive, cloud_free) + c.cloud_ttft_s
-        return ttft + (latency_s(ttft) if count_return_latency else 0.0)
-
-    def on_arrival(req: Request) -> None:
-        now = env.now
-        advance(now)
-        view.now_s = now
-        view.edge_free_at_s = edge.free_at_s
-        view.cloud_free_at_s = cloud.free_at_s
-        view.waiting_cloud_work_s = (sum(item[3].cloud_busy_s for item in to_link)
-                                     + sum(item[3].cloud_busy_s for item in to_cloud))
-        view.arrivals_s.append(now)
-        if observe:  # transfers being transmitted now: their size and start, not their end
-            while sending and sending[0][1] <= now:
-                sending.popleft()
-            view.inflight = [(size, start) for start, end, size in sending
-                             if start <= now < end]
-        if policy.clairvoyant:
-            view.what_if = lambda op, r=req: what_if(r, op)
-        op = policy.decide(req, view)
-        estimate = getattr(policy, "last_estimate_bytes_per_s", None)
-        if estimate is not None:
-            estimates[req.index] = estimate / MBPS
-        c = costs.cost(op, req)
-        result.compute_sources.update(c.compute_sources)
-        if c.edge_busy_s > 0:
-            edge_start = edge.serve(now, c.edge_busy_s)
-            ready = edge_start + c.edge_s
-        else:
-            edge_start = ready = now
-        if op.mode == "edge-local":
-            record(req, c, edge_start, ready, math.nan, math.nan, math.nan, ready)
-        else:
-            heapq.heappush(to_link, (ready, req.index, req, c, edge_start))
-            view.link_backlog_bytes += c.payload_bytes
-
-    it = iter(requests)
-
-    def next_arrival(_event=None) -> None:
-        req = next(it, None)
-        if req is None:
-            return
-        ev = env.timeout(max(0.0, req.arrival_s - env.now))
-        ev.callbacks.append(lambda _e, r=req: (on_arrival(r), next_arrival(_e)))
-
-    next_arrival()
-    env.run()
-    advance(math.inf)
-    result.link_bytes = link.bytes_sent
-    return result
+    return EventEngine(policy, trace, costs, default_rtt_s=default_rtt_s,
+                       link_efficiency=link_efficiency,
+                       count_return_latency=count_return_latency,
+                       label=policy_label).run(requests)

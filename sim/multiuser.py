@@ -1,13 +1,14 @@
 """The network engine: many devices, one topology, one cloud GPU (SimPy events).
 
-Per request of device ``u``: arrival -> ``u``'s own policy decides (it sees only ``u``'s
-transfers and queues, and the cloud's queue) -> ``u``'s edge accelerator (FIFO) -> ``u``'s
-uplink queue (one transfer at a time per device, in ready order) -> the transfer shares
-every link of ``u``'s route max-min fairly with the other devices' transfers
-(:class:`~sim.network.fluidnet.SharedFluidNetwork`) -> the route's one-way delay -> the
-cloud GPU (:class:`~sim.cloud.CloudGpu`, FIFO or batched) -> first token -> the route's
-delay back (``count_return_latency``). With one device on a route whose only binding link
-is the trace, every time equals :func:`sim.engine.simulate`'s (tested).
+Per request of device ``u`` (the stages of :mod:`models.pipeline`): arrival -> ``u``'s own
+policy decides (it sees only ``u``'s transfers and queues, and the cloud's queue) -> ``u``'s
+edge accelerator (FIFO) -> ``u``'s uplink queue (one transfer at a time per device, in
+ready order) -> the transfer shares every link of ``u``'s route max-min fairly with the
+other devices' transfers (:class:`~sim.network.fluidnet.SharedFluidNetwork`) -> the
+route's one-way delay -> the cloud GPU (:class:`~sim.cloud.CloudGpu`, FIFO or batched) ->
+first token -> the route's delay back (``count_return_latency``). With one device on a
+route whose only binding link is the trace, every time equals :func:`sim.engine.simulate`'s
+(tested).
 
 The network wakes up once per allocation change (a transfer's start or finish, or a
 capacity change on a link in use when the bottlenecks are not independent): no time steps.
@@ -19,36 +20,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import simpy
 
 from models.errors import InputError
+from models.pipeline import at_cloud_s, at_user_s, take_edge_s, wire_bytes
+from models.request import Request
+from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy, TransferObservation
 from sim.cloud import CloudGpu
-from sim.costs import CostModel
-from sim.engine import MBPS, RECORD_COLUMNS, record_row
+from sim.costs import CostModel, OpCost
 from sim.network.fluidnet import SharedFluidNetwork
 from sim.network.topology import Topology
+from sim.records import USER_RECORD_COLUMNS, NetworkRunResult, UserRecord, record_row
 from sim.server import FifoServer
-from sim.workload import Request
 
-USER_RECORD_COLUMNS = ("user",) + RECORD_COLUMNS
-
-
-@dataclass
-class NetworkRunResult:
-    """Per-request rows (USER_RECORD_COLUMNS order) and per-link and cloud totals."""
-
-    policy: str
-    rows: list[tuple] = field(default_factory=list)
-    #: per link: (bytes carried, bytes it could have carried over [0, end_s]); None: unlimited
-    link_bytes: dict[str, tuple[float, float | None]] = field(default_factory=dict)
-    end_s: float = 0.0
-    cloud_busy_s: float = 0.0
-    cloud_batches: list[int] = field(default_factory=list)
-    network_events: int = 0
-    compute_sources: set[str] = field(default_factory=set)
+__all__ = ["USER_RECORD_COLUMNS", "NetworkEngine", "NetworkRunResult", "simulate_network"]
 
 
 class _NetworkDriver:
@@ -106,6 +94,144 @@ class _Device:
     waiting_cloud_work_s: float = 0.0
 
 
+@dataclass(slots=True)
+class _Pending:
+    """A request decided and sent towards the cloud, with no first token yet."""
+
+    device: _Device
+    req: Request
+    cost: OpCost
+    estimate_mbps: float
+    edge_start_s: float
+    ready_s: float
+    link_start_s: float = math.inf
+
+
+class NetworkEngine:
+    """Many devices (one policy instance each) sharing a topology and one cloud GPU."""
+
+    def __init__(self, policy_for: Callable[[int], Policy], topology: Topology,
+                 costs: CostModel, *, link_efficiency: float = 1.0,
+                 count_return_latency: bool = True, cloud_serving: str = "fifo",
+                 max_batch: int = 8, independent: bool = True, label: str = "policy"):
+        self.topology, self.costs = topology, costs
+        self.link_efficiency = link_efficiency
+        self.count_return_latency = count_return_latency
+        self.env = simpy.Environment()
+        self.net = SharedFluidNetwork(topology.link_traces(), independent=independent)
+        self.driver = _NetworkDriver(self.env, self.net)
+        self.cloud = CloudGpu(self.env, costs, cloud_serving, max_batch)
+        self.result = NetworkRunResult(label)
+        self.pending: dict[tuple[int, int], _Pending] = {}
+        self.devices = [self._device(i, name, policy_for(i), label)
+                        for i, name in enumerate(topology.devices)]
+
+    def _device(self, i: int, name: str, policy: Policy, label: str) -> _Device:
+        if policy.clairvoyant:
+            raise InputError(f"policy {label} is clairvoyant: it needs the single-link "
+                             "engine (no exact what-if under sharing); run it without "
+                             "--users/--topology")
+        view = NetworkView(link_efficiency=self.link_efficiency,
+                           count_return_latency=self.count_return_latency)
+        return _Device(i, name, policy, [s.name for s in self.topology.route(name)],
+                       FifoServer(name), simpy.Resource(self.env, 1), view)
+
+    def run(self, workloads: list[list[Request]]) -> NetworkRunResult:
+        """Run ``workloads[i]`` on device ``topology.devices[i]``; per-request records."""
+        if len(workloads) != len(self.devices):
+            raise InputError(f"{len(workloads)} workloads for {len(self.devices)} devices")
+        for dev, reqs in zip(self.devices, workloads, strict=True):
+            self.env.process(self._arrivals(dev, reqs))
+        self.env.run()
+        # transfers that never finish (a clipped trace ended) and those queued behind them
+        for p in self.pending.values():
+            self._record(p, math.inf, math.inf, math.inf)
+        return self._totals()
+
+    def _arrivals(self, dev: _Device, requests: list[Request]):
+        env = self.env
+        for req in requests:
+            if req.arrival_s > env.now:
+                yield env.timeout(req.arrival_s - env.now)
+            env.process(self._serve(dev, req))
+
+    def _decide(self, dev: _Device, req: Request) -> tuple[OpCost, float]:
+        """Show the device's policy what it knows now; its choice's cost and estimate."""
+        view = dev.view
+        view.now_s = self.env.now
+        view.edge_free_at_s = dev.edge.free_at_s
+        view.cloud_free_at_s = self.cloud.free_at_s
+        view.waiting_cloud_work_s = dev.waiting_cloud_work_s
+        view.arrivals_s.append(self.env.now)
+        op = dev.policy.decide(req, view)
+        est = getattr(dev.policy, "last_estimate_bytes_per_s", None)
+        c = self.costs.cost(op, req)
+        self.result.compute_sources.update(c.compute_sources)
+        return c, math.nan if est is None else est / BYTES_PER_S_PER_MBPS
+
+    def _serve(self, dev: _Device, req: Request):
+        env = self.env
+        now = env.now
+        c, estimate = self._decide(dev, req)
+        edge_start, ready = take_edge_s(dev.edge, now, c)
+        p = _Pending(dev, req, c, estimate, edge_start, ready)
+        if not c.uses_link:
+            self._record(p, math.nan, math.nan, ready, link_start_s=math.nan)
+            return
+        dev.view.link_backlog_bytes += c.payload_bytes
+        dev.waiting_cloud_work_s += c.cloud_busy_s
+        key = (dev.index, req.index)
+        self.pending[key] = p
+        if ready > now:
+            yield env.timeout(ready - now)
+        start, end = yield from self._transfer(dev, key, p)
+        p.link_start_s = start  # the flow's start (the network's clock)
+        one_way = self.topology.path_delay_s(dev.name, start)
+        self._observe(dev, c, start, end, one_way)
+        yield env.timeout(max(0.0, at_cloud_s(end, one_way) - env.now))
+        dev.waiting_cloud_work_s -= c.cloud_busy_s
+        cloud_start, token = yield self.cloud.submit(c.op, req, c)
+        back_s = self.topology.path_delay_s(dev.name, token) if self.count_return_latency else 0.0
+        del self.pending[key]
+        self._record(p, end, cloud_start, at_user_s(token, back_s, self.count_return_latency))
+
+    def _transfer(self, dev: _Device, key: tuple[int, int], p: _Pending):
+        """Wait for the device's uplink, then share the route until the payload is sent."""
+        with dev.uplink.request() as slot:
+            yield slot
+            start = p.link_start_s = self.env.now
+            dev.view.inflight = [(p.cost.payload_bytes, start)]
+            start, end = yield self.driver.transfer(key, dev.route,
+                                                    wire_bytes(p.cost, self.link_efficiency))
+            dev.view.inflight = []
+        return start, end
+
+    @staticmethod
+    def _observe(dev: _Device, c: OpCost, start: float, end: float, one_way: float) -> None:
+        view = dev.view
+        view.transfers.append(TransferObservation(c.payload_bytes, start, end))
+        view.rtt_samples_s.append((end, 2 * one_way))
+        view.link_backlog_bytes -= c.payload_bytes
+
+    def _record(self, p: _Pending, link_end_s: float, cloud_start_s: float, at_user: float, *,
+                link_start_s: float | None = None) -> None:
+        start = p.link_start_s if link_start_s is None else link_start_s
+        self.result.rows.append(UserRecord(p.device.index, *record_row(
+            p.req, p.cost, p.estimate_mbps, p.edge_start_s, p.ready_s, start, link_end_s,
+            cloud_start_s, at_user)))
+
+    def _totals(self) -> NetworkRunResult:
+        result = self.result
+        result.end_s = self.env.now
+        for name, spec in self.topology.links.items():
+            cap = None if spec.trace is None else spec.trace.cumulative_bytes(self.env.now)
+            result.link_bytes[name] = (self.net.carried_bytes[name], cap)
+        result.cloud_busy_s = self.cloud.busy_s
+        result.cloud_batches = self.cloud.batches
+        result.network_events = self.net.events
+        return result
+
+
 def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
                      workloads: list[list[Request]], topology: Topology, costs: CostModel, *,
                      link_efficiency: float = 1.0, count_return_latency: bool = True,
@@ -116,90 +242,7 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
     fluid network's independent-bottleneck shortcut (same results; for benchmarks)."""
     if len(workloads) != len(topology.devices):
         raise InputError(f"{len(workloads)} workloads for {len(topology.devices)} devices")
-    env = simpy.Environment()
-    net = SharedFluidNetwork(topology.link_traces(), independent=independent)
-    driver = _NetworkDriver(env, net)
-    cloud = CloudGpu(env, costs, cloud_serving, max_batch)
-    result = NetworkRunResult(policy_label)
-    rows = result.rows
-    pending: dict[tuple[int, int], list] = {}  # decided, sent to the cloud, no first token yet
-    devices = []
-    for i, name in enumerate(topology.devices):
-        policy = policy_for(i)
-        if policy.clairvoyant:
-            raise InputError(f"policy {policy_label} is clairvoyant: it needs the single-link "
-                             "engine (no exact what-if under sharing); run it without "
-                             "--users/--topology")
-        view = NetworkView(link_efficiency=link_efficiency,
-                           count_return_latency=count_return_latency)
-        devices.append(_Device(i, name, policy, [s.name for s in topology.route(name)],
-                               FifoServer(name), simpy.Resource(env, 1), view))
-
-    def record(dev: _Device, req: Request, *fields) -> None:
-        rows.append((dev.index, *record_row(req, *fields)))
-
-    def serve(dev: _Device, req: Request):
-        now = env.now
-        view = dev.view
-        view.now_s = now
-        view.edge_free_at_s = dev.edge.free_at_s
-        view.cloud_free_at_s = cloud.free_at_s
-        view.waiting_cloud_work_s = dev.waiting_cloud_work_s
-        view.arrivals_s.append(now)
-        op = dev.policy.decide(req, view)
-        est = getattr(dev.policy, "last_estimate_bytes_per_s", None)
-        estimate = math.nan if est is None else est / MBPS
-        c = costs.cost(op, req)
-        result.compute_sources.update(c.compute_sources)
-        if c.edge_busy_s > 0:
-            edge_start = dev.edge.serve(now, c.edge_busy_s)
-            ready = edge_start + c.edge_s
-        else:
-            edge_start = ready = now
-        if op.mode == "edge-local":
-            record(dev, req, c, estimate, edge_start, ready, math.nan, math.nan, math.nan, ready)
-            return
-        view.link_backlog_bytes += c.payload_bytes
-        dev.waiting_cloud_work_s += c.cloud_busy_s
-        key = (dev.index, req.index)
-        pending[key] = [dev, req, c, estimate, edge_start, ready, math.inf]
-        if ready > now:
-            yield env.timeout(ready - now)
-        with dev.uplink.request() as slot:
-            yield slot
-            start = pending[key][-1] = env.now
-            view.inflight = [(c.payload_bytes, start)]
-            start, end = yield driver.transfer(key, dev.route,
-                                               c.payload_bytes / link_efficiency)
-            view.inflight = []
-        one_way = topology.path_delay_s(dev.name, start)
-        view.transfers.append(TransferObservation(c.payload_bytes, start, end))
-        view.rtt_samples_s.append((end, 2 * one_way))
-        view.link_backlog_bytes -= c.payload_bytes
-        yield env.timeout(max(0.0, end + one_way - env.now))
-        dev.waiting_cloud_work_s -= c.cloud_busy_s
-        cloud_start, ttft = yield cloud.submit(op, req, c)
-        back = topology.path_delay_s(dev.name, ttft) if count_return_latency else 0.0
-        del pending[key]
-        record(dev, req, c, estimate, edge_start, ready, start, end, cloud_start, ttft + back)
-
-    def arrivals(dev: _Device, requests: list[Request]):
-        for req in requests:
-            if req.arrival_s > env.now:
-                yield env.timeout(req.arrival_s - env.now)
-            env.process(serve(dev, req))
-
-    for dev, reqs in zip(devices, workloads, strict=True):
-        env.process(arrivals(dev, reqs))
-    env.run()
-    # transfers that never finish (a clipped trace ended) and those queued behind them
-    for dev, req, c, estimate, edge_start, ready, start in pending.values():
-        record(dev, req, c, estimate, edge_start, ready, start, math.inf, math.inf, math.inf)
-    result.end_s = env.now
-    for name, spec in topology.links.items():
-        cap = None if spec.trace is None else spec.trace.cumulative_bytes(env.now)
-        result.link_bytes[name] = (net.carried_bytes[name], cap)
-    result.cloud_busy_s = cloud.busy_s
-    result.cloud_batches = cloud.batches
-    result.network_events = net.events
-    return result
+    return NetworkEngine(policy_for, topology, costs, link_efficiency=link_efficiency,
+                         count_return_latency=count_return_latency,
+                         cloud_serving=cloud_serving, max_batch=max_batch,
+                         independent=independent, label=policy_label).run(workloads)

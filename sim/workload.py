@@ -13,21 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.errors import InputError
+from models.request import Request
 
 WORKLOAD_STREAM = 1  # stream id for the workload's generator
 MAX_TOKENS = 1 << 20  # per field; keeps the closed-form engine's shape keys within 21 bits
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One request. Times in seconds from the start of the run; sizes in tokens."""
-
-    index: int
-    arrival_s: float
-    context_tokens: int
-    question_tokens: int
-    answer_tokens: int
-    deadline_s: float  # budget from arrival to the first answer token at the user
 
 
 @dataclass(frozen=True)
