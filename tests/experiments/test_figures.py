@@ -113,6 +113,7 @@ def test_cli_lists_and_rejects_names(tmp_path, capsys):
 
 def test_figure_caches_are_recomputed_when_their_spec_changes(tmp_path, monkeypatch):
     import experiments.figures as figures
+    import experiments.figures.bandwidth as bandwidth
 
     def tiny(requests):
         return lambda quick: {"fixed": {"policies": figures.POLICIES, "requests": requests,
@@ -120,9 +121,9 @@ def test_figure_caches_are_recomputed_when_their_spec_changes(tmp_path, monkeypa
                               "axes": {"bandwidth_mbps": {"logspace": [0.5, 100, 3]}}}
 
     ctx, log = ctx_for(tmp_path)
-    monkeypatch.setattr(figures, "bandwidth_spec", tiny(20))
+    monkeypatch.setattr(bandwidth, "bandwidth_spec", tiny(20))
     make_figures(["utility_vs_bandwidth"], ctx)
-    monkeypatch.setattr(figures, "bandwidth_spec", tiny(30))
+    monkeypatch.setattr(bandwidth, "bandwidth_spec", tiny(30))
     make_figures(["utility_vs_bandwidth"], ctx)
     assert any("recomputing" in m for m in log)
     assert set(pd.read_csv(ctx.out / "utility_vs_bandwidth.csv")["requests"]) == {30}
@@ -130,8 +131,9 @@ def test_figure_caches_are_recomputed_when_their_spec_changes(tmp_path, monkeypa
 
 def test_users_figure_on_a_tiny_grid(tmp_path, monkeypatch):
     import experiments.figures as figs
+    import experiments.figures.users as users
 
-    monkeypatch.setattr(figs, "users_spec", lambda quick: {
+    monkeypatch.setattr(users, "users_spec", lambda quick: {
         "sweep": {"seed": 0}, "fixed": {"policies": figs.USERS_POLICIES, "requests": 3},
         "axes": {"users": [1, 3], "cloud_serving": ["fifo", "batched"]}})
     ctx, _ = ctx_for(tmp_path)

@@ -339,9 +339,9 @@ def test_dask_scheduler_with_two_workers_matches_serial(tmp_path, capsys):
 def test_unreachable_scheduler_is_an_input_error(tmp_path, capsys, monkeypatch):
     import socket
 
-    import experiments.sweep as sweep
+    import experiments.sweep.executors as executors
 
-    monkeypatch.setattr(sweep, "CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 2)
     with socket.socket() as s:  # a free port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -372,3 +372,86 @@ deadline_s = [1.0, 2.0]
     assert "was computed from other model data, timings or traces" in err
     assert main([str(spec), "--out", str(out), "--status"]) == 0
     assert "warning:" in capsys.readouterr().out
+
+
+ONE_CELL = """
+[fixed]
+policies = ["scout"]
+requests = 5
+bandwidth_mbps = 10
+edge_device = "ideal"
+cloud_device = "ideal"
+"""
+
+
+def fake_analyses(monkeypatch, calls: list) -> None:
+    """A stand-in ``experiments.analyses`` (the real one may not exist yet)."""
+    import types
+
+    def run_analysis(name, spec, out_dir):
+        if name != "fake":
+            raise InputError(f"unknown analysis {name!r}; analyses are: fake")
+        calls.append((name, spec.name, out_dir))
+        return f"fake analysis of {len(spec.cells())} cell(s)\n"
+
+    module = types.ModuleType("experiments.analyses")
+    module.run_analysis = run_analysis
+    monkeypatch.setitem(sys.modules, "experiments.analyses", module)
+
+
+@pytest.mark.parametrize("flag", ["--analyse", "--analyze"])
+def test_analyse_unknown_name_is_one_line_exit_2(tmp_path, capsys, monkeypatch, flag):
+    fake_analyses(monkeypatch, calls := [])
+    spec = write_spec(tmp_path / "one.toml", ONE_CELL)
+    assert main([str(spec), "--out", str(tmp_path / "o"), "--quiet", flag, "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: unknown analysis 'nope'")
+    assert "fake" in err and not calls
+
+
+def test_analyse_runs_after_the_sweep_then_without_running(tmp_path, capsys, monkeypatch):
+    import experiments.sweep.cli as cli
+
+    fake_analyses(monkeypatch, calls := [])
+    spec, out = write_spec(tmp_path / "one.toml", ONE_CELL), tmp_path / "o"
+    assert main([str(spec), "--out", str(out), "--quiet", "--analyse", "fake"]) == 0
+    assert capsys.readouterr().out == "fake analysis of 1 cell(s)\n"
+    assert calls == [("fake", "one", out)] and (out / "rows.csv").exists()
+
+    def no_run(*args, **kw):
+        raise AssertionError("a complete store must not run")
+
+    monkeypatch.setattr(cli, "run_sweep", no_run)
+    assert main([str(spec), "--out", str(out), "--analyze", "fake"]) == 0
+    assert capsys.readouterr().out == "fake analysis of 1 cell(s)\n"
+    assert main([str(spec), "--out", str(out), "--status", "--analyse", "fake"]) == 0
+    assert capsys.readouterr().out.endswith("\nfake analysis of 1 cell(s)\n")
+    assert len(calls) == 3
+
+
+def test_analyse_without_analyses_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "experiments.analyses", None)  # not importable
+    spec = write_spec(tmp_path / "one.toml", ONE_CELL)
+    assert main([str(spec), "--out", str(tmp_path / "o"), "--analyse", "fake"]) == 2
+    assert capsys.readouterr().err == "error: no analyses available\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_seed_from_spec_reproduces_sim_run(tmp_path):
+    """``seed_from = "spec"``: a cell's numbers are ``sim.run``'s with the same seed."""
+    from sim.scenario import Scenario
+    from sim.simulation import run
+
+    fixed = {"policies": ["int4", "adaptive"], "requests": 60, "trace": "traces/lte.csv"}
+    spec = spec_from_dict({"sweep": {"seed": 5, "seed_from": "spec"}, "fixed": fixed,
+                           "axes": {"deadline_s": [1.0, 3.0]}}, "s.toml")
+    rows = run_sweep(spec, tmp_path / "s", jobs=1).rows
+    for deadline in (1.0, 3.0):
+        direct = run(Scenario(seed=5, deadline_s=deadline, **fixed)).summary
+        got = rows[rows["deadline_s"] == deadline].set_index("policy")
+        for r in direct.itertuples():
+            assert got.loc[r.policy, "deadline_hit_rate"] == r.deadline_hit_rate
+            assert got.loc[r.policy, "utility"] == r.utility
+    with pytest.raises(InputError, match="same workload"):
+        spec_from_dict({"sweep": {"seed_from": "spec", "replications": 2}, "fixed": fixed},
+                       "s.toml")

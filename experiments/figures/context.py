@@ -1,0 +1,68 @@
+"""Where figures go, where their sweeps are cached, and how they run those sweeps."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from experiments.sweep import SpecChanged, StaleInputs, run_sweep, spec_from_dict
+from sim.scenario import REPO_ROOT
+
+__all__ = ["FIG_DIR", "MEASURED_CACHE", "PUBLISHED_CACHE", "RESULTS_DIR", "SHARED_REL",
+           "SHARED_TRACES", "Context", "shared_prefix"]
+
+FIG_DIR = REPO_ROOT / "figures"
+RESULTS_DIR = REPO_ROOT / "results" / "figures"
+SHARED_TRACES = REPO_ROOT.parent / "shared" / "traces"
+#: the shared traces as the sweep specs name them (relative: keys stay machine independent)
+SHARED_REL = "../shared/traces"
+MEASURED_CACHE = REPO_ROOT / "models" / "data" / "quality_measured.csv"
+PUBLISHED_CACHE = REPO_ROOT / "models" / "data" / "quality_published.csv"
+
+
+@dataclass
+class Context:
+    """Where figures go and how much simulation they may do."""
+
+    quick: bool = False
+    jobs: int | None = None
+    out: Path = FIG_DIR
+    results: Path = RESULTS_DIR
+    shared: Path = SHARED_TRACES
+    measured: Path = MEASURED_CACHE
+    published: Path = PUBLISHED_CACHE
+    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+    def sweep(self, name: str, spec: dict) -> pd.DataFrame:
+        """Run (or reuse) a sweep in ``results/figures/MODE/NAME``; rows of every cell."""
+        s = spec_from_dict(spec, f"<figures: {name} ({self.mode})>", default_name=name)
+        out = self.results / self.mode / name
+        try:
+            rep = run_sweep(s, out, jobs=self.jobs, quiet=True)
+        except (StaleInputs, SpecChanged) as err:  # a cache: recompute it
+            why = "spec" if isinstance(err, SpecChanged) else "input files"
+            self.log(f"  sweep {name}: the cache was made with another {why}; recomputing")
+            shutil.rmtree(out)
+            rep = run_sweep(s, out, jobs=self.jobs, quiet=True)
+        self.log(f"  sweep {name}: {rep.cells} cells, {rep.done_before} cached, ran {rep.ran} "
+                 f"in {rep.elapsed_s:.1f} s")
+        self.last_store = rep.out
+        return rep.rows
+
+    def requests(self, name: str) -> pd.DataFrame:
+        from experiments.store import Store
+
+        return Store(self.results / self.mode / name).read_requests()
+
+
+def shared_prefix(ctx: Context) -> str:
+    return SHARED_REL if ctx.shared.resolve() == SHARED_TRACES.resolve() else str(ctx.shared)

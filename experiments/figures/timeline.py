@@ -1,0 +1,76 @@
+"""One trace, request by request: the adaptive policy's choices, estimates and hits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.figures.context import Context, shared_prefix
+from experiments.figures.style import OKABE_ITO, figure, save, trace_label
+
+__all__ = ["fig_adaptive_timeline"]
+
+
+def _timeline_trace(ctx: Context) -> str:
+    real = ctx.shared / "mahimahi" / "ATT-LTE-driving.up"
+    if real.is_file():
+        return f"{shared_prefix(ctx)}/mahimahi/ATT-LTE-driving.up"
+    return "traces/lte.csv"
+
+
+def fig_adaptive_timeline(ctx: Context) -> list[Path]:
+    """One trace: the adaptive policy's chosen option per request, its throughput estimate
+    vs the goodput the transfer got and the trace's capacity, and hits/misses."""
+    trace = _timeline_trace(ctx)
+    ctx.sweep("timeline", {"sweep": {"seed": 0, "keep_requests": True},
+                           "fixed": {"policies": ["adaptive"], "requests": 120,
+                                     "trace": trace}})
+    req = ctx.requests("timeline")
+    from sim.scenario import resolve_path
+    from sim.traces import read_trace
+    from sim.traces.trace import BYTES_PER_S_PER_MBPS
+
+    tr = read_trace(resolve_path(trace))
+    t_end = float(np.ceil(req["arrival_s"].max() + 5))
+    edges = np.arange(0.0, t_end + 1.0, 1.0)
+    cap = np.diff(tr.cumulative_bytes_array(edges)) / BYTES_PER_S_PER_MBPS
+    fig, (a1, a2) = figure(4.2, 2, 1, sharex=True, gridspec_kw={"height_ratios": [1.5, 1]})
+    floor = 0.01
+    a1.step(edges[:-1], np.maximum(cap, floor), where="post", color=OKABE_ITO["grey"], lw=0.7,
+            label="capacity (1-s mean)")
+    a1.plot(req["arrival_s"], req["estimate_mbps"].clip(lower=floor), ls="none", marker="o",
+            ms=2.5, color=OKABE_ITO["blue"], label="estimate at decision")
+    a1.plot(req["arrival_s"], req["truth_mbps"].clip(lower=floor), ls="none", marker="+",
+            ms=4, color=OKABE_ITO["orange"], mew=0.9, label="goodput achieved")
+    a1.set_yscale("log")
+    a1.set_ylabel("uplink (Mbit/s)")
+    options = list(dict.fromkeys(sorted(req["option"].unique(), key=_option_order)))
+    y = req["option"].map({o: i for i, o in enumerate(options)})
+    hit = req["hit"].to_numpy(bool)
+    a2.plot(req["arrival_s"][hit], y[hit], ls="none", marker="o", ms=3,
+            color=OKABE_ITO["green"], label="deadline met")
+    a2.plot(req["arrival_s"][~hit], y[~hit], ls="none", marker="x", ms=4, mew=1.0,
+            color=OKABE_ITO["vermillion"], label="deadline missed")
+    a2.set_yticks(range(len(options)), options)
+    a2.set_ylim(-0.6, len(options) - 0.4)
+    a2.set_xlabel("time (s)")
+    a2.set_ylabel("chosen option")
+    a1.set_xlim(0, t_end)
+    h1, l1 = a1.get_legend_handles_labels()
+    h2, l2 = a2.get_legend_handles_labels()
+    fig.legend(h1 + h2, l1 + l2, loc="outside lower center", ncol=2, fontsize=7,
+               handletextpad=0.3, columnspacing=0.8)
+    a1.set_title(f"adaptive on {trace_label(trace)}", fontsize=8)
+    data = req[["request", "arrival_s", "option", "payload_bytes", "estimate_mbps",
+                "truth_mbps", "latency_s", "hit"]].assign(trace=trace)
+    cap_df = pd.DataFrame({"request": -1, "arrival_s": edges[:-1], "option": "",
+                           "capacity_mbps": cap, "trace": trace})
+    return save(ctx, fig, "adaptive_timeline", pd.concat([data, cap_df], ignore_index=True))
+
+
+def _option_order(option: str) -> tuple:
+    mode = option.split("@")[0]
+    order = ["edge-local", "cloud-text", "scout", "kv-int4", "kv-mixed", "kv-int8", "kv-bf16"]
+    return (order.index(mode) if mode in order else len(order), option)

@@ -1,0 +1,110 @@
+"""Trace values of a spec: files, folders, globs and generated ``kind:`` traces."""
+
+from __future__ import annotations
+
+import glob as globlib
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+from sim.scenario import REPO_ROOT, resolve_path
+
+__all__ = ["canonical_kind", "expand_trace", "is_kind", "kind_file_name", "materialise_kind",
+           "parse_kind"]
+
+
+def is_kind(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("kind:")
+
+
+def parse_kind(value: str, source: str = "<spec>") -> tuple[str, int, float]:
+    """``kind:KIND[:seed=N][:duration=S]`` -> (kind, seed, duration_s)."""
+    parts = value.split(":")
+    if len(parts) < 2 or not parts[1]:
+        raise InputError(f"trace {value!r}: expected kind:KIND[:seed=N][:duration=S]", source)
+    kind, seed, duration = parts[1], 0, 600.0
+    for item in parts[2:]:
+        k, eq, v = item.partition("=")
+        try:
+            if k == "seed" and eq:
+                seed = int(v)
+                if seed < 0:
+                    raise ValueError
+            elif k == "duration" and eq:
+                duration = float(v)
+                if not (duration > 0 and math.isfinite(duration)):
+                    raise ValueError
+            else:
+                raise InputError(f"trace {value!r}: unknown option {item!r} (seed=N, "
+                                 "duration=S)", source)
+        except ValueError:
+            raise InputError(f"trace {value!r}: bad value in {item!r}", source) from None
+    return kind, seed, duration
+
+
+def canonical_kind(value: str, source: str = "<spec>") -> str:
+    kind, seed, duration = parse_kind(value, source)
+    from sim.traces.synthetic import kind_params
+
+    try:
+        kind_params(kind)
+    except InputError as err:
+        raise InputError(f"trace {value!r}: {err.message}", source) from None
+    return f"kind:{kind}:seed={seed}:duration={duration:g}"
+
+
+def kind_file_name(value: str) -> str:
+    kind, seed, duration = parse_kind(value)
+    return f"kind-{kind}-seed{seed}-duration{duration:g}.csv"
+
+
+def materialise_kind(value: str, folder: str | Path | None = None) -> Path:
+    """The CSV of a ``kind:`` trace in ``folder`` (else a temp folder), generated if missing.
+    Generation is deterministic, so every machine makes the same file."""
+    from sim.traces.synthetic import generate, kind_params, write_csv
+
+    name = kind_file_name(value)
+    bases = ([Path(folder)] if folder is not None else []) + [
+        Path(tempfile.gettempdir()) / "scoutsim-traces"]
+    for base in bases:
+        if (base / name).is_file():
+            return base / name
+    kind, seed, duration = parse_kind(value)
+    trace = generate(kind_params(kind), duration, seed, name=name)
+    for base in bases:
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            write_csv(trace, base / name)
+            return base / name
+        except (OSError, InputError):
+            continue
+    raise InputError(f"cannot write the generated trace {name}")
+
+
+def expand_trace(value: Any, source: str) -> list[str]:
+    """A trace value -> trace file strings (a folder or glob gives several)."""
+    if value is None:
+        return [None]  # type: ignore[list-item]
+    text = str(value)
+    if is_kind(text):
+        return [canonical_kind(text, source)]
+    if any(ch in text for ch in "*?["):
+        for base in (Path.cwd(), REPO_ROOT):
+            pattern = text if Path(text).is_absolute() else str(base / text)
+            hits = sorted(p for p in globlib.glob(pattern, recursive=True) if Path(p).is_file())
+            if hits:
+                if Path(text).is_absolute():
+                    return hits
+                return [str(Path(p).relative_to(base)) for p in hits]
+        raise InputError(f"trace pattern {text!r} matches no file", source)
+    p = resolve_path(text)
+    if p.is_dir():
+        from sim.simulation import trace_files
+
+        return [f"{text.rstrip('/')}/{f.relative_to(p)}" for f in trace_files(p)]
+    if not p.is_file():
+        raise InputError(f"trace {text!r} not found", source)
+    return [text]
+
