@@ -12,30 +12,11 @@ import numpy as np
 import pandas as pd
 
 from policies import make_policy
-from sim.metrics import add_between_user_stats, summarize
+from sim.build import build_costs, build_topology, build_workload, policy_context
+from sim.metrics import add_between_user_stats, run_notes, summarize
 from sim.multiuser import USER_RECORD_COLUMNS, simulate_network
-from sim.network.topology import Topology, cell_topology, load_topology
-from sim.scenario import Scenario, resolve_path
-from sim.simulation import (
-    Result,
-    build_costs,
-    build_trace,
-    build_workload,
-    policy_context,
-    run_notes,
-)
-from sim.traces import read_trace
-
-
-def build_topology(s: Scenario) -> Topology:
-    """The scenario's topology file, or the default cell of ``s.users`` devices."""
-    if s.topology:
-        return load_topology(resolve_path(s.topology), default_rtt_s=s.rtt_ms / 1e3,
-                             seed=s.seed, read_trace=lambda p: read_trace(resolve_path(p)))
-    return cell_topology(s.users, build_trace(s), cell_mbps=s.cell_mbps,
-                         backhaul_mbps=s.backhaul_mbps,
-                         backhaul_delay_s=s.backhaul_delay_ms / 1e3,
-                         default_rtt_s=s.rtt_ms / 1e3, offsets=s.trace_offsets, seed=s.seed)
+from sim.records import Result
+from sim.scenario import Scenario
 
 
 def run_network(s: Scenario) -> Result:

@@ -152,3 +152,17 @@ def add_between_user_stats(summary: pd.DataFrame, per_user: pd.DataFrame) -> pd.
                 "user_ci_low": ci["user_ci_low"], "user_ci_high": ci["user_ci_high"]}
 
     return _per_policy_columns(summary, per_user, columns)
+
+
+def run_notes(records: pd.DataFrame, sources: dict[str, str]) -> list[str]:
+    """Notes every run prints: derived quality and compute-time sources."""
+    notes = []
+    derived = sorted(set(records.loc[records["quality_source"].isin(["derived", "assumed"]),
+                                     "option"]))
+    if derived:
+        notes.append("quality derived or assumed, not measured, for: " + ", ".join(derived)
+                     + " (rules in models/quality.py)")
+    notes.append("compute time sources (measured / interpolated from models/timings, "
+                 "calibrated or default roofline, ideal): " + "; ".join(
+                     f"{p}={src}" for p, src in sources.items()))
+    return notes

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from models.arch import get_arch
-from models.errors import InputError
+from models.cli import Parser, add_common, command, run_main
 from models.payload import (
     DEFAULT_GROUP_SIZE,
     INT16_MAX_POSITIONS,
@@ -31,15 +29,8 @@ PUBLISHED_RATIO_QUOTED = "28,800x"
 PUBLISHED_CONTEXT_RANGE = (160, 180)  # around the ~170-token average SQuAD v2 context
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises InputError (one line, exit 2 in main) instead of printing usage."""
-
-    def error(self, message: str) -> NoReturn:
-        raise InputError(message)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m sim.payload", description=__doc__.splitlines()[0])
+    p = Parser(prog="python -m sim.payload", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="architecture name, e.g. qwen2.5-7b")
     p.add_argument("--tokens", type=int, required=True, help="context tokens")
     p.add_argument("--retention", type=float, default=1.0,
@@ -49,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="the cloud already holds the context text (Scout sends no context text)")
     p.add_argument("--group-size", type=int, default=DEFAULT_GROUP_SIZE,
                    help=f"quantisation group size in elements (default {DEFAULT_GROUP_SIZE})")
-    p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    add_common(p, "json", help="print a JSON object instead of a table")
     return p
 
 
@@ -139,19 +130,16 @@ def _render(args: argparse.Namespace, rows: list, check: dict[str, object]) -> s
     return "\n".join(lines)
 
 
+@command
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 on bad input, with one 'error: ...' line)."""
-    try:
-        args = _parser().parse_args(argv)
-        arch = get_arch(args.model)
-        args.model = arch.name
-        rows = payload_table(arch, args.tokens, args.retention, args.question_tokens,
-                             args.cloud_has_context, args.group_size)
-        check = published_check(arch.name, args.tokens, args.retention, args.question_tokens,
-                                args.cloud_has_context)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    args = _parser().parse_args(argv)
+    arch = get_arch(args.model)
+    args.model = arch.name
+    rows = payload_table(arch, args.tokens, args.retention, args.question_tokens,
+                         args.cloud_has_context, args.group_size)
+    check = published_check(arch.name, args.tokens, args.retention, args.question_tokens,
+                            args.cloud_has_context)
     if args.json:
         out = {
             "model": args.model,
@@ -177,6 +165,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from sim.cli import run_main
-
     run_main(main)

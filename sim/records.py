@@ -1,4 +1,5 @@
-"""Named records of a run: one :class:`Record` per request, and the engines' results.
+"""Named records of a run: one :class:`Record` per request, the engines' results, and a
+run's :class:`Result`.
 
 The record columns (``RECORD_COLUMNS``, the CSV header of ``requests.csv``) are derived
 from the record type, so a column is added in one place. Times in seconds from the run's
@@ -12,8 +13,11 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import pandas as pd
+
 from models.request import Request
 from models.units import BYTES_PER_S_PER_MBPS
+from sim.scenario import Scenario
 
 
 class Record(NamedTuple):
@@ -93,3 +97,18 @@ class NetworkRunResult:
     cloud_batches: list[int] = field(default_factory=list)
     network_events: int = 0
     compute_sources: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Result:
+    """A run's outputs: per-request records, per-policy summary, and notes for the reader."""
+
+    scenario: Scenario
+    requests: pd.DataFrame
+    summary: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    #: paired tests of every policy against the reference (empty without one)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: network engine only: per (policy, device) summaries and per (policy, link) loads
+    users: pd.DataFrame = field(default_factory=pd.DataFrame)
+    links: pd.DataFrame = field(default_factory=pd.DataFrame)

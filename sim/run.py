@@ -11,12 +11,11 @@ import argparse
 import dataclasses
 import json
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-from models.errors import InputError
+from models.cli import Parser, add_common, command, run_main
 from sim.scenario import FIELDS, Scenario, coerce, load_config
 
 SUMMARY_JSON_KEYS = (
@@ -28,17 +27,12 @@ SUMMARY_JSON_KEYS = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise InputError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m sim.run", description=__doc__.splitlines()[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(prog="python -m sim.run", description=__doc__.splitlines()[0],
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--config", help="TOML or YAML file of settings (flags override it)")
-    p.add_argument("--out", help="folder for requests.csv, summary.csv and scenario.json")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_common(p, "out", help="folder for requests.csv, summary.csv and scenario.json")
+    add_common(p, "json", help="print the summary as JSON")
     defaults = Scenario()
     for name, f in FIELDS.items():
         flag = "--" + f.metadata.get("flag", name).replace("_", "-")
@@ -161,21 +155,16 @@ def write_outputs(result, out_dir: str) -> None:
         tmp.replace(final)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
     from sim.simulation import run
 
-    try:
-        args = build_parser().parse_args(argv)
-        scenario = scenario_from_args(args)
-        result = run(scenario)
-        if args.out:
-            write_outputs(result, args.out)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    args = build_parser().parse_args(argv)
+    scenario = scenario_from_args(args)
+    result = run(scenario)
+    if args.out:
+        write_outputs(result, args.out)
     if args.out and not result.comparisons.empty:
         result.comparisons.to_csv(Path(args.out) / "comparisons.csv", index=False)
     if args.json:
@@ -211,6 +200,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from sim.cli import run_main
-
     run_main(main)

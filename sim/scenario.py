@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.arch import get_arch
+from models.devices import get_device
 from models.errors import InputError
+from models.operating import MODES
+from policies.registry import split_specs
+from sim.settings import parse_settings_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACE = "traces/lte.csv"
@@ -126,17 +131,13 @@ class Scenario:
         if self.bandwidth_mbps is not None and not (
                 self.bandwidth_mbps > 0 and math.isfinite(self.bandwidth_mbps)):
             raise InputError(f"bandwidth_mbps = {self.bandwidth_mbps!r} must be positive")
-        from models.arch import get_arch
-        from models.devices import get_device
-
         get_arch(self.edge_model)
         get_arch(self.cloud_model)
         get_device(self.edge_device)
         get_device(self.cloud_device)
-        bad = set(self.option_modes()) - {"kv", "scout", "cloud-text", "edge-local"}
+        bad = set(self.option_modes()) - set(MODES)
         if bad or not self.option_modes():
-            raise InputError(f"options {self.options!r}: modes are kv, scout, cloud-text, "
-                             "edge-local")
+            raise InputError(f"options {self.options!r}: modes are {', '.join(MODES)}")
         if self.compare_to is not None and self.compare_to not in self.policies:
             raise InputError(f"compare_to {self.compare_to!r} is not among the policies")
         if self.engine not in ("auto", "events", "network"):
@@ -216,8 +217,6 @@ def coerce(name: str, value: Any, source: str) -> Any:
                 raise ValueError("may not be empty")
             return None
         if name == "policies":
-            from policies.registry import split_specs
-
             items = split_specs(value) if isinstance(value, str) else list(value)
             return [str(p).strip() for p in items if str(p).strip()]
         if typ.startswith("bool"):
@@ -240,35 +239,6 @@ def coerce(name: str, value: Any, source: str) -> Any:
         return str(value)
     except (TypeError, ValueError) as err:
         raise InputError(f"setting {name}: {err} (got {value!r})", source) from None
-
-
-def parse_settings_file(path: Path, what: str) -> tuple[Any, str]:
-    """Parse a TOML or YAML file of settings (a ``config`` or a sweep ``spec``): returns the
-    parsed data and the text; one-line InputError naming the file (and line) otherwise."""
-    ps = str(path)
-    if not path.is_file():
-        raise InputError(f"{what} file not found", ps)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read {what}: {err}", ps) from None
-    suffix = path.suffix.lower()
-    if suffix not in (".toml", ".yaml", ".yml"):
-        raise InputError(f"{what} must be .toml, .yaml or .yml", ps)
-    try:
-        if suffix == ".toml":
-            try:
-                import tomllib
-            except ModuleNotFoundError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef]
-            return tomllib.loads(text), text
-        import yaml
-
-        return (yaml.safe_load(text) or {}), text
-    except Exception as err:  # parser errors carry the line in their message
-        line = getattr(getattr(err, "problem_mark", None), "line", None)
-        raise InputError(f"cannot parse {what}: {str(err).splitlines()[0]}", ps,
-                         None if line is None else line + 1) from None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

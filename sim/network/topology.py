@@ -37,6 +37,7 @@ import networkx as nx
 import numpy as np
 
 from models.errors import InputError
+from sim.settings import parse_settings_file
 from sim.traces import Trace
 
 KINDS = ("device", "cell", "router", "cloud")
@@ -180,8 +181,6 @@ def load_topology(path: str | Path, *, default_rtt_s: float, seed: int = 0,
         links = [{"from": str(u), "to": str(v), **d} for u, v, d in graph.edges(data=True)]
         devices = None
     else:
-        from sim.scenario import parse_settings_file
-
         data, _ = parse_settings_file(p, "topology")
         if not isinstance(data, dict):
             raise InputError("topology must be a table of node, link and devices", src)

@@ -18,18 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
+from models.cli import Parser, add_common, command, run_main
 from models.errors import InputError
 from sim.traces.stats import STAT_KEYS, trace_stats
 from sim.traces.trace import Trace
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise InputError(message)
 
 
 def _select(items: list[str] | None) -> dict[str, str] | None:
@@ -176,12 +171,12 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m sim.traces", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="python -m sim.traces", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("inspect", help="print a trace's statistics (and plot it)")
     s.add_argument("file")
-    s.add_argument("--json", action="store_true", help="print JSON")
+    add_common(s, "json", help="print JSON")
     s.add_argument("--plot", metavar="OUT.png", help="write a figure")
     s.add_argument("--bin", metavar="S", help="average the capacity over S-second bins first")
     _reading_options(s)
@@ -203,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("fit", help="fit the synthetic model to one or more traces")
     s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--json", action="store_true", help="print JSON (usable as --params)")
+    add_common(s, "json", help="print JSON (usable as --params)")
     s.add_argument("--scale", metavar="F", help="multiply every capacity by F before fitting")
     s.add_argument("--no-cap", action="store_true",
                    help="no cap on the good state (default: the largest 1-s capacity)")
@@ -215,26 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--params", metavar="FILE",
                    help="parameter JSON: traces/params.json-like (with --kind) or fit --json")
     s.add_argument("--duration", default="1800", metavar="S", help="seconds (default 1800)")
-    s.add_argument("--seed", default="0", metavar="N", help="random seed (default 0)")
+    # a string, checked by cmd_generate (its own error message)
+    add_common(s, "seed", type=None, default="0", metavar="N", help="random seed (default 0)")
     s.add_argument("-o", "--output", required=True, metavar="OUT.csv")
     s.set_defaults(func=cmd_generate)
     return p
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input)."""
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
 
 
 if __name__ == "__main__":
-    from sim.cli import run_main
-
     run_main(main)

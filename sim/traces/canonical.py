@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.errors import InputError
+from models.units import BITS_PER_BYTE, BYTES_PER_S_PER_KBPS, BYTES_PER_S_PER_MBPS
 from sim.traces.textio import (
     check_some_capacity,
     numbered_lines,
@@ -24,9 +25,9 @@ from sim.traces.trace import Trace
 
 TIME_COLUMNS = {"time_s": 1.0, "time_ms": 1e-3}
 CAPACITY_COLUMNS = {  # multiplier to bytes/s
-    "bandwidth_mbps": 1e6 / 8,
-    "bandwidth_kbps": 1e3 / 8,
-    "bandwidth_bps": 1 / 8,
+    "bandwidth_mbps": BYTES_PER_S_PER_MBPS,
+    "bandwidth_kbps": BYTES_PER_S_PER_KBPS,
+    "bandwidth_bps": 1 / BITS_PER_BYTE,
     "bytes_per_s": 1.0,
 }
 RTT_COLUMNS = {"rtt_ms": 1e-3, "rtt_s": 1.0}

@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from models.errors import InputError
+from models.units import BYTES_PER_S_PER_KBPS
 from sim.traces.textio import check_some_capacity, parse_number, read_table
 from sim.traces.trace import Trace
 
-KBPS = 1e3 / 8  # kbit/s -> bytes/s
 TIME_FORMAT = "%Y.%m.%d_%H.%M.%S"
 MISSING = ("-", "")
 
@@ -65,7 +65,7 @@ def read_gnettrack(path: str | Path, *, end: str = "loop", direction: str = "up"
         if secs and s < secs[-1]:
             raise InputError(f"decreasing timestamp {row[ti]}: times must not decrease", ps, n)
         secs.append(s)
-        caps.append(parse_number(row[ci], rate_name, ps, n) * KBPS)
+        caps.append(parse_number(row[ci], rate_name, ps, n) * BYTES_PER_S_PER_KBPS)
         ping = None
         if pi is not None and row[pi] not in MISSING:
             ping = parse_number(row[pi], "PINGAVG", ps, n) / 1e3

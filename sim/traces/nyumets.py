@@ -14,14 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.errors import InputError
+from models.units import BITS_PER_BYTE, BYTES_PER_S_PER_KBPS, BYTES_PER_S_PER_MBPS
 from sim.traces.textio import check_some_capacity, numbered_lines, parse_number, split_fields
 from sim.traces.trace import Trace
 
 UNITS = {  # multiplier to bytes/s
-    "bits/sec": 1 / 8,
-    "kbits/sec": 1e3 / 8,
-    "mbits/sec": 1e6 / 8,
-    "gbits/sec": 1e9 / 8,
+    "bits/sec": 1 / BITS_PER_BYTE,
+    "kbits/sec": BYTES_PER_S_PER_KBPS,
+    "mbits/sec": BYTES_PER_S_PER_MBPS,
+    "gbits/sec": 1e3 * BYTES_PER_S_PER_MBPS,  # exactly 1e9 / 8
     "bytes/sec": 1.0,
     "kbytes/sec": 1024.0,
     "mbytes/sec": 1024.0**2,

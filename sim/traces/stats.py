@@ -22,10 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.errors import InputError
-from sim.traces.trace import BYTES_PER_S_PER_MBPS, Trace
-
-OUTAGE_MBPS = 0.1
-"""A second (or a segment) with capacity below this many Mbit/s counts as an outage."""
+from models.units import BYTES_PER_S_PER_MBPS, OUTAGE_MBPS  # OUTAGE_MBPS: re-exported
+from sim.traces.trace import Trace
 
 STAT_KEYS = (
     "duration_s", "mean_mbps", "median_mbps", "p10_mbps", "p90_mbps", "cv", "lag1_autocorr",

@@ -25,9 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import InputError
-
-BITS_PER_BYTE = 8.0
-BYTES_PER_S_PER_MBPS = 1e6 / BITS_PER_BYTE  # 1 Mbit/s = 125,000 bytes/s
+from models.units import BYTES_PER_S_PER_MBPS  # re-exported: 1 Mbit/s = 125,000 bytes/s
 
 
 @dataclass

@@ -1,0 +1,41 @@
+"""Settings files: one TOML/YAML reader for configs, sweep specs and topologies.
+
+Below :mod:`sim.scenario` and :mod:`sim.network.topology` (both read settings files), so
+neither has to import the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from models.errors import InputError
+
+
+def parse_settings_file(path: Path, what: str) -> tuple[Any, str]:
+    """Parse a TOML or YAML file of settings (a ``config`` or a sweep ``spec``): returns the
+    parsed data and the text; one-line InputError naming the file (and line) otherwise."""
+    ps = str(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found", ps)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read {what}: {err}", ps) from None
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise InputError(f"{what} must be .toml, .yaml or .yml", ps)
+    try:
+        if suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            return tomllib.loads(text), text
+        import yaml
+
+        return (yaml.safe_load(text) or {}), text
+    except Exception as err:  # parser errors carry the line in their message
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        raise InputError(f"cannot parse {what}: {str(err).splitlines()[0]}", ps,
+                         None if line is None else line + 1) from None
