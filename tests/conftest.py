@@ -1,4 +1,5 @@
-"""Shared fixtures: paths and an ``ideal``-device scenario builder for analytic tests."""
+"""Shared fixtures: paths, an ``ideal``-device scenario builder for analytic tests, and the
+``--update-golden`` switch that rewrites the golden outputs in ``tests/golden/``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ def ideal_scenario(**kw) -> Scenario:
                 count_return_latency=False, question_tokens=0, answer_tokens=1)
     base.update(kw)
     return Scenario(**base)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/* from the current code instead of comparing")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
 
 
 @pytest.fixture
