@@ -1,8 +1,8 @@
 """The first-party import graph: package layers, module cycles, imports inside functions.
 
-Usage: ``python -m experiments.import_graph [--json] [--root REPO]``. Reads every ``.py`` file of the
-packages ``models``, ``policies``, ``sim`` and ``experiments`` with :mod:`ast` (nothing is
-imported or run) and reports:
+Usage: ``python -m experiments.import_graph [--json] [--root REPO]``. Reads every ``.py``
+file of the packages ``models``, ``policies``, ``sim`` and ``experiments`` with :mod:`ast`
+(nothing is imported or run) and reports:
 
 - the package-level edges with their counts (``sim -> models 25``), at module level and
   inside functions alike;
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
