@@ -38,7 +38,6 @@ Targets: >= 100,000 requests/s for each static policy, and >= 10x the naive mode
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import math
@@ -54,6 +53,7 @@ from typing import Any
 
 import simpy
 
+from models.cli import Parser, add_common, command, run_main
 from policies import NetworkView, Policy, PolicyContext, make_policy
 from sim.costs import CostModel
 from sim.engine import RECORD_COLUMNS, simulate
@@ -367,10 +367,12 @@ def print_report(rep: dict[str, Any]) -> None:
           f"{'yes' if t['naive_agrees_with_engine'] else 'NO'}")
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m experiments.bench",
-                                 description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=100_000, help="requests per engine run")
+    """Run the benchmark; returns the exit code (0 ok, 1 the cross-check failed, 2 bad
+    input)."""
+    ap = Parser(prog="python -m experiments.bench", description=__doc__.split("\n\n")[0])
+    add_common(ap, "requests", default=100_000, help="requests per engine run")
     ap.add_argument("--trace", type=Path, default=None,
                     help=f"trace file (default {DEFAULT_TRACE})")
     ap.add_argument("--naive-requests", type=int, default=5000,
@@ -378,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=5.0,
                     help="minimum mean Poisson interval in s (raised for heavy payloads)")
     ap.add_argument("--repeats", type=int, default=3, help="engine timing: best of N")
-    ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_common(ap, "json", help="print the report as JSON")
     args = ap.parse_args(argv)
     if args.requests < 1 or args.naive_requests < 1 or args.repeats < 1 or args.interval <= 0:
         ap.error("--requests, --naive-requests, --repeats and --interval must be positive")
@@ -396,4 +398,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -25,10 +25,9 @@ change of a link in use: their cost grows with the simulated span, not only with
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 
+from models.cli import Parser, add_common, command, run_main
 from policies import make_policy
 from sim.cell import build_topology
 from sim.engine import simulate
@@ -59,11 +58,12 @@ def _cell_run(s: Scenario, policy: str, requests: int, independent: bool = True)
     return elapsed, len(r.rows), r.network_events, r.end_s, hits / max(1, len(r.rows))
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m experiments.bench_network",
-                                 description=__doc__.splitlines()[0])
+    """Run the benchmark; returns the exit code (0 ok, 2 bad input)."""
+    ap = Parser(prog="python -m experiments.bench_network", description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=100)
-    ap.add_argument("--requests", type=int, default=1000, help="requests per device")
+    add_common(ap, "requests", default=1000, help="requests per device")
     ap.add_argument("--policies", default=DEFAULT_POLICIES)
     ap.add_argument("--baseline-requests", type=int, default=100,
                     help="requests per device for the no-shortcut baseline")
@@ -98,4 +98,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

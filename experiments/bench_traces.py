@@ -7,11 +7,10 @@ of each file through auto-detection and, for the largest mahimahi trace, the rat
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
+from models.cli import command, make_parser, run_main
 from models.errors import InputError
 from sim.scenario import REPO_ROOT
 from sim.traces import read_trace
@@ -19,8 +18,10 @@ from sim.traces import read_trace
 TARGET_S = 2.0
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the benchmark; returns the exit code (0 ok, 2 bad input)."""
+    ap = make_parser(None, __doc__)  # prog: argparse's default, as before
     ap.add_argument("--folder", type=Path, default=REPO_ROOT.parent / "shared" / "traces")
     args = ap.parse_args(argv)
     if not args.folder.is_dir():
@@ -50,4 +51,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

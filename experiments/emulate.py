@@ -34,7 +34,6 @@ error and Ctrl-C; ``--cleanup`` removes leftovers of killed runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -50,7 +49,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.cli import Parser, add_common, command, run_main
 from models.errors import InputError
+from models.units import OUTAGE_MBPS, mbps_to_bytes_per_s
 from sim.scenario import REPO_ROOT, Scenario, resolve_path
 from sim.simulation import build_trace, run
 from sim.traces import Trace
@@ -59,7 +60,6 @@ PREFIX = "scoutsim"
 EDGE_IP, CLOUD_IP, PORT = "10.213.0.1", "10.213.0.2", 5301
 MIN_RATE_BITS_PER_S = 8_000  # HTB needs a positive rate; an outage becomes 8 kbit/s
 LARGE_BYTES = 1_000_000  # transfers fitted for the efficiency
-OUTAGE_MBPS = 0.1  # capacity below this counts as an outage
 SKIPPED = 3  # exit code when the machine cannot emulate
 
 
@@ -280,7 +280,8 @@ def annotate(df: pd.DataFrame, traces: dict[str, Trace]) -> pd.DataFrame:
            for r in df.itertuples()]
     df["efficiency"] = [b / c if c > 0 else math.nan
                         for b, c in zip(df["size_bytes"], cap, strict=True)]
-    df["outage"] = [min_capacity(traces[r.trace], r.start_s, r.end_s) < OUTAGE_MBPS * 125_000
+    outage_bytes_per_s = mbps_to_bytes_per_s(OUTAGE_MBPS)
+    df["outage"] = [min_capacity(traces[r.trace], r.start_s, r.end_s) < outage_bytes_per_s
                     for r in df.itertuples()]
     return df
 
@@ -451,12 +452,13 @@ def _on_sigterm(_signum, _frame) -> None:
     raise KeyboardInterrupt
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m experiments.emulate",
-                                 description=__doc__.splitlines()[0])
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 skipped, 130 interrupted)."""
+    ap = Parser(prog="python -m experiments.emulate", description=__doc__.splitlines()[0])
     ap.add_argument("--trace", action="append", help="trace file (repeat for several)")
     ap.add_argument("--policy", default="int8,int4,scout")
-    ap.add_argument("--requests", type=int, default=10)
+    add_common(ap, "requests", default=10, help=None)
     ap.add_argument("--interval", type=float, default=3.0, help="mean gap between requests")
     ap.add_argument("--max-seconds", type=float, default=60.0,
                     help="replay only transfers that start in the first S seconds")
@@ -464,9 +466,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="RTT to emulate with netem, ms (0: the veth's own)")
     ap.add_argument("--tc-step", type=float, default=0.1)
     ap.add_argument("--per-request", action="store_true", help="a new connection per transfer")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", help="folder for transfers.csv, summary.csv, info.json; a rerun "
-                    "with the same settings resumes there")
+    add_common(ap, "seed", help=None)
+    add_common(ap, "out", help="folder for transfers.csv, summary.csv, info.json; a rerun "
+               "with the same settings resumes there")
     ap.add_argument("--figure", help="predicted vs measured figure (PNG; a PDF beside it)")
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers and exit")
     ap.add_argument("--from", dest="from_dir", help="re-analyse DIR/transfers.csv of an "
@@ -494,9 +496,6 @@ def main(argv: list[str] | None = None) -> int:
             if not resolve_path(t).exists():
                 raise InputError("trace file not found", t)
         df, summary, info = emulate(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted (namespaces removed)", file=sys.stderr)
         return 130
@@ -524,4 +523,4 @@ def report(df: pd.DataFrame, summary: pd.DataFrame, info: dict, args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

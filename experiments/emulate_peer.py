@@ -14,11 +14,13 @@ connection (``--per-request``: a new connection each, handshake included) and pr
 
 from __future__ import annotations
 
+import argparse
 import json
 import socket
 import struct
-import sys
 import time
+
+from models.cli import Parser, command, run_main
 
 HEADER = struct.Struct("!QQ")
 
@@ -81,16 +83,33 @@ def send(host: str, port: int, t0: float, schedule_path: str, per_request: bool)
         conn.close()
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["serve"] and len(argv) == 3:
-        serve(argv[1], int(argv[2]))
-        return 0
-    if argv[:1] == ["send"] and len(argv) in (5, 6):
-        send(argv[1], int(argv[2]), float(argv[3]), argv[4], "--per-request" in argv[5:])
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+def build_parser() -> Parser:
+    p = Parser(prog="python -m experiments.emulate_peer", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="receive transfers and print when each ends")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s = sub.add_parser("send", help="send the transfers of a schedule, one at a time")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("t0", type=float, help="time.monotonic() of the schedule's time 0")
+    s.add_argument("schedule", metavar="SCHEDULE.json", help="[[id, start_s, size], ...]")
+    s.add_argument("--per-request", action="store_true",
+                   help="a new connection per transfer (handshake included)")
+    return p
+
+
+@command
+def main(argv: list[str] | None = None) -> int:
+    """Run one end; returns the exit code (0 ok, 2 bad usage)."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        serve(args.host, args.port)
+    else:
+        send(args.host, args.port, args.t0, args.schedule, args.per_request)
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_main(main)

@@ -11,7 +11,6 @@ roofline with the device's default efficiencies (grey, dashed).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from models.cli import add_common, command, make_parser, run_main  # noqa: E402
 from models.devices import get_device  # noqa: E402
 from models.profile import roofline_terms, split_rows  # noqa: E402
 from models.timing import (  # noqa: E402
@@ -105,12 +105,14 @@ def make_figure(rows: list[TimingRow], device: str, cal: Calibration | None, out
     plt.close(fig)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """Draw the figure; returns the exit code (0 ok, 2 bad input)."""
+    p = make_parser(None, __doc__)  # prog: argparse's default, as before
     p.add_argument("--table", type=Path, default=DEFAULT_TIMINGS_DIR / "h200-sxm.csv")
     p.add_argument("--calibration", type=Path, default=DEFAULT_TIMINGS_DIR / "calibration.json")
     p.add_argument("--device", default="h200-sxm")
-    p.add_argument("--out", type=Path, default=Path("figures/timing_h200.png"))
+    add_common(p, "out", type=Path, default=Path("figures/timing_h200.png"), help=None)
     a = p.parse_args(argv)
     cal = Calibration.load(a.calibration) if a.calibration.is_file() else None
     make_figure(_read_csv(a.table), a.device, cal, a.out)
@@ -119,4 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
 from models.errors import InputError
 from models.operating import OperatingPoint
 from models.request import Request
@@ -19,25 +22,41 @@ class Adaptive(Policy):
     throughput estimate + latency, see :mod:`policies.predict`) is within
     ``safety x deadline``; if none is, the smallest payload (edge-local when available).
 
-    Parameters: ``estimator`` (``ewma``, ``harmonic``, ``min``, ``robust``; default
-    ``ewma``, chosen on the shipped synthetic traces: see README), ``window`` (samples,
-    5), ``max_age_s`` (30: older samples expire, see :mod:`policies.estimators`),
-    ``safety`` (0.8), ``prior_mbps`` (throughput assumed before the first completed
-    transfer, 1 Mbit/s: conservative).
+    Parameters: see :class:`Adaptive.Params` (``python -m sim.run --list-policies``).
     """
 
     name = "adaptive"
 
-    def __init__(self, estimator: str = "ewma", window: int = 5, safety: float = 0.8,
-                 prior_mbps: float = 1.0, max_age_s: float = 30.0,
-                 retention: float | None = None) -> None:
-        super().__init__(estimator=estimator, window=window, safety=safety,
-                         prior_mbps=prior_mbps, max_age_s=max_age_s)
-        self.max_age_s = max_age_s
-        if not 0 < safety <= 1:
-            raise InputError(f"adaptive safety factor must be in (0, 1], not {safety}")
-        self.safety = safety
-        self.estimator_name, self.window, self.prior_mbps = estimator, window, prior_mbps
+    @dataclass(frozen=True)
+    class Params:
+        estimator: Literal["ewma", "harmonic", "min", "robust"] = field(
+            default="ewma", metadata={
+                "help": "throughput estimator (policies.estimators); ewma was chosen on the "
+                        "shipped synthetic traces (README)"})
+        window: int = field(default=5, metadata={
+            "help": "samples the windowed estimators keep", "range": "[1, inf)"})
+        safety: float = field(default=0.8, metadata={
+            "help": "an option qualifies when predicted within safety x deadline",
+            "range": "(0, 1]"})
+        prior_mbps: float = field(default=1.0, metadata={
+            "help": "throughput assumed before the first completed transfer, Mbit/s "
+                    "(conservative)", "range": "[0, inf)"})
+        max_age_s: float = field(default=30.0, metadata={
+            "help": "samples older than this expire, s (policies.estimators)",
+            "range": "[0, inf]"})
+        retention: float | None = field(default=None, metadata={
+            "help": "ignored (every option carries its own retention); accepted so that "
+                    "NAME:RETENTION parses", "range": "(0, 1]"})
+
+    def __init__(self, **params: Any) -> None:
+        p = self.Params(**params)  # an unknown name is a TypeError, as with a signature
+        super().__init__(estimator=p.estimator, window=p.window, safety=p.safety,
+                         prior_mbps=p.prior_mbps, max_age_s=p.max_age_s)
+        self.max_age_s = p.max_age_s
+        if not 0 < p.safety <= 1:
+            raise InputError(f"adaptive safety factor must be in (0, 1], not {p.safety}")
+        self.safety = p.safety
+        self.estimator_name, self.window, self.prior_mbps = p.estimator, p.window, p.prior_mbps
         self.last_estimate_bytes_per_s: float | None = None
 
     def reset(self, context: PolicyContext) -> None:

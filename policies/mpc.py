@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 from models.operating import OperatingPoint
 from models.pipeline import edge_free_after_s
@@ -20,14 +22,20 @@ class MPC(Adaptive):
     (as ``adaptive``) given the backlog this choice leaves on the uplink. So a large KV
     transfer that would make the next requests miss loses to a smaller one.
 
-    Parameters as ``adaptive``, plus ``horizon`` (3 requests).
+    Parameters as ``adaptive``, plus ``horizon`` (3 requests): :class:`MPC.Params`.
     """
 
     name = "mpc"
 
-    def __init__(self, horizon: int = 3, **kw) -> None:
-        super().__init__(**kw)
-        self.horizon = horizon
+    @dataclass(frozen=True)
+    class Params(Adaptive.Params):
+        horizon: int = field(default=3, metadata={
+            "help": "later requests scored with each candidate (0: this request only)",
+            "range": "[0, inf)"})
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.horizon = self.Params(**params).horizon
 
     def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
         self.observe(view)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from models.errors import InputError
 from models.operating import OperatingPoint
@@ -23,6 +24,10 @@ class Oracle(Policy):
 
     name = "oracle"
     clairvoyant = True
+
+    @dataclass(frozen=True)
+    class Params:
+        """No parameters."""
 
     def reset(self, context: PolicyContext) -> None:
         super().reset(context)

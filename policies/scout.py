@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from policies.static import StaticPolicy
 
 
@@ -11,6 +13,12 @@ class Scout(StaticPolicy):
 
     name = "scout"
     mode = "scout"
+
+    @dataclass(frozen=True)
+    class Params:
+        retention: float | None = field(default=None, metadata={
+            "help": "fraction of the context positions whose indices are sent (default: "
+                    "the scenario's --scout-retention)", "range": "(0, 1]"})
 
     def default_retention(self) -> float:
         return self.context.scout_retention

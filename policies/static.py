@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from models.operating import OperatingPoint
 from policies.base import NetworkView, Policy
 
@@ -13,7 +16,20 @@ class StaticPolicy(Policy):
     mode = "kv"
     precision = "bf16"
 
-    def __init__(self, precision: str | None = None, retention: float | None = None) -> None:
+    @dataclass(frozen=True)
+    class Params:
+        """Parameters of a static policy (subclasses narrow them)."""
+
+        precision: str | None = field(default=None, metadata={
+            "help": "precision of the payload (default: the class's)"})
+        retention: float | None = field(default=None, metadata={
+            "help": "fraction of the context positions kept (default: the scenario's)",
+            "range": "(0, 1]"})
+
+    def __init__(self, **params: Any) -> None:
+        p = self.Params(**params)  # an unknown name is a TypeError, as with a signature
+        precision = getattr(p, "precision", None)
+        retention = getattr(p, "retention", None)
         super().__init__(precision=precision, retention=retention)
         if precision is not None:
             self.precision = precision

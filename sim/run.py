@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML or YAML file of settings (flags override it)")
     add_common(p, "out", help="folder for requests.csv, summary.csv and scenario.json")
     add_common(p, "json", help="print the summary as JSON")
+    p.add_argument("--list-policies", action="store_true",
+                   help="print every registered policy with its parameters (name, type, "
+                        "default, range, help) and exit")
     defaults = Scenario()
     for name, f in FIELDS.items():
         flag = "--" + f.metadata.get("flag", name).replace("_", "-")
@@ -161,6 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     from sim.simulation import run
 
     args = build_parser().parse_args(argv)
+    if args.list_policies:
+        from policies.registry import describe_policies
+
+        print(describe_policies())
+        return 0
     scenario = scenario_from_args(args)
     result = run(scenario)
     if args.out:

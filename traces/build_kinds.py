@@ -17,7 +17,6 @@ targets, the exact source list with sha256 and the seed go to ``traces/params.js
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from models.cli import command, make_parser, run_main  # noqa: E402
+from models.errors import InputError  # noqa: E402
 from sim.traces.stats import pooled_1s_stats, resample_1s  # noqa: E402
 from sim.traces.synthetic import (  # noqa: E402
     file_sha256,
@@ -147,8 +148,7 @@ def distance(stats: dict, target: dict) -> float:
 
 def build(check: bool = False) -> int:
     if not SHARED.is_dir():
-        print(f"error: {SHARED} not found", file=sys.stderr)
-        return 2
+        raise InputError(f"{SHARED} not found")
     out = {
         "generated_by": "python traces/build_kinds.py",
         "model": "sim.traces.synthetic: 1-s samples; two-state (good / outage) Markov chain; "
@@ -206,12 +206,15 @@ def build(check: bool = False) -> int:
     return 0
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the build; returns the exit code (0 ok, 1 no seed fits or --check differs, 2 bad
+    input)."""
+    p = make_parser(None, __doc__)  # prog: argparse's default, as before
     p.add_argument("--check", action="store_true", help="verify only; write nothing")
     args = p.parse_args(argv)
     return build(check=args.check)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -17,7 +17,6 @@ read is listed with the error.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from models.cli import command, make_parser, run_main  # noqa: E402
 from models.errors import InputError  # noqa: E402
 from sim.traces import read_rtt, read_trace  # noqa: E402
 from sim.traces.stats import trace_stats, weighted_quantile  # noqa: E402
@@ -108,13 +108,15 @@ def table(root: Path = SHARED) -> tuple[str, list[str]]:
     return "\n".join(lines), failed
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Print (or write) the table; returns the exit code (0 ok, 1 a file was not read, 2 bad
+    input)."""
+    p = make_parser(None, __doc__)  # prog: argparse's default, as before
     p.add_argument("--write", action="store_true", help=f"replace the table in {README}")
     args = p.parse_args(argv)
     if not SHARED.is_dir():
-        print(f"error: {SHARED} not found", file=sys.stderr)
-        return 2
+        raise InputError(f"{SHARED} not found")
     text, failed = table()
     if args.write:
         readme = README.read_text()
@@ -129,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

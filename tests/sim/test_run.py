@@ -156,3 +156,11 @@ def test_sim_run_rtt_trace_and_trace_dir_of_real_traces(shared_traces, capsys):
                  "--json", "--requests", "30"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len({r["trace"] for r in rows}) == 7  # six traces + pooled
+
+
+def test_list_policies(capsys):
+    assert main(["--list-policies"]) == 0
+    out = capsys.readouterr().out
+    for name in ("int8", "scout", "cloud-text", "edge-local", "adaptive", "mpc", "oracle"):
+        assert f"\n{name}  (" in "\n" + out
+    assert "safety" in out and "(0, 1]" in out and "horizon" in out
