@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from models.kvquant import quantize_cache
+from models.units import KV_GROUP_SIZE
 
 INSTRUCTION = ("Answer the question with a short span copied from the context. "
                "Reply with the answer only.\n\nContext: ")
@@ -106,7 +107,7 @@ class LM:
     @torch.no_grad()
     def answer(self, base: list[tuple[torch.Tensor, torch.Tensor]], prompt: Prompt, *,
                keep_context: np.ndarray | None = None, layer_bits: list[int] | None = None,
-               group_size: int = 64) -> tuple[str, int, float]:
+               group_size: int = KV_GROUP_SIZE) -> tuple[str, int, float]:
         """Greedy answer from the prefix+context cache ``base``, with the context cut to
         ``keep_context`` (indices into the context) and/or quantised at ``layer_bits``.
         Returns (text, generated tokens, seconds)."""
@@ -115,7 +116,7 @@ class LM:
     @torch.no_grad()
     def answers(self, base: list[tuple[torch.Tensor, torch.Tensor]], prompt: Prompt,
                 variants: list[tuple[np.ndarray | None, list[int] | None]],
-                group_size: int = 64) -> list[tuple[str, int, float]]:
+                group_size: int = KV_GROUP_SIZE) -> list[tuple[str, int, float]]:
         """Several (keep_context, layer_bits) variants at once: variants whose caches have
         the same length are decoded as one batch (identical results, one pass over the
         weights per step); each result's seconds is its batch's time / batch size."""
@@ -218,7 +219,7 @@ class LM:
 
     @torch.no_grad()
     def first_token_logprobs(self, base, prompt: Prompt, layer_bits: list[int] | None,
-                             group_size: int = 64) -> torch.Tensor:
+                             group_size: int = KV_GROUP_SIZE) -> torch.Tensor:
         """Log-probabilities of the first answer token given a (quantised) context cache."""
         from transformers import DynamicCache
 

@@ -11,7 +11,6 @@ the harness too (:func:`load_model`), for users with hub access.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 import subprocess
@@ -20,6 +19,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.cli import command, make_parser, run_main
 from models.errors import InputError
 
 
@@ -153,21 +153,19 @@ def save_fp32_copy(gguf: Path, target: Path) -> Path:
     return target
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.kit", description=__doc__.splitlines()[0])
+    """``fetch BUNDLE --dir DIR [--fp32-copy]``; bad input -> ``error: ...`` and 2."""
+    ap = make_parser("python -m models.kit", __doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="download, assemble and verify a model bundle")
     f.add_argument("bundle", choices=sorted(BUNDLES))
     f.add_argument("--dir", type=Path, required=True, help="output folder (outside the repo)")
     f.add_argument("--fp32-copy", action="store_true", help="also save fp32 safetensors copies")
     args = ap.parse_args(argv)
-    try:
-        fetch(args.bundle, args.dir, fp32_copy=args.fp32_copy)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    fetch(args.bundle, args.dir, fp32_copy=args.fp32_copy)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

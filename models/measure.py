@@ -26,7 +26,6 @@ fetch qwen-coder-pair --dir DIR --fp32-copy`` prepares the offline pair.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -37,8 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from models.cli import command, make_parser, run_main
 from models.errors import InputError
 from models.squad import Question, best_f1_em, file_sha256, load_squad
+from models.units import KV_GROUP_SIZE
 
 HARNESS_VERSION = "1.1"  # 1.1: independent random draws for scout and cloud
 RETENTIONS_OVERLAP = (1.0, 0.75, 0.5, 0.25, 0.1)
@@ -87,7 +88,8 @@ def done_ids(path: Path) -> set[str]:
 
 
 # ---------------------------------------------------------------------------- calibrate
-def layer_sensitivity(lm, questions: list[Question], group_size: int = 64) -> list[float]:
+def layer_sensitivity(lm, questions: list[Question],
+                      group_size: int = KV_GROUP_SIZE) -> list[float]:
     """Mean KL(full || layer-l-only INT4) of the first answer token, per layer."""
     import torch
 
@@ -121,7 +123,7 @@ def cmd_calibrate(args) -> None:
 
 # ---------------------------------------------------------------------------- run
 def measure_question(scout, cloud, q: Question, mixed: dict[str, list[int]],
-                     group_size: int = 64) -> dict:
+                     group_size: int = KV_GROUP_SIZE) -> dict:
     """Every measurement of one question (see the module docstring)."""
     from models.selection import METHODS, jaccard, overlap, scores, spearman, top_k
 
@@ -230,7 +232,7 @@ def cmd_run(args) -> None:
 
 # ---------------------------------------------------------------------------- perplexity
 def perplexity(lm, text: str, layer_bits: list[int] | None, *, chunk: int = 512,
-               chunks: int = 4, group_size: int = 64) -> tuple[float, int]:
+               chunks: int = 4, group_size: int = KV_GROUP_SIZE) -> tuple[float, int]:
     """exp(mean NLL) over ``chunks`` independent windows of ``chunk`` tokens, with K/V
     quantised inside attention (``layer_bits``; None = unquantised)."""
     import torch
@@ -283,9 +285,10 @@ def provenance(args) -> dict:
             "hardware": f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}"}
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m models.measure",
-                                 description=__doc__.splitlines()[0])
+    """The sub-commands of the module docstring; bad input -> ``error: ...`` and 2."""
+    ap = make_parser("python -m models.measure", __doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("calibrate", "run", "perplexity"):
         p = sub.add_parser(name)
@@ -304,22 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--out", type=Path, default=Path("models/data/measurements/qwen-coder-pair"))
     s.add_argument("--cache", type=Path, default=Path("models/data/quality_measured.csv"))
     args = ap.parse_args(argv)
-    try:
-        if args.cmd == "calibrate":
-            cmd_calibrate(args)
-        elif args.cmd == "run":
-            cmd_run(args)
-        elif args.cmd == "perplexity":
-            cmd_perplexity(args)
-        else:
-            from models.summarize import summarize
+    if args.cmd == "calibrate":
+        cmd_calibrate(args)
+    elif args.cmd == "run":
+        cmd_run(args)
+    elif args.cmd == "perplexity":
+        cmd_perplexity(args)
+    else:
+        from models.summarize import summarize
 
-            summarize(args.out, args.cache)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        summarize(args.out, args.cache)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -14,8 +14,8 @@ Precisions of a shipped KV-cache (K and V of every layer, every KV head, ``head_
 Quantisation metadata (``int8``, ``int4`` and the quantised layers of ``mixed``): asymmetric
 quantisation in groups of ``group_size`` consecutive elements along ``head_dim``, separately
 per token, per layer, per KV head, and for K and for V. Each group stores one fp16 scale and
-one fp16 zero-point = 4 bytes. Default ``group_size`` = 64; it must divide ``head_dim``
-(:class:`InputError` otherwise). BF16 carries no metadata.
+one fp16 zero-point = 4 bytes. Default ``group_size`` = 64 (``models.units.KV_GROUP_SIZE``);
+it must divide ``head_dim`` (:class:`InputError` otherwise). BF16 carries no metadata.
 
 Retention < 1 (only the kept context positions are shipped): the payload also carries the kept
 positions' indices (the cloud needs them for the RoPE positions / the attention mask). The
@@ -47,11 +47,12 @@ import numpy as np
 
 from models.arch import ModelArch, get_arch
 from models.errors import InputError, unknown_name
+from models.units import KV_GROUP_SIZE
 
 PRECISIONS: tuple[str, ...] = ("bf16", "int8", "int4", "mixed")
 BITS: dict[str, int] = {"bf16": 16, "int8": 8, "int4": 4}
 METADATA_BYTES_PER_GROUP = 4  # fp16 scale + fp16 zero-point
-DEFAULT_GROUP_SIZE = 64
+DEFAULT_GROUP_SIZE = KV_GROUP_SIZE  # alias of models.units.KV_GROUP_SIZE (64)
 TEXT_BYTES_PER_TOKEN = 4.0  # published rule of thumb for English text
 INDEX_ENCODINGS: tuple[str, ...] = ("bitmap", "int16", "delta-varint", "int32")  # tie order
 INT16_MAX_POSITIONS = 65536  # indices 0..65535 fit an unsigned 16-bit integer

@@ -80,6 +80,8 @@ CSV_COLUMNS: tuple[str, ...] = (
     "n_repeats",
     "source",
 )
+#: Columns the profiler (``models.profiling``) writes after ``CSV_COLUMNS``; readers ignore them.
+EXTRA_COLUMNS: tuple[str, ...] = ("time_min_s", "time_max_s", "peak_mem_bytes", "dtype")
 QUANTIZE_FLOPS_PER_ELEMENT = 4.0  # abs-max, scale, round, clamp
 DEQUANTIZE_FLOPS_PER_ELEMENT = 2.0  # convert, scale
 
@@ -199,7 +201,12 @@ def roofline_time_s(flops: float, bytes_moved: float, device: Device) -> float:
 
 @dataclass(frozen=True)
 class TimingRow:
-    """One validated CSV row. ``time_s`` is seconds for the whole op (decode: per token)."""
+    """One CSV row. ``time_s`` is seconds for the whole op (decode: per token).
+
+    The last four fields are the profiler's ``EXTRA_COLUMNS`` (range of the timed repeats,
+    peak memory, dtype): set on rows the profiler measures, None on rows read from a CSV
+    (the reader keeps ``CSV_COLUMNS`` only).
+    """
 
     model: str
     device: str
@@ -210,6 +217,23 @@ class TimingRow:
     time_s: float
     n_repeats: int
     source: str
+    time_min_s: float | None = None
+    time_max_s: float | None = None
+    peak_mem_bytes: int | None = None
+    dtype: str | None = None
+
+    def as_row(self) -> list[str]:
+        """The CSV fields: ``CSV_COLUMNS`` (times as ``%.6e``), then ``EXTRA_COLUMNS`` when
+        the row carries them (all four or none)."""
+        fields = [self.model, self.device, self.stack, self.op, str(self.context_tokens),
+                  str(self.batch), f"{self.time_s:.6e}", str(self.n_repeats), self.source]
+        extra = (self.time_min_s, self.time_max_s, self.peak_mem_bytes, self.dtype)
+        if all(x is None for x in extra):
+            return fields
+        if any(x is None for x in extra):
+            raise ValueError(f"row has some but not all of {', '.join(EXTRA_COLUMNS)}")
+        return fields + [f"{self.time_min_s:.6e}", f"{self.time_max_s:.6e}",
+                         str(self.peak_mem_bytes), str(self.dtype)]
 
 
 def _interp_linear(x: float, x0: float, x1: float, y0: float, y1: float) -> float:

