@@ -19,6 +19,7 @@ from models.arch import get_arch
 from models.devices import Device, get_device
 from models.timing import (
     DEQUANTIZE_FLOPS_PER_ELEMENT,
+    OPS,
     QUANTIZE_FLOPS_PER_ELEMENT,
     Calibration,
     RooflineFit,
@@ -31,15 +32,9 @@ from models.timing import (
     roofline_time_s,
 )
 
-#: Fitted in this order: prefill fixes the compute efficiency that the memory-bound ops reuse.
-FIT_ORDER: tuple[str, ...] = (
-    "prefill",
-    "decode",
-    "quantize_int8",
-    "quantize_int4",
-    "dequantize_int8",
-    "dequantize_int4",
-)
+#: Fitted in this order (the timing table's op order): prefill fixes the compute efficiency
+#: that the memory-bound ops reuse.
+FIT_ORDER: tuple[str, ...] = OPS
 #: Ops whose overhead has a per-layer term (one model forward).
 FORWARD_OPS: frozenset[str] = frozenset({"prefill", "decode"})
 

@@ -60,11 +60,14 @@ class TraceEntry:
 
     def path(self, shared_traces: str | Path | None = None) -> str:
         """The trace path as a Scenario takes it: relative to the repository root, or in
-        ``shared_traces`` when given (a folder laid out like ``../shared/traces``)."""
+        ``shared_traces`` when given (a folder laid out like ``../shared/traces``; the
+        default folder, however spelled, gives the relative path)."""
         if not self.shared:
             return self.rel
-        base = SHARED_TRACES_REL if shared_traces is None else str(shared_traces)
-        return f"{str(base).rstrip('/')}/{self.rel}"
+        base = SHARED_TRACES_REL
+        if shared_traces is not None and _real(Path(shared_traces)) != _real(SHARED_TRACES):
+            base = str(shared_traces).rstrip("/")
+        return f"{base}/{self.rel}"
 
     def file(self, shared_traces: str | Path | None = None) -> Path:
         """The absolute file (whether or not it exists)."""
