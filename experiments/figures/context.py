@@ -12,15 +12,16 @@ import pandas as pd
 
 from experiments.sweep import SpecChanged, StaleInputs, run_sweep, spec_from_dict
 from sim.scenario import REPO_ROOT
+from sim.traces import sets as trace_sets
 
 __all__ = ["FIG_DIR", "MEASURED_CACHE", "PUBLISHED_CACHE", "RESULTS_DIR", "SHARED_REL",
-           "SHARED_TRACES", "Context", "shared_prefix"]
+           "SHARED_TRACES", "Context"]
 
 FIG_DIR = REPO_ROOT / "figures"
 RESULTS_DIR = REPO_ROOT / "results" / "figures"
-SHARED_TRACES = REPO_ROOT.parent / "shared" / "traces"
-#: the shared traces as the sweep specs name them (relative: keys stay machine independent)
-SHARED_REL = "../shared/traces"
+#: the shared traces, and as the sweep specs name them (relative: keys stay machine
+#: independent); defined in sim.traces.sets
+SHARED_TRACES, SHARED_REL = trace_sets.SHARED_TRACES, trace_sets.SHARED_TRACES_REL
 MEASURED_CACHE = REPO_ROOT / "models" / "data" / "quality_measured.csv"
 PUBLISHED_CACHE = REPO_ROOT / "models" / "data" / "quality_published.csv"
 
@@ -62,7 +63,3 @@ class Context:
         from experiments.store import Store
 
         return Store(self.results / self.mode / name).read_requests()
-
-
-def shared_prefix(ctx: Context) -> str:
-    return SHARED_REL if ctx.shared.resolve() == SHARED_TRACES.resolve() else str(ctx.shared)

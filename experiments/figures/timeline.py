@@ -7,17 +7,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.figures.context import Context, shared_prefix
+from experiments.figures.context import Context
 from experiments.figures.style import OKABE_ITO, figure, save, trace_label
+from models.units import BYTES_PER_S_PER_MBPS
+from sim.scenario import resolve_path
+from sim.traces import read_trace
+from sim.traces import sets as trace_sets
 
 __all__ = ["fig_adaptive_timeline"]
 
 
 def _timeline_trace(ctx: Context) -> str:
-    real = ctx.shared / "mahimahi" / "ATT-LTE-driving.up"
-    if real.is_file():
-        return f"{shared_prefix(ctx)}/mahimahi/ATT-LTE-driving.up"
-    return "traces/lte.csv"
+    """The first mahimahi uplink trace (ATT-LTE-driving), else the shipped LTE trace."""
+    real = trace_sets.entries("mahimahi-up")[0]
+    if real.exists(ctx.shared):
+        return real.path(ctx.shared)
+    return trace_sets.entries("synthetic")[0].path()
 
 
 def fig_adaptive_timeline(ctx: Context) -> list[Path]:
@@ -28,10 +33,6 @@ def fig_adaptive_timeline(ctx: Context) -> list[Path]:
                            "fixed": {"policies": ["adaptive"], "requests": 120,
                                      "trace": trace}})
     req = ctx.requests("timeline")
-    from sim.scenario import resolve_path
-    from sim.traces import read_trace
-    from sim.traces.trace import BYTES_PER_S_PER_MBPS
-
     tr = read_trace(resolve_path(trace))
     t_end = float(np.ceil(req["arrival_s"].max() + 5))
     edges = np.arange(0.0, t_end + 1.0, 1.0)

@@ -6,21 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.figures.context import Context, shared_prefix
+from experiments.figures.context import Context
 from experiments.figures.style import POLICIES, STYLE, figure, legend_below, save, trace_label
+from sim.traces import sets as trace_sets
 
 __all__ = ["fig_hit_rate_per_trace", "real_uplink_traces"]
 
 
 def real_uplink_traces(ctx: Context) -> list[str]:
-    """The real uplink traces as relative patterns, or [] when ../shared is absent."""
-    if not ctx.shared.is_dir():
-        return []
-    pats = []
-    for sub, pattern in (("mahimahi", "*.up"), ("nyu-mets-lte", "*.csv")):
-        if any((ctx.shared / sub).glob(pattern)):
-            pats.append(f"{shared_prefix(ctx)}/{sub}/{pattern}")
-    return pats
+    """The trace set ``real-uplink`` (:mod:`sim.traces.sets`) present under ``ctx.shared``,
+    sorted by path (the figure's row order), or [] when ../shared is absent."""
+    return sorted(trace_sets.resolve("real-uplink", shared_traces=ctx.shared))
 
 
 def fig_hit_rate_per_trace(ctx: Context) -> list[Path]:
