@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                "tables; default results/adaptive)")
     add_sweep_flags(ap)
     args = ap.parse_args(argv)
-    spec = experiment_spec(SPEC, sweep={"seed": args.seed}, trace_set=TRACE_SET,
+    spec = experiment_spec(SPEC, sweep={"seed": args.seed},
                            fixed={"requests": args.requests, "deadline_s": args.deadline,
                                   "options": args.options})
     print(run_experiment(NAME, spec, args.out, jobs=args.jobs, quiet=args.quiet,

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                f"grid.csv; default results/{NAME})")
     add_sweep_flags(ap)
     args = ap.parse_args(argv)
-    spec = experiment_spec(SPEC, sweep={"seed": args.seed}, trace_set=TRACE_SET,
+    spec = experiment_spec(SPEC, sweep={"seed": args.seed},
                            fixed={"requests": args.requests})
     print(run_experiment(NAME, spec, args.out, jobs=args.jobs, quiet=args.quiet,
                          trace_set=TRACE_SET))

@@ -1,4 +1,5 @@
-"""Trace values of a spec: files, folders, globs and generated ``kind:`` traces."""
+"""Trace values of a spec: files, folders, globs, named trace sets (``set:NAME``, from
+:mod:`sim.traces.sets`) and generated ``kind:`` traces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InputError
+from sim.build import trace_files
 from sim.scenario import REPO_ROOT, resolve_path
+from sim.traces import sets as trace_sets
 
 __all__ = ["canonical_kind", "expand_trace", "is_kind", "kind_file_name", "materialise_kind",
            "parse_kind"]
@@ -83,6 +86,20 @@ def materialise_kind(value: str, folder: str | Path | None = None) -> Path:
     raise InputError(f"cannot write the generated trace {name}")
 
 
+def _trace_set(text: str, source: str) -> list[str]:
+    """``set:NAME``: the traces of the named set that are present, in the set's order (a
+    missing one is skipped, as a glob skips what it does not match); none: an error."""
+    name = text.removeprefix("set:")
+    try:
+        paths = trace_sets.resolve(name)
+    except InputError as err:
+        raise InputError(f"trace {text!r}: {err.message}", source) from None
+    if not paths:
+        raise InputError(f"trace {text!r}: no trace of the set is present (python -m "
+                         "sim.traces.sets lists them)", source)
+    return paths
+
+
 def expand_trace(value: Any, source: str) -> list[str]:
     """A trace value -> trace file strings (a folder or glob gives several)."""
     if value is None:
@@ -90,6 +107,8 @@ def expand_trace(value: Any, source: str) -> list[str]:
     text = str(value)
     if is_kind(text):
         return [canonical_kind(text, source)]
+    if text.startswith("set:"):
+        return _trace_set(text, source)
     if any(ch in text for ch in "*?["):
         for base in (Path.cwd(), REPO_ROOT):
             pattern = text if Path(text).is_absolute() else str(base / text)
@@ -101,8 +120,6 @@ def expand_trace(value: Any, source: str) -> list[str]:
         raise InputError(f"trace pattern {text!r} matches no file", source)
     p = resolve_path(text)
     if p.is_dir():
-        from sim.simulation import trace_files
-
         return [f"{text.rstrip('/')}/{f.relative_to(p)}" for f in trace_files(p)]
     if not p.is_file():
         raise InputError(f"trace {text!r} not found", source)
