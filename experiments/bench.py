@@ -140,11 +140,11 @@ def naive_first_token_times(policy: Policy, requests: Sequence[Request], trace: 
             with edge.request() as turn:
                 yield turn
                 yield env.timeout(c.edge_s)
-                if c.op.mode == "edge-local":
+                if not c.uses_link:
                     first[req.index] = env.now
                     yield env.timeout(c.edge_busy_s - c.edge_s)  # rest of the answer
                     return
-        elif c.op.mode == "edge-local":
+        elif not c.uses_link:
             first[req.index] = env.now
             return
         with link.request() as turn:

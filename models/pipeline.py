@@ -62,10 +62,10 @@ def edge_free_after_s(now_s: float, edge_free_at_s: float, c: StageCost) -> floa
 def take_edge_s(edge: Any, now_s: float, c: StageCost) -> tuple[float, float]:
     """:func:`edge_stage_s` on a :class:`~sim.server.FifoServer`, occupying it for the
     request's ``edge_busy_s`` (the hand-off plus, for a local answer, its decoding)."""
-    start, ready = edge_stage_s(now_s, edge.free_at_s, c)
-    if c.edge_busy_s > 0:
-        edge.serve(start, c.edge_busy_s)
-    return start, ready
+    if c.edge_busy_s > 0:  # edge_stage_s, with the server keeping its own free time
+        start = edge.serve(now_s, c.edge_busy_s)
+        return start, start + c.edge_s
+    return now_s, now_s
 
 
 def wire_bytes(c: StageCost, link_efficiency: float) -> float:

@@ -84,8 +84,8 @@ class Adaptive(Policy):
     def candidates(self, request: Request, view: NetworkView, throughput: float,
                    extra_backlog_bytes: float = 0.0):
         """(prediction, op) for every option, best quality first."""
-        preds = [(predict(op, request, view, self.context.costs, throughput,
-                          self.rtt.estimate(view.now_s), extra_backlog_bytes), op)
+        costs, rtt_s = self.context.costs, self.rtt.estimate(view.now_s)
+        preds = [(predict(op, request, view, costs, throughput, rtt_s, extra_backlog_bytes), op)
                  for op in self.ranked]
         preds.sort(key=lambda po: (-po[0].quality, po[0].payload_bytes))
         return preds

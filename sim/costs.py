@@ -76,6 +76,8 @@ class OpCost:
     compute_sources: frozenset[str]
     #: the request crosses the uplink and is answered by the cloud (False: on the edge)
     uses_link: bool = True
+    #: ``op.label``, computed once (every record carries it)
+    label: str = ""
 
 
 class CostModel:
@@ -176,6 +178,7 @@ class CostModel:
             quality_source=qsource,
             compute_sources=frozenset(e.source for e in times),
             uses_link=not local,
+            label=op.label,
         )
 
 

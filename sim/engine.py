@@ -70,6 +70,10 @@ class Job:
 class EventEngine:
     """One policy on one FIFO fluid link, an edge accelerator and a cloud GPU."""
 
+    __slots__ = ("policy", "trace", "costs", "count_return_latency", "env", "edge", "cloud",
+                 "link", "view", "observe", "result", "to_link", "to_cloud", "estimates",
+                 "sending")
+
     def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
                  link_efficiency: float = 1.0, count_return_latency: bool = True,
                  label: str = "policy"):
@@ -111,9 +115,10 @@ class EventEngine:
     def _on_arrival(self, req: Request) -> None:
         now = self.env.now
         self._advance(now)
+        view, policy = self.view, self.policy
         self._update_view(req, now)
-        op = self.policy.decide(req, self.view)
-        estimate = getattr(self.policy, "last_estimate_bytes_per_s", None)
+        op = policy.decide(req, view)
+        estimate = getattr(policy, "last_estimate_bytes_per_s", None)
         if estimate is not None:
             self.estimates[req.index] = estimate / MBPS
         c = self.costs.cost(op, req)
@@ -122,7 +127,7 @@ class EventEngine:
         job = Job(req, c, edge_start, ready)
         if c.uses_link:
             heapq.heappush(self.to_link, (ready, req.index, job))
-            self.view.link_backlog_bytes += c.payload_bytes
+            view.link_backlog_bytes += c.payload_bytes
         else:
             self._record(job, math.nan, ready)
 

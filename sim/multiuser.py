@@ -33,7 +33,7 @@ from sim.cloud import CloudGpu
 from sim.costs import CostModel, OpCost
 from sim.network.fluidnet import SharedFluidNetwork
 from sim.network.topology import Topology
-from sim.records import USER_RECORD_COLUMNS, NetworkRunResult, UserRecord, record_row
+from sim.records import USER_RECORD_COLUMNS, NetworkRunResult, record_row, user_record
 from sim.server import FifoServer
 
 __all__ = ["USER_RECORD_COLUMNS", "NetworkEngine", "NetworkRunResult", "simulate_network"]
@@ -216,7 +216,7 @@ class NetworkEngine:
     def _record(self, p: _Pending, link_end_s: float, cloud_start_s: float, at_user: float, *,
                 link_start_s: float | None = None) -> None:
         start = p.link_start_s if link_start_s is None else link_start_s
-        self.result.rows.append(UserRecord(p.device.index, *record_row(
+        self.result.rows.append(user_record(p.device.index, record_row(
             p.req, p.cost, p.estimate_mbps, p.edge_start_s, p.ready_s, start, link_end_s,
             cloud_start_s, at_user)))
 

@@ -50,6 +50,9 @@ class Record(NamedTuple):
 UserRecord = NamedTuple("UserRecord", [("user", int), *Record.__annotations__.items()])
 
 RECORD_COLUMNS: tuple[str, ...] = Record._fields
+#: builds a Record from a tuple in field order without the keyword-handling constructor
+#: (one record per request: the engines' hot path)
+_new_record = tuple.__new__
 USER_RECORD_COLUMNS: tuple[str, ...] = UserRecord._fields
 
 
@@ -67,11 +70,17 @@ def record_row(req: Request, c, estimate_mbps: float, edge_start_s: float, edge_
     stage times."""
     op = c.op
     latency = first_token_s - req.arrival_s
-    return Record(req.index, req.arrival_s, req.context_tokens, req.deadline_s, op.label,
-                  op.mode, op.precision, op.retention, c.payload_bytes, edge_start_s,
-                  edge_end_s, link_start_s, link_end_s, cloud_start_s, first_token_s, latency,
-                  latency <= req.deadline_s, c.quality, c.quality_source, estimate_mbps,
-                  truth_mbps(c.payload_bytes, link_start_s, link_end_s))
+    return _new_record(Record, (
+        req.index, req.arrival_s, req.context_tokens, req.deadline_s, c.label, op.mode,
+        op.precision, op.retention, c.payload_bytes, edge_start_s, edge_end_s, link_start_s,
+        link_end_s, cloud_start_s, first_token_s, latency, latency <= req.deadline_s,
+        c.quality, c.quality_source, estimate_mbps,
+        truth_mbps(c.payload_bytes, link_start_s, link_end_s)))
+
+
+def user_record(user: int, record: Record) -> UserRecord:
+    """``record`` of device ``user`` (network engine)."""
+    return _new_record(UserRecord, (user, *record))
 
 
 @dataclass

@@ -17,6 +17,7 @@ from models.arch import get_arch
 from models.devices import get_device
 from models.errors import InputError
 from models.operating import MODES
+from models.units import KV_GROUP_SIZE
 from policies.registry import split_specs
 from sim.settings import parse_settings_file
 
@@ -79,7 +80,7 @@ class Scenario:
     selection: str = _f("q2c", "position-selection method for pruning and scout")
     cloud_has_context: bool = _f(False, "the cloud already holds the context text")
     count_return_latency: bool = _f(True, "count the first token's trip back to the user")
-    kv_group_size: int = _f(64, "quantisation group size along head_dim (elements)")
+    kv_group_size: int = _f(KV_GROUP_SIZE, "quantisation group size along head_dim (elements)")
     options: str = _f("kv,scout,cloud-text,edge-local", "modes adaptive policies may "
                       "choose among (comma-separated)")
     compare_to: str | None = _f(None, "reference policy for paired tests (default: adaptive "
