@@ -47,6 +47,7 @@ import sys
 import time
 from bisect import bisect_right
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ from sim.scenario import Scenario
 from sim.simulation import build_costs, run
 from sim.traces import Trace, read_trace
 from sim.vectorized import simulate_static
-from sim.workload import Request, make_workload
+from sim.workload import Request, Workload, make_workload
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TRACE = REPO.parent / "shared/traces/hsdpa-norway-3g/norway_train_13"
@@ -219,9 +220,21 @@ def _timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return best, out
 
 
-def bench(trace_path: Path, *, requests: int, naive_requests: int, interval_s: float,
-          repeats: int, seed: int = 0) -> dict[str, Any]:
-    """Run every measurement; returns a JSON-able report."""
+@dataclass(frozen=True)
+class _Setup:
+    """What every measurement of a benchmark shares."""
+
+    scenario: Scenario
+    trace: Trace
+    costs: CostModel
+    kw: dict[str, Any]
+    mean_goodput: float
+    repeats: int
+    seed: int
+
+
+def _setup(trace_path: Path, requests: int, repeats: int, seed: int) -> _Setup:
+    """The default scenario on ``trace_path``, its trace, cost model and engine keywords."""
     scenario = Scenario(trace=str(trace_path), requests=requests, seed=seed)
     trace = read_trace(trace_path, end=scenario.trace_end)
     costs = build_costs(scenario)
@@ -229,82 +242,123 @@ def bench(trace_path: Path, *, requests: int, naive_requests: int, interval_s: f
     mean_goodput = trace.period_bytes / trace.duration_s * scenario.link_efficiency
     kw = dict(default_rtt_s=default_rtt_s, link_efficiency=scenario.link_efficiency,
               count_return_latency=scenario.count_return_latency)
-    rows: list[dict[str, Any]] = []
-    checks: dict[str, Any] = {}
-    intervals: dict[str, float] = {}
-    for spec in POLICY_SPECS:
-        label, policy = make_policy(spec)
-        policy.reset(PolicyContext(costs=costs, scout_retention=scenario.scout_retention,
-                                   kv_retention=scenario.kv_retention,
-                                   selection=scenario.selection))
-        probe = make_workload(requests=1, seed=seed, interval_s=interval_s,
-                              context_tokens=scenario.context_tokens,
-                              question_tokens=scenario.question_tokens,
-                              answer_tokens=scenario.answer_tokens,
-                              deadline_s=scenario.deadline_s).requests()[0]
-        payload = costs.cost(policy.decide(probe, NetworkView()), probe).payload_bytes
-        gap = max(interval_s, float(math.ceil(2 * payload / mean_goodput)))
-        intervals[label] = gap
-        workload = make_workload(requests=requests, seed=seed, interval_s=gap,
-                                 context_tokens=scenario.context_tokens,
-                                 question_tokens=scenario.question_tokens,
-                                 answer_tokens=scenario.answer_tokens,
-                                 deadline_s=scenario.deadline_s)
-        reqs = workload.requests()
-        load = payload / mean_goodput / gap
+    return _Setup(scenario, trace, costs, kw, mean_goodput, repeats, seed)
 
-        def run_engine(rs: list[Request] = reqs, p: Policy = policy,
-                       name: str = label) -> Any:
-            return simulate(name, p, rs, trace, costs, **kw)
 
-        secs, res = _timed(run_engine, repeats)
-        lat = [r[LATENCY] for r in res.rows]
-        engine_row = {"model": "events engine", "policy": label, "requests": requests,
-                      "interval_s": gap, "link_load": load, "seconds": secs,
-                      "req_per_s": requests / secs,
-                      "mean_latency_s": sum(lat) / len(lat)}
-        # naive baseline and cross-check on the first naive_requests requests
-        sub = reqs[:naive_requests]
+def _reset_policy(st: _Setup, spec: str) -> tuple[str, Policy]:
+    """(label, policy) of ``spec``, reset for the scenario's costs and selection."""
+    label, policy = make_policy(spec)
+    policy.reset(PolicyContext(costs=st.costs, scout_retention=st.scenario.scout_retention,
+                               kv_retention=st.scenario.kv_retention,
+                               selection=st.scenario.selection))
+    return label, policy
 
-        def run_naive(rs: list[Request] = sub, p: Policy = policy) -> list[float]:
-            return naive_first_token_times(p, rs, trace, costs, **kw)
 
-        nsecs, naive_ft = _timed(run_naive, repeats)
-        naive_rps = len(sub) / nsecs
-        ssecs, sub_res = _timed(lambda rs=sub: run_engine(rs), repeats)
-        checks[label] = compare(naive_ft, engine_first_token_times(sub_res.rows, len(sub)))
-        checks[label]["engine_req_per_s_same_requests"] = len(sub) / ssecs
-        checks[label]["ratio_same_requests"] = nsecs / ssecs
-        engine_row["ratio_vs_naive"] = engine_row["req_per_s"] / naive_rps
-        rows.append(engine_row)
-        # the closed-form engine that run() uses for static policies, same workload
-        csecs, (cdf, _src) = _timed(lambda w=workload, p=policy, name=label: simulate_static(
-            name, p, w, trace, costs, **kw), repeats)
-        cf_ft = cdf["first_token_s"].to_numpy()
-        checks[label + " (closed form)"] = compare(naive_ft, list(cf_ft[:len(sub)]))
-        rows.append({"model": "closed-form engine", "policy": label, "requests": requests,
-                     "interval_s": gap, "link_load": load, "seconds": csecs,
-                     "req_per_s": requests / csecs, "ratio_vs_naive": requests / csecs / naive_rps,
-                     "mean_latency_s": float(cdf["latency_s"].mean())})
-        rows.append({"model": "naive SimPy", "policy": label, "requests": len(sub),
-                     "interval_s": gap, "link_load": load, "seconds": nsecs,
-                     "req_per_s": naive_rps, "ratio_vs_naive": 1.0,
-                     "mean_latency_s": sum(naive_ft[i] - r.arrival_s for i, r in
-                                           enumerate(sub)) / len(sub)})
-    # end-to-end run() of the three policies on one scenario (largest interval: none overloaded)
-    gap = max(intervals.values())
+def _make_workload(st: _Setup, requests: int, interval_s: float) -> Workload:
+    """Poisson workload of the scenario's request sizes at mean interval ``interval_s``."""
+    scenario = st.scenario
+    return make_workload(requests=requests, seed=st.seed, interval_s=interval_s,
+                         context_tokens=scenario.context_tokens,
+                         question_tokens=scenario.question_tokens,
+                         answer_tokens=scenario.answer_tokens,
+                         deadline_s=scenario.deadline_s)
+
+
+def _policy_workload(st: _Setup, policy: Policy, requests: int,
+                     interval_s: float) -> tuple[float, float, Workload]:
+    """(interval, link load, workload): the interval raised so the link is not overloaded."""
+    probe = _make_workload(st, 1, interval_s).requests()[0]
+    payload = st.costs.cost(policy.decide(probe, NetworkView()), probe).payload_bytes
+    gap = max(interval_s, float(math.ceil(2 * payload / st.mean_goodput)))
+    workload = _make_workload(st, requests, gap)
+    load = payload / st.mean_goodput / gap
+    return gap, load, workload
+
+
+def _run_events(st: _Setup, name: str, policy: Policy, rs: list[Request]) -> Any:
+    """The events engine on requests ``rs``."""
+    return simulate(name, policy, rs, st.trace, st.costs, **st.kw)
+
+
+def _events_row(st: _Setup, label: str, policy: Policy, reqs: list[Request], requests: int,
+                gap: float, load: float) -> dict[str, Any]:
+    """Timed events-engine row over all requests (its ratio to naive added later)."""
+    secs, res = _timed(lambda: _run_events(st, label, policy, reqs), st.repeats)
+    lat = [r[LATENCY] for r in res.rows]
+    return {"model": "events engine", "policy": label, "requests": requests,
+            "interval_s": gap, "link_load": load, "seconds": secs,
+            "req_per_s": requests / secs,
+            "mean_latency_s": sum(lat) / len(lat)}
+
+
+def _naive_check(st: _Setup, label: str, policy: Policy,
+                 sub: list[Request]) -> tuple[float, list[float], dict[str, Any]]:
+    """(seconds, first-token times, cross-check) of the naive model against the events engine."""
+
+    def run_naive(rs: list[Request] = sub, p: Policy = policy) -> list[float]:
+        return naive_first_token_times(p, rs, st.trace, st.costs, **st.kw)
+
+    nsecs, naive_ft = _timed(run_naive, st.repeats)
+    ssecs, sub_res = _timed(lambda rs=sub: _run_events(st, label, policy, rs), st.repeats)
+    check = compare(naive_ft, engine_first_token_times(sub_res.rows, len(sub)))
+    check["engine_req_per_s_same_requests"] = len(sub) / ssecs
+    check["ratio_same_requests"] = nsecs / ssecs
+    return nsecs, naive_ft, check
+
+
+def _row(model: str, policy: str, requests: int, gap: float, load: float | None,
+         seconds: float, req_per_s: float, ratio: float | None,
+         mean_latency_s: float | None) -> dict[str, Any]:
+    """One row of the report's table."""
+    return {"model": model, "policy": policy, "requests": requests, "interval_s": gap,
+            "link_load": load, "seconds": seconds, "req_per_s": req_per_s,
+            "ratio_vs_naive": ratio, "mean_latency_s": mean_latency_s}
+
+
+def _bench_policy(st: _Setup, spec: str, requests: int, naive_requests: int,
+                  interval_s: float, rows: list[dict[str, Any]],
+                  checks: dict[str, Any]) -> tuple[str, float]:
+    """Measure one static policy: appends its rows and cross-checks; (label, interval)."""
+    label, policy = _reset_policy(st, spec)
+    gap, load, workload = _policy_workload(st, policy, requests, interval_s)
+    reqs = workload.requests()
+    engine_row = _events_row(st, label, policy, reqs, requests, gap, load)
+    # naive baseline and cross-check on the first naive_requests requests
+    sub = reqs[:naive_requests]
+    nsecs, naive_ft, checks[label] = _naive_check(st, label, policy, sub)
+    naive_rps = len(sub) / nsecs
+    engine_row["ratio_vs_naive"] = engine_row["req_per_s"] / naive_rps
+    rows.append(engine_row)
+    # the closed-form engine that run() uses for static policies, same workload
+    csecs, (cdf, _src) = _timed(lambda w=workload, p=policy, name=label: simulate_static(
+        name, p, w, st.trace, st.costs, **st.kw), st.repeats)
+    cf_ft = cdf["first_token_s"].to_numpy()
+    checks[label + " (closed form)"] = compare(naive_ft, list(cf_ft[:len(sub)]))
+    rows.append(_row("closed-form engine", label, requests, gap, load, csecs,
+                     requests / csecs, requests / csecs / naive_rps,
+                     float(cdf["latency_s"].mean())))
+    rows.append(_row("naive SimPy", label, len(sub), gap, load, nsecs, naive_rps, 1.0,
+                     sum(naive_ft[i] - r.arrival_s for i, r in enumerate(sub)) / len(sub)))
+    return label, gap
+
+
+def _end_to_end(trace_path: Path, requests: int, gap: float, seed: int) -> dict[str, Any]:
+    """Timed row of run() on the three policies in one scenario."""
     s = Scenario(policies=list(POLICY_SPECS), trace=str(trace_path), requests=requests,
                  interval_s=gap, seed=seed)
     t0 = time.perf_counter()
     run(s)
     secs = time.perf_counter() - t0
     n = requests * len(POLICY_SPECS)
-    rows.append({"model": "run() end-to-end", "policy": ",".join(POLICY_SPECS), "requests": n,
-                 "interval_s": gap, "link_load": None, "seconds": secs, "req_per_s": n / secs,
-                 "ratio_vs_naive": None, "mean_latency_s": None})
+    return _row("run() end-to-end", ",".join(POLICY_SPECS), n, gap, None, secs, n / secs,
+                None, None)
+
+
+def _targets(rows: list[dict[str, Any]], checks: dict[str, Any]) -> dict[str, bool]:
+    """Which throughput, speed-up and agreement targets the rows and checks meet."""
     event_rows = [r for r in rows if r["model"] == "events engine"]
     static_rows = [r for r in rows if r["model"] == "closed-form engine"]
-    targets = {
+    return {
         "static_policies_req_per_s_ge_100k": all(r["req_per_s"] >= TARGET_REQ_PER_S
                                                  for r in static_rows),
         "static_policies_ge_10x_naive": all(r["ratio_vs_naive"] >= TARGET_SPEEDUP
@@ -313,14 +367,34 @@ def bench(trace_path: Path, *, requests: int, naive_requests: int, interval_s: f
                                                for r in event_rows),
         "naive_agrees_with_engine": all(c["ok"] for c in checks.values()),
     }
-    return {"machine": machine(),
-            "config": {"trace": str(trace_path), "trace_mean_mbps": trace.mean_mbps(),
-                       "trace_duration_s": trace.duration_s, "trace_end": trace.end,
-                       "requests": requests, "naive_requests": min(naive_requests, requests),
-                       "repeats": repeats, "seed": seed, "arrival": "poisson",
-                       "edge": f"{scenario.edge_model} on {scenario.edge_device}",
-                       "cloud": f"{scenario.cloud_model} on {scenario.cloud_device}",
-                       "rtt_ms": scenario.rtt_ms, "rel_tol": REL_TOL},
+
+
+def _config(st: _Setup, trace_path: Path, requests: int, naive_requests: int) -> dict[str, Any]:
+    """The report's configuration section."""
+    trace, scenario = st.trace, st.scenario
+    return {"trace": str(trace_path), "trace_mean_mbps": trace.mean_mbps(),
+            "trace_duration_s": trace.duration_s, "trace_end": trace.end,
+            "requests": requests, "naive_requests": min(naive_requests, requests),
+            "repeats": st.repeats, "seed": st.seed, "arrival": "poisson",
+            "edge": f"{scenario.edge_model} on {scenario.edge_device}",
+            "cloud": f"{scenario.cloud_model} on {scenario.cloud_device}",
+            "rtt_ms": scenario.rtt_ms, "rel_tol": REL_TOL}
+
+
+def bench(trace_path: Path, *, requests: int, naive_requests: int, interval_s: float,
+          repeats: int, seed: int = 0) -> dict[str, Any]:
+    """Run every measurement; returns a JSON-able report."""
+    st = _setup(trace_path, requests, repeats, seed)
+    rows: list[dict[str, Any]] = []
+    checks: dict[str, Any] = {}
+    intervals: dict[str, float] = {}
+    for spec in POLICY_SPECS:
+        label, gap = _bench_policy(st, spec, requests, naive_requests, interval_s, rows, checks)
+        intervals[label] = gap
+    # end-to-end run() of the three policies on one scenario (largest interval: none overloaded)
+    rows.append(_end_to_end(trace_path, requests, max(intervals.values()), seed))
+    targets = _targets(rows, checks)
+    return {"machine": machine(), "config": _config(st, trace_path, requests, naive_requests),
             "rows": rows, "crosscheck": checks, "targets": targets}
 
 

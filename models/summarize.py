@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -100,8 +101,8 @@ def load_lines(path: Path) -> list[dict]:
     return recs
 
 
-def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
-    recs = load_lines(out_dir / "questions.jsonl")
+def _provenance(out_dir: Path, recs: list[dict]) -> tuple[str, str, str]:
+    """(scout name, cloud name, provenance text) of a run's quality rows."""
     n = len(recs)
     squad = Path(__file__).resolve().parents[2] / "shared" / "qa" / "expmrc-squad-dev.json"
     scout, scout_prov = model_identity(out_dir, "scout", SCOUT)
@@ -113,11 +114,16 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
             f"{weights}, fp32 CPU; "
             f"ExpMRC SQuAD v1.1 dev first {n} questions"
             + (f" sha256 {file_sha256(squad)[:16]}" if squad.exists() else ""))
+    return scout, cloud, prov
 
-    def col(key: str, metric: str = "f1") -> np.ndarray:
-        return np.array([r["answers"][key][metric] for r in recs], dtype=float)
 
-    rows: list[dict] = []
+def _col(recs: list[dict], key: str, metric: str = "f1") -> np.ndarray:
+    """One answer setting's per-question score (``metric``) over the records."""
+    return np.array([r["answers"][key][metric] for r in recs], dtype=float)
+
+
+def _row_adder(rows: list[dict], scout: str, cloud: str, prov: str) -> Callable[..., None]:
+    """An ``add(mode, precision, retention, selection, metric, x)`` appending a row to ``rows``."""
 
     def add(mode, precision, retention, selection, metric, x, source="measured", note=""):
         lo, hi = t_interval(x)
@@ -128,48 +134,70 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
                      "metric": metric, "mean": float(np.mean(x)), "ci_low": lo, "ci_high": hi,
                      "n": len(x), "source": source, "provenance": f"{prov}{note}"})
 
+    return add
+
+
+def _add_answer_rows(add: Callable[..., None], recs: list[dict]) -> None:
+    """F1 and EM rows of every mode, precision, retention and selection measured."""
     for metric in ("f1", "em"):
-        add("cloud-text", "bf16", 1.0, "none", metric, col("cloud/full", metric))
-        add("edge-local", "bf16", 1.0, "none", metric, col("scout/full", metric))
-        add("kv", "bf16", 1.0, "none", metric, col("scout/full", metric))
+        add("cloud-text", "bf16", 1.0, "none", metric, _col(recs, "cloud/full", metric))
+        add("edge-local", "bf16", 1.0, "none", metric, _col(recs, "scout/full", metric))
+        add("kv", "bf16", 1.0, "none", metric, _col(recs, "scout/full", metric))
         for p in ("int8", "int4", "mixed"):
-            add("kv", p, 1.0, "none", metric, col(f"scout/kv-{p}", metric))
-            add("cloud-kv", p, 1.0, "none", metric, col(f"cloud/kv-{p}", metric))
+            add("kv", p, 1.0, "none", metric, _col(recs, f"scout/kv-{p}", metric))
+            add("cloud-kv", p, 1.0, "none", metric, _col(recs, f"cloud/kv-{p}", metric))
         for r in RETENTIONS:
-            add("kv", "bf16", float(r), "q2c", metric, col(f"scout/own-q2c-last/{r}", metric))
+            add("kv", "bf16", float(r), "q2c", metric,
+                _col(recs, f"scout/own-q2c-last/{r}", metric))
             add("scout", "bf16", float(r), "q2c", metric,
-                col(f"cloud/scout-q2c-last/{r}", metric))
+                _col(recs, f"cloud/scout-q2c-last/{r}", metric))
             for m in ("q2c-last", "snapkv", "random"):
                 add("cloud-own", "bf16", float(r), SELECTION_NAMES[m], metric,
-                    col(f"cloud/own-{m}/{r}", metric))
-    base = col("scout/full")
+                    _col(recs, f"cloud/own-{m}/{r}", metric))
+
+
+def _add_relative_rows(rows: list[dict], recs: list[dict], prov: str) -> None:
+    """The scout's mean F1 with its KV quantised relative to full precision, per precision."""
+    n = len(recs)
+    base = _col(recs, "scout/full")
     for p in ("int8", "int4", "mixed"):
         if not base.mean() > 0:
             continue  # undefined when full precision never scores: no row, not a NaN
-        ratio = col(f"scout/kv-{p}").mean() / base.mean()
+        ratio = _col(recs, f"scout/kv-{p}").mean() / base.mean()
         rows.append({**rows[0], "mode": "kv", "precision": p, "retention": 1.0,
                      "selection": "none", "metric": "relative_to_bf16", "mean": ratio,
                      "ci_low": "", "ci_high": "", "n": n,
                      "provenance": f"{prov}; mean F1 at {p} / mean F1 at full precision"})
+
+
+def _stat_row(comparison: str, r: str, n: int, d: np.ndarray) -> dict:
+    """One paired comparison at one retention: mean difference, its CI and p-values."""
+    return {"comparison": comparison, "retention": r, "n": n, "mean_diff": float(d.mean()),
+            "ci_low": t_interval(d)[0], "ci_high": t_interval(d)[1],
+            "wilcoxon_p": wilcoxon_p(d), "t_p": ttest_p(d)}
+
+
+def _paired_stats(add: Callable[..., None], recs: list[dict]) -> list[dict]:
+    """The stats.csv rows (and the F1-gap quality rows): paired tests, Holm and Bonferroni."""
+    n = len(recs)
     stat_rows = []
     for r in RETENTIONS:
-        gap = col(f"cloud/scout-q2c-last/{r}") - col(f"cloud/own-q2c-last/{r}")
+        gap = _col(recs, f"cloud/scout-q2c-last/{r}") - _col(recs, f"cloud/own-q2c-last/{r}")
         add("scout", "bf16", float(r), "q2c", "f1_gap_vs_cloud_own", gap)
-        stat_rows.append({"comparison": "scout-mask minus cloud-own (Q2C)", "retention": r,
-                          "n": n, "mean_diff": float(gap.mean()),
-                          "ci_low": t_interval(gap)[0], "ci_high": t_interval(gap)[1],
-                          "wilcoxon_p": wilcoxon_p(gap), "t_p": ttest_p(gap)})
+        stat_rows.append(_stat_row("scout-mask minus cloud-own (Q2C)", r, n, gap))
     for r in RETENTIONS:
-        d = col(f"cloud/own-q2c-last/{r}") - col(f"cloud/own-snapkv/{r}")
-        stat_rows.append({"comparison": "Q2C minus SnapKV (cloud's own selection)",
-                          "retention": r, "n": n, "mean_diff": float(d.mean()),
-                          "ci_low": t_interval(d)[0], "ci_high": t_interval(d)[1],
-                          "wilcoxon_p": wilcoxon_p(d), "t_p": ttest_p(d)})
+        d = _col(recs, f"cloud/own-q2c-last/{r}") - _col(recs, f"cloud/own-snapkv/{r}")
+        stat_rows.append(_stat_row("Q2C minus SnapKV (cloud's own selection)", r, n, d))
     for comp in {s["comparison"] for s in stat_rows}:
         group = [s for s in stat_rows if s["comparison"] == comp]
         for s, ph in zip(group, holm([s["wilcoxon_p"] for s in group]), strict=True):
             s["wilcoxon_p_holm"] = ph
             s["wilcoxon_p_bonferroni"] = min(1.0, len(group) * s["wilcoxon_p"])
+    return stat_rows
+
+
+def _add_overlap_rows(add: Callable[..., None], recs: list[dict]) -> None:
+    """Top-k overlap and score Spearman rows of the scout's vs the cloud's selections."""
     for method, sel in SELECTION_NAMES.items():
         # harness 1.0 drew the same random scores for both models: its random overlap is
         # meaningless (1.0) and is left out
@@ -183,7 +211,10 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
         x = x[~np.isnan(x)]
         if len(x):
             add("scout", "bf16", "", sel, "score_spearman", x)
-    ppl_path = out_dir / "perplexity.json"
+
+
+def _add_perplexity_rows(rows: list[dict], ppl_path: Path, prov: str) -> None:
+    """WikiText-2 perplexity rows from ``perplexity.json`` when the run has one."""
     if ppl_path.exists():
         ppl = json.loads(ppl_path.read_text())
         for res in ppl["results"]:
@@ -195,6 +226,11 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
                          "provenance": f"{prov}; WikiText-2 test, {ppl['chunks']} x "
                                        f"{ppl['chunk_tokens']} tokens, K/V quantised inside "
                                        "attention; n = tokens"})
+
+
+def _write_outputs(rows: list[dict], stat_rows: list[dict], out_dir: Path,
+                   cache_path: Path) -> None:
+    """Write the quality cache (atomically), ``OUT/stats.csv`` and ``OUT/results.md``."""
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache_path.with_suffix(".tmp")
     with open(tmp, "w", newline="") as f:
@@ -209,12 +245,32 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
         w.writerows(stat_rows)
     (out_dir / "results.md").write_text(results_markdown(cache_path, out_dir / "stats.csv")
                                         + "\n")
+
+
+def _print_summary(n: int, rows: list[dict], stat_rows: list[dict], out_dir: Path,
+                   cache_path: Path) -> None:
+    """Print the files written and one line per paired comparison."""
     print(f"{n} questions -> {cache_path} ({len(rows)} rows), {out_dir / 'stats.csv'}, "
           f"{out_dir / 'results.md'}")
     for s in stat_rows:
         print(f"  {s['comparison']:<42} r={s['retention']:<5} diff {s['mean_diff']:+.3f} "
               f"[{s['ci_low']:+.3f},{s['ci_high']:+.3f}] Wilcoxon p={s['wilcoxon_p']:.3g} "
               f"Holm {s['wilcoxon_p_holm']:.3g} Bonferroni {s['wilcoxon_p_bonferroni']:.3g}")
+
+
+def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
+    """Quality-cache rows and paired statistics of a run; writes and prints them."""
+    recs = load_lines(out_dir / "questions.jsonl")
+    scout, cloud, prov = _provenance(out_dir, recs)
+    rows: list[dict] = []
+    add = _row_adder(rows, scout, cloud, prov)
+    _add_answer_rows(add, recs)
+    _add_relative_rows(rows, recs, prov)
+    stat_rows = _paired_stats(add, recs)
+    _add_overlap_rows(add, recs)
+    _add_perplexity_rows(rows, out_dir / "perplexity.json", prov)
+    _write_outputs(rows, stat_rows, out_dir, cache_path)
+    _print_summary(len(recs), rows, stat_rows, out_dir, cache_path)
     return rows
 
 

@@ -294,6 +294,101 @@ def _solve_marginal(m1: float, m2: float, cap: float) -> tuple[float, float, boo
     return _mu_for_mean(m1, s, cap), s, True
 
 
+def _outages(xs: list[np.ndarray], allx: np.ndarray) -> tuple[int, int, float, float]:
+    """(outage seconds, outage runs, mean outage capacity, mean outage length in s)."""
+    out_masks = [x < OUTAGE_MBPS for x in xs]
+    n_out = int(sum(m.sum() for m in out_masks))
+    n_runs = sum(_runs(m) for m in out_masks)
+    c = float(allx[allx < OUTAGE_MBPS].mean()) if n_out else 0.0
+    mean_outage_s = max(1.0, n_out / n_runs) if n_runs else 1.0
+    return n_out, n_runs, c, mean_outage_s
+
+
+def _log_lag1(xs: list[np.ndarray], logs_good: np.ndarray) -> float | None:
+    """Lag-1 autocorrelation of log capacity over consecutive good seconds (None if undefined)."""
+    lm, lv = float(logs_good.mean()), float(logs_good.var())
+    num, pairs = 0.0, 0
+    for x in xs:
+        ok = (x[:-1] >= OUTAGE_MBPS) & (x[1:] >= OUTAGE_MBPS)
+        if ok.any():
+            a, b = np.log(x[:-1][ok]) - lm, np.log(x[1:][ok]) - lm
+            num += float(np.dot(a, b))
+            pairs += int(ok.sum())
+    if pairs and lv > 0:
+        return num / pairs / lv
+    return None
+
+
+def _raw_estimates(xs: list[np.ndarray], n_out: int, n_runs: int) -> dict[str, float | None]:
+    """Raw log-space estimates over the good seconds, and the outage counts."""
+    good = [x[x >= OUTAGE_MBPS] for x in xs]
+    logs_good = np.log(np.concatenate(good)) if sum(g.size for g in good) else np.zeros(0)
+    raw: dict[str, float | None] = {
+        "log_mean_good": float(logs_good.mean()) if logs_good.size else None,
+        "sigma_log_raw": float(logs_good.std()) if logs_good.size else None,
+        "phi_log_raw": None,
+        "outage_seconds": n_out,
+        "outage_runs": n_runs,
+    }
+    if logs_good.size > 1:
+        raw["phi_log_raw"] = _log_lag1(xs, logs_good)
+    return raw
+
+
+def _solve_mixture(M: float, V: float, pi: float, c: float, max_mbps: float,
+                   notes: list[str]) -> tuple[float, float, float]:
+    """(chain outage fraction, mu, s) matching mean ``M`` and variance ``V``; notes misses."""
+    ex2 = V + M * M
+    pi_c = pi
+    for _ in range(100):  # fixed point on the chain's outage fraction
+        pi_c = min(pi_c, 0.99)
+        m1 = (M - pi_c * c) / (1 - pi_c)
+        m2 = (ex2 - pi_c * c * c) / (1 - pi_c)
+        mu, s, ok = _solve_marginal(m1, m2, max_mbps)
+        q = _p_below(mu, s, OUTAGE_MBPS)
+        new = max(0.0, (pi - q) / (1 - q)) if q < 1 else 0.0
+        done = abs(new - pi_c) < 1e-12
+        pi_c = new
+        if done:
+            break
+    m1 = (M - pi_c * c) / (1 - pi_c)
+    mu, s, ok = _solve_marginal(m1, (ex2 - pi_c * c * c) / (1 - pi_c), max_mbps)
+    if not ok:
+        notes.append("the capped lognormal cannot reach the target variance; sigma_log clipped")
+    if pi_c == 0.0 and pi < _p_below(mu, s, OUTAGE_MBPS) - 1e-9:
+        notes.append("the lognormal's own tail below 0.1 Mbit/s exceeds the target outage "
+                     "fraction; no chain outages")
+    return pi_c, mu, s
+
+
+def _outage_entry(p_end: float, pi_c: float, notes: list[str]) -> tuple[float, float]:
+    """(outage entry probability, chain outage fraction), the probability clipped below 1."""
+    p_start = p_end * pi_c / (1 - pi_c) if pi_c > 0 else 0.0
+    if p_start >= 1:
+        notes.append("outage entry probability clipped to 0.999")
+        p_start = 0.999
+        pi_c = p_start / (p_start + p_end)
+    return p_start, pi_c
+
+
+def _solve_phi(mu: float, s: float, max_mbps: float, yy: float, notes: list[str]) -> float:
+    """The good state's log AR(1) coefficient whose lag-1 cross moment is ``yy`` (clipped)."""
+    phi = 0.0
+    if s > 0:
+        def h(ph: float) -> float:
+            return _capped_cross(mu, s, max_mbps, ph) - yy
+
+        if h(PHI_MAX) < 0:
+            phi = PHI_MAX
+            notes.append(f"target lag-1 beyond reach: phi clipped to {PHI_MAX}")
+        elif h(-PHI_MAX) > 0:
+            phi = -PHI_MAX
+            notes.append(f"target lag-1 beyond reach: phi clipped to {-PHI_MAX}")
+        else:
+            phi = brentq(h, -PHI_MAX, PHI_MAX, xtol=1e-13)
+    return phi
+
+
 def fit_report(traces: Sequence[Trace | np.ndarray], *, cap: bool = True) -> FitReport:
     """Fit the model to traces (or to 1-s series in Mbit/s) by moment matching.
 
@@ -313,90 +408,26 @@ def fit_report(traces: Sequence[Trace | np.ndarray], *, cap: bool = True) -> Fit
     r = target["lag1_autocorr"]
     r = 0.0 if math.isnan(r) else r
     pi = target["outage_fraction"]
-    notes: list[str] = []
-    exact = True
+    notes: list[str] = []  # one per approximation: the fit is exact when there are none
 
     # 1. outages from run lengths
-    out_masks = [x < OUTAGE_MBPS for x in xs]
-    n_out = int(sum(m.sum() for m in out_masks))
-    n_runs = sum(_runs(m) for m in out_masks)
-    c = float(allx[allx < OUTAGE_MBPS].mean()) if n_out else 0.0
-    mean_outage_s = max(1.0, n_out / n_runs) if n_runs else 1.0
+    n_out, n_runs, c, mean_outage_s = _outages(xs, allx)
     p_end = 1.0 / mean_outage_s
     max_mbps = float(allx.max()) if cap else math.inf
-
     # 2. raw log-space estimates over good seconds
-    good = [x[x >= OUTAGE_MBPS] for x in xs]
-    logs_good = np.log(np.concatenate(good)) if sum(g.size for g in good) else np.zeros(0)
-    raw: dict[str, float | None] = {
-        "log_mean_good": float(logs_good.mean()) if logs_good.size else None,
-        "sigma_log_raw": float(logs_good.std()) if logs_good.size else None,
-        "phi_log_raw": None,
-        "outage_seconds": n_out,
-        "outage_runs": n_runs,
-    }
-    if logs_good.size > 1:
-        lm, lv = float(logs_good.mean()), float(logs_good.var())
-        num, pairs = 0.0, 0
-        for x in xs:
-            ok = (x[:-1] >= OUTAGE_MBPS) & (x[1:] >= OUTAGE_MBPS)
-            if ok.any():
-                a, b = np.log(x[:-1][ok]) - lm, np.log(x[1:][ok]) - lm
-                num += float(np.dot(a, b))
-                pairs += int(ok.sum())
-        if pairs and lv > 0:
-            raw["phi_log_raw"] = num / pairs / lv
-
-    # 3. solve the mixture's moments (fixed point on the chain's outage fraction)
-    ex2 = V + M * M
-    pi_c, mu, s, ok = pi, math.log(M), 0.0, True
-    for _ in range(100):
-        pi_c = min(pi_c, 0.99)
-        m1 = (M - pi_c * c) / (1 - pi_c)
-        m2 = (ex2 - pi_c * c * c) / (1 - pi_c)
-        mu, s, ok = _solve_marginal(m1, m2, max_mbps)
-        q = _p_below(mu, s, OUTAGE_MBPS)
-        new = max(0.0, (pi - q) / (1 - q)) if q < 1 else 0.0
-        done = abs(new - pi_c) < 1e-12
-        pi_c = new
-        if done:
-            break
-    m1 = (M - pi_c * c) / (1 - pi_c)
-    mu, s, ok = _solve_marginal(m1, (ex2 - pi_c * c * c) / (1 - pi_c), max_mbps)
-    if not ok:
-        exact = False
-        notes.append("the capped lognormal cannot reach the target variance; sigma_log clipped")
-    if pi_c == 0.0 and pi < _p_below(mu, s, OUTAGE_MBPS) - 1e-9:
-        exact = False
-        notes.append("the lognormal's own tail below 0.1 Mbit/s exceeds the target outage "
-                     "fraction; no chain outages")
-    p_start = p_end * pi_c / (1 - pi_c) if pi_c > 0 else 0.0
-    if p_start >= 1:
-        exact = False
-        notes.append("outage entry probability clipped to 0.999")
-        p_start = 0.999
-        pi_c = p_start / (p_start + p_end)
+    raw = _raw_estimates(xs, n_out, n_runs)
+    # 3. solve the mixture's moments, then the lag-1 autocorrelation
+    pi_c, mu, s = _solve_mixture(M, V, pi, c, max_mbps, notes)
+    p_start, pi_c = _outage_entry(p_end, pi_c, notes)
     p_gg = (1 - pi_c) * (1 - p_start)
     ey = float(_capped_mean(mu, s, max_mbps))
     yy = (r * V + M * M - 2 * pi_c * p_end * ey * c - pi_c * (1 - p_end) * c * c) / p_gg
-    phi = 0.0
-    if s > 0:
-        def h(ph: float) -> float:
-            return _capped_cross(mu, s, max_mbps, ph) - yy
-
-        if h(PHI_MAX) < 0:
-            phi, exact = PHI_MAX, False
-            notes.append(f"target lag-1 beyond reach: phi clipped to {PHI_MAX}")
-        elif h(-PHI_MAX) > 0:
-            phi, exact = -PHI_MAX, False
-            notes.append(f"target lag-1 beyond reach: phi clipped to {-PHI_MAX}")
-        else:
-            phi = brentq(h, -PHI_MAX, PHI_MAX, xtol=1e-13)
+    phi = _solve_phi(mu, s, max_mbps, yy, notes)
     params = SyntheticParams(
         mean_mbps_good=math.exp(mu + s * s / 2), sigma_log=s, phi=phi, p_outage_start=p_start,
         mean_outage_s=mean_outage_s, outage_mbps=c,
         max_mbps=None if math.isinf(max_mbps) else max_mbps, **_fit_rtt(traces))
-    return FitReport(params, target, model_moments(params), raw, exact, notes)
+    return FitReport(params, target, model_moments(params), raw, not notes, notes)
 
 
 def _fit_rtt(traces: Sequence[Trace | np.ndarray]) -> dict[str, float | None]:
