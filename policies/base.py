@@ -77,7 +77,8 @@ class Policy:
     """
 
     name: ClassVar[str] = "policy"
-    #: True when decide() never looks at the NetworkView (lets tests assert it).
+    #: True when decide() never looks at the NetworkView (lets tests assert it): engines
+    #: then skip keeping the view up to date, and static runs have a closed form.
     static: ClassVar[bool] = False
     #: True for upper-bound policies that may call ``view.what_if`` (they see the future).
     clairvoyant: ClassVar[bool] = False

@@ -116,7 +116,8 @@ class EventEngine:
         now = self.env.now
         self._advance(now)
         view, policy = self.view, self.policy
-        self._update_view(req, now)
+        if self.observe:  # a static policy never looks at the view (Policy.static)
+            self._update_view(req, now)
         op = policy.decide(req, view)
         estimate = getattr(policy, "last_estimate_bytes_per_s", None)
         if estimate is not None:
@@ -140,12 +141,10 @@ class EventEngine:
         view.waiting_cloud_work_s = (sum(j.cost.cloud_busy_s for _, _, j in self.to_link)
                                      + sum(j.cost.cloud_busy_s for _, _, j in self.to_cloud))
         view.arrivals_s.append(now)
-        if self.observe:  # transfers being transmitted now: their size and start, not end
-            sending = self.sending
-            while sending and sending[0][1] <= now:
-                sending.popleft()
-            view.inflight = [(size, start) for start, end, size in sending
-                             if start <= now < end]
+        sending = self.sending  # transfers on the wire now: their size and start, not end
+        while sending and sending[0][1] <= now:
+            sending.popleft()
+        view.inflight = [(size, start) for start, end, size in sending if start <= now < end]
         if self.policy.clairvoyant:
             view.what_if = lambda op, r=req: self.what_if(r, op)
 
