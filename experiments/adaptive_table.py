@@ -16,38 +16,16 @@ skipped) plus the analysis ``experiments.analyses.adaptive_table``; rerunning re
 
 from __future__ import annotations
 
-from experiments.analyses.script import (
-    SPECS_DIR,
-    add_sweep_flags,
-    experiment_spec,
-    run_experiment,
-)
-from models.cli import add_common, command, make_parser, run_main
+from experiments.analyses.script import experiment_main
+from models.cli import run_main
 
-NAME = "adaptive_table"
-SPEC = SPECS_DIR / f"{NAME}.toml"
-TRACE_SET = "uplink"
-
-
-@command
-def main(argv: list[str] | None = None) -> int:
-    ap = make_parser(f"python -m experiments.{NAME}", __doc__)
-    add_common(ap, "requests", help="requests per trace (default: the spec's, 500)")
-    add_common(ap, "seed", default=None, help="workload seed (default: the spec's, 0)")
-    ap.add_argument("--deadline", type=float, help="deadline in s (default 2)")
-    ap.add_argument("--options", help="modes adaptive policies may choose among (default "
-                    "kv,scout,cloud-text,edge-local)")
-    add_common(ap, "out", default="results/adaptive", help="output folder (sweep store and "
-               "tables; default results/adaptive)")
-    add_sweep_flags(ap)
-    args = ap.parse_args(argv)
-    spec = experiment_spec(SPEC, sweep={"seed": args.seed},
-                           fixed={"requests": args.requests, "deadline_s": args.deadline,
-                                  "options": args.options})
-    print(run_experiment(NAME, spec, args.out, jobs=args.jobs, quiet=args.quiet,
-                         trace_set=TRACE_SET))
-    return 0
-
+main = experiment_main(
+    "adaptive_table", __doc__, trace_set="uplink", out="results/adaptive",
+    writes="tables", per="trace", flags={
+        "deadline_s": ("--deadline", {"type": float, "metavar": "DEADLINE",
+                                      "help": "deadline in s (default 2)"}),
+        "options": ("--options", {"help": "modes adaptive policies may choose among "
+                                  "(default kv,scout,cloud-text,edge-local)"})})
 
 if __name__ == "__main__":
     run_main(main)

@@ -14,34 +14,11 @@ Usage: ``python -m experiments.estimator_choice [--requests 500]
 
 from __future__ import annotations
 
-from experiments.analyses.script import (
-    SPECS_DIR,
-    add_sweep_flags,
-    experiment_spec,
-    run_experiment,
-)
-from models.cli import add_common, command, make_parser, run_main
+from experiments.analyses.script import experiment_main
+from models.cli import run_main
 
-NAME = "estimator_choice"
-SPEC = SPECS_DIR / f"{NAME}.toml"
-TRACE_SET = "synthetic"
-
-
-@command
-def main(argv: list[str] | None = None) -> int:
-    ap = make_parser(f"python -m experiments.{NAME}", __doc__)
-    add_common(ap, "requests", help="requests per trace (default: the spec's, 500)")
-    add_common(ap, "seed", default=None, help="workload seed (default: the spec's, 0)")
-    add_common(ap, "out", default=f"results/{NAME}", help="output folder (sweep store and "
-               f"table.txt; default results/{NAME})")
-    add_sweep_flags(ap)
-    args = ap.parse_args(argv)
-    spec = experiment_spec(SPEC, sweep={"seed": args.seed},
-                           fixed={"requests": args.requests})
-    print(run_experiment(NAME, spec, args.out, jobs=args.jobs, quiet=args.quiet,
-                         trace_set=TRACE_SET))
-    return 0
-
+main = experiment_main("estimator_choice", __doc__, trace_set="synthetic",
+                       writes="table.txt", per="trace")
 
 if __name__ == "__main__":
     run_main(main)

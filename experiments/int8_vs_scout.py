@@ -13,34 +13,11 @@ Usage: ``python -m experiments.int8_vs_scout [--requests 500] [--out results/int
 
 from __future__ import annotations
 
-from experiments.analyses.script import (
-    SPECS_DIR,
-    add_sweep_flags,
-    experiment_spec,
-    run_experiment,
-)
-from models.cli import add_common, command, make_parser, run_main
+from experiments.analyses.script import experiment_main
+from models.cli import run_main
 
-NAME = "int8_vs_scout"
-SPEC = SPECS_DIR / f"{NAME}.toml"
-TRACE_SET = "uplink"
-
-
-@command
-def main(argv: list[str] | None = None) -> int:
-    ap = make_parser(f"python -m experiments.{NAME}", __doc__)
-    add_common(ap, "requests", help="requests per cell (default: the spec's, 500)")
-    add_common(ap, "seed", default=None, help="workload seed (default: the spec's, 0)")
-    add_common(ap, "out", default=f"results/{NAME}", help="output folder (sweep store and "
-               f"grid.csv; default results/{NAME})")
-    add_sweep_flags(ap)
-    args = ap.parse_args(argv)
-    spec = experiment_spec(SPEC, sweep={"seed": args.seed},
-                           fixed={"requests": args.requests})
-    print(run_experiment(NAME, spec, args.out, jobs=args.jobs, quiet=args.quiet,
-                         trace_set=TRACE_SET))
-    return 0
-
+main = experiment_main("int8_vs_scout", __doc__, trace_set="uplink", writes="grid.csv",
+                       per="cell")
 
 if __name__ == "__main__":
     run_main(main)

@@ -16,13 +16,14 @@ from typing import Any
 
 from experiments.analyses import run_analysis
 from experiments.sweep import Spec, run_sweep, spec_from_dict
-from models.cli import Parser
+from models.cli import Main, Parser, add_common, command, make_parser
 from models.errors import InputError
 from sim.scenario import FIELDS, REPO_ROOT, Scenario
 from sim.settings import parse_settings_file
 from sim.traces import sets
 
-__all__ = ["SPECS_DIR", "add_sweep_flags", "experiment_spec", "run_experiment"]
+__all__ = ["SPECS_DIR", "add_sweep_flags", "experiment_main", "experiment_spec",
+           "run_experiment"]
 
 SPECS_DIR = REPO_ROOT / "experiments" / "specs"
 _DEFAULTS = Scenario()
@@ -84,3 +85,34 @@ def run_experiment(analysis: str, spec: Spec, out: str | Path, *, jobs: int | No
     if not report.complete:  # pragma: no cover - run_sweep runs every missing cell
         raise InputError(f"the sweep in {out} is not complete", spec.source)
     return run_analysis(analysis, spec, Path(out), rows=report.rows)
+
+
+def experiment_main(name: str, doc: str | None, *, trace_set: str, writes: str, per: str,
+                    out: str | None = None, flags: dict[str, tuple[str, dict]] | None = None
+                    ) -> Main:
+    """The ``main(argv)`` of ``python -m experiments.NAME``: the spec
+    ``experiments/specs/NAME.toml`` with ``--requests``/``--seed`` (and ``flags``: Scenario
+    field -> (flag, argparse keywords)) overriding it, run into ``--out`` (default
+    ``results/NAME``), then the analysis NAME; prints its text. ``writes`` names the files
+    the analysis writes, ``per`` what ``--requests`` counts per (``trace``, ``cell``)."""
+    out = out or f"results/{name}"
+
+    @command
+    def main(argv: list[str] | None = None) -> int:
+        ap = make_parser(f"python -m experiments.{name}", doc)
+        add_common(ap, "requests", help=f"requests per {per} (default: the spec's, 500)")
+        add_common(ap, "seed", default=None, help="workload seed (default: the spec's, 0)")
+        for field, (flag, kw) in (flags or {}).items():
+            ap.add_argument(flag, dest=field, **kw)
+        add_common(ap, "out", default=out, help=f"output folder (sweep store and {writes}; "
+                   f"default {out})")
+        add_sweep_flags(ap)
+        args = ap.parse_args(argv)
+        fixed = {"requests": args.requests, **{f: getattr(args, f) for f in flags or {}}}
+        spec = experiment_spec(SPECS_DIR / f"{name}.toml", sweep={"seed": args.seed},
+                               fixed=fixed)
+        print(run_experiment(name, spec, args.out, jobs=args.jobs, quiet=args.quiet,
+                             trace_set=trace_set))
+        return 0
+
+    return main
