@@ -14,7 +14,7 @@ costs and workloads is not timed):
 * **Baseline, side by side**: the same cell with the independent-bottleneck shortcut turned
   off (progressive filling at every start, finish and capacity change), on the first
   ``--baseline-requests`` requests per device; the ratio compares requests/s. Both give the
-  same finish times (tested in ``tests/test_fluidnet.py``).
+  same finish times (tested in ``tests/sim/network/test_fluidnet.py``).
 * **One device**: the network engine vs the single-link SimPy engine on the same 20,000
   requests (the price of generality when there is nothing to share).
 
