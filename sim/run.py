@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.cli import Parser, add_common, command, run_main
-from sim.scenario import FIELDS, Scenario, coerce, load_config
+from sim.scenario import FIELDS, Scenario, coerce, load_config, trace_by_name
 
 SUMMARY_JSON_KEYS = (
     "policy", "requests", "hits", "deadline_hit_rate", "hit_rate_ci_low", "hit_rate_ci_high",
@@ -58,6 +58,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
             values[name] = coerce(name, v, "--" + FIELDS[name].metadata.get("flag", name))
     if "bandwidth_mbps" in values and values["bandwidth_mbps"] is not None:
         values.setdefault("trace", None)
+    if values.get("trace") is not None and values.get("bandwidth_mbps") is None:
+        values["trace"] = trace_by_name(values["trace"])  # `--trace lte`: a shipped trace
     return Scenario(**values)
 
 

@@ -162,10 +162,11 @@ class Scenario:
         return self.users > 1 or self.topology is not None or self.engine == "network"
 
     def resolved_trace_path(self) -> Path | None:
-        """The trace path; a relative path missing from the CWD is looked up in the repo."""
+        """The trace path (:func:`trace_by_name`: a relative path missing from the working
+        directory is looked up in the repo; a shipped trace can be named, ``lte``)."""
         if self.bandwidth_mbps is not None or self.trace is None:
             return None
-        return resolve_path(self.trace)
+        return resolve_path(trace_by_name(self.trace))
 
     def option_modes(self) -> list[str]:
         return [m.strip() for m in self.options.split(",") if m.strip()]
@@ -204,6 +205,30 @@ def resolve_path(path: str) -> Path:
     if not p.exists() and not p.is_absolute() and (REPO_ROOT / p).exists():
         return REPO_ROOT / p
     return p
+
+
+#: the synthetic traces that ship with the repository
+SHIPPED_TRACES_DIR = REPO_ROOT / "traces"
+
+
+def shipped_trace_names() -> list[str]:
+    """Names of the shipped traces (``3g``, ``5g``, ``broadband``, ``lte``)."""
+    return sorted(p.stem for p in SHIPPED_TRACES_DIR.glob("*.csv"))
+
+
+def trace_by_name(text: str) -> str:
+    """A trace as the user named it -> a path that exists: ``text`` itself when it names a
+    file (in the working directory, else in the repository); a shipped trace's name or file
+    name (``lte``, ``lte.csv``) -> ``traces/lte.csv``. Otherwise an InputError that lists
+    the shipped traces."""
+    if resolve_path(text).exists():
+        return text
+    if len(Path(text).parts) == 1:
+        for name in (text, f"{text}.csv"):
+            if (SHIPPED_TRACES_DIR / name).is_file() and name.endswith(".csv"):
+                return f"traces/{name}"
+    raise InputError("trace file not found (shipped traces, by name: "
+                     f"{', '.join(shipped_trace_names())}; or give a path)", text)
 
 
 def coerce(name: str, value: Any, source: str) -> Any:

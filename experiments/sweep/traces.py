@@ -11,7 +11,7 @@ from typing import Any
 
 from models.errors import InputError
 from sim.build import trace_files
-from sim.scenario import REPO_ROOT, resolve_path
+from sim.scenario import REPO_ROOT, resolve_path, shipped_trace_names, trace_by_name
 from sim.traces import sets as trace_sets
 
 __all__ = ["canonical_kind", "expand_trace", "is_kind", "kind_file_name", "materialise_kind",
@@ -118,6 +118,12 @@ def expand_trace(value: Any, source: str) -> list[str]:
                     return hits
                 return [str(Path(p).relative_to(base)) for p in hits]
         raise InputError(f"trace pattern {text!r} matches no file", source)
+    if not resolve_path(text).exists() and len(Path(text).parts) == 1:
+        try:
+            text = trace_by_name(text)  # a shipped trace by name (``lte``)
+        except InputError:
+            raise InputError(f"trace {text!r} not found (shipped traces, by name: "
+                             f"{', '.join(shipped_trace_names())})", source) from None
     p = resolve_path(text)
     if p.is_dir():
         return [f"{text.rstrip('/')}/{f.relative_to(p)}" for f in trace_files(p)]

@@ -455,3 +455,11 @@ def test_seed_from_spec_reproduces_sim_run(tmp_path):
     with pytest.raises(InputError, match="same workload"):
         spec_from_dict({"sweep": {"seed_from": "spec", "replications": 2}, "fixed": fixed},
                        "s.toml")
+
+
+def test_shipped_traces_by_name_in_a_spec():
+    spec = spec_from_dict({"fixed": {"policies": ["scout"], "requests": 5},
+                           "axes": {"trace": ["lte", "5g.csv"]}}, "n.toml")
+    assert [c.params["trace"] for c in spec.cells()] == ["traces/lte.csv", "traces/5g.csv"]
+    with pytest.raises(InputError, match=r"'lte5' not found \(shipped traces, by name: 3g"):
+        spec_from_dict({"axes": {"trace": ["lte5"]}}, "n.toml").cells()

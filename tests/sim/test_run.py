@@ -164,3 +164,26 @@ def test_list_policies(capsys):
     for name in ("int8", "scout", "cloud-text", "edge-local", "adaptive", "mpc", "oracle"):
         assert f"\n{name}  (" in "\n" + out
     assert "safety" in out and "(0, 1]" in out and "horizon" in out
+
+
+@pytest.mark.parametrize("name", ["lte", "lte.csv", "traces/lte.csv"])
+def test_a_shipped_trace_by_name_from_any_folder(name, tmp_path, monkeypatch, capsys):
+    """``--trace lte`` (the user's own command) finds the shipped trace from any folder and
+    records its path; the run equals ``--trace traces/lte.csv`` from the repository."""
+    monkeypatch.chdir(REPO)
+    assert main(["--policy", "int8,scout", "--trace", "traces/lte.csv", "--json", *FAST]) == 0
+    expected = capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert main(["--policy", "int8,scout", "--trace", name, "--json", "--out", str(out),
+                 *FAST]) == 0
+    assert capsys.readouterr().out == expected
+    assert json.loads((out / "scenario.json").read_text())["trace"] == "traces/lte.csv"
+
+
+def test_an_unknown_trace_name_lists_the_shipped_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--trace", "lte5", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "lte5: trace file not found (shipped traces, by name: 3g, 5g, broadband, lte" in err
