@@ -87,29 +87,52 @@ def format_table(summary: pd.DataFrame) -> str:
 
 
 def _table(summary: pd.DataFrame) -> str:
-    head = (f"{'policy':<14}{'n':>6}  {'hit rate [95% CI]':<22}{'quality':>8}{'utility':>9}"
-            f"{'p50 s':>9}{'p95 s':>9}{'mean bytes':>14}")
-    lines = [head, "-" * len(head)]
-    for r in summary.itertuples():
-        ci = f"{r.deadline_hit_rate:.3f} [{r.hit_rate_ci_low:.3f},{r.hit_rate_ci_high:.3f}]"
-        lines.append(f"{r.policy:<14}{r.requests:>6}  {ci:<22}{_fmt(r.mean_quality):>8}"
-                     f"{_fmt(r.utility):>9}{_fmt(r.p50_latency_s):>9}{_fmt(r.p95_latency_s):>9}"
-                     f"{r.mean_payload_bytes:>14,.0f}")
-    return "\n".join(lines)
+    """One row per policy; a column widens (never narrows) to fit its widest value, so long
+    policy names and large latencies stay apart."""
+    cols = [("policy", "<", 14), ("n", ">", 6), ("", "<", 2), ("hit rate [95% CI]", "<", 22),
+            ("quality", ">", 8), ("utility", ">", 9), ("p50 s", ">", 9), ("p95 s", ">", 9),
+            ("mean bytes", ">", 14)]
+    rows = [[str(r.policy), str(r.requests), "",
+             f"{r.deadline_hit_rate:.3f} [{r.hit_rate_ci_low:.3f},{r.hit_rate_ci_high:.3f}]",
+             _fmt(r.mean_quality), _fmt(r.utility), _fmt(r.p50_latency_s),
+             _fmt(r.p95_latency_s), f"{r.mean_payload_bytes:,.0f}"]
+            for r in summary.itertuples()]
+    return _aligned(cols, rows, rule=True)
+
+
+def _aligned(cols: list[tuple[str, str, int]], rows: list[list[str]], rule: bool = False
+             ) -> str:
+    """Columns (header, alignment, minimum width): a right-aligned column keeps one space
+    before its widest value, a left-aligned one after it."""
+    widths = [max(width, max([len(head)] + [len(r[k]) for r in rows]) + 1)
+              for k, (head, _, width) in enumerate(cols)]
+
+    def line(cells: list[str]) -> str:
+        return "".join(f"{c:{a}{w}}" for c, (_, a, _w), w in zip(cells, cols, widths,
+                                                                   strict=True))
+
+    head = line([h for h, _, _ in cols])
+    out = [head.rstrip()] + (["-" * len(head.rstrip())] if rule else [])
+    return "\n".join(out + [line(r).rstrip() for r in rows])
+
+
+def _p(x: float) -> str:
+    """A p-value in 3 significant digits; one that underflows to 0 is below 1e-300."""
+    return "<1e-300" if x == 0 else f"{x:.3g}"
 
 
 def format_comparisons(cmp: pd.DataFrame) -> str:
     """Paired tests against the reference policy, Holm-corrected per metric."""
     ref = cmp["reference"].iloc[0]
-    lines = [f"paired vs {ref} (same requests; McNemar for hits, Wilcoxon for utility; "
-             f"Holm over {len(cmp)} policies):",
-             f"{'policy':<14}{'hit diff':>9}{'p(Holm)':>10}  {'':<27}{'utility diff [95% CI]':>28}"
-             f"{'p(Holm)':>10}  verdict"]
-    for r in cmp.itertuples():
-        ci = f"{r.utility_diff:+.3f} [{r.utility_diff_ci_low:+.3f},{r.utility_diff_ci_high:+.3f}]"
-        lines.append(f"{r.policy:<14}{r.hit_rate_diff:>+9.3f}{r.hit_p_holm:>10.3g}  "
-                     f"{r.hit_verdict:<27}{ci:>28}{r.utility_p_holm:>10.3g}  {r.utility_verdict}")
-    return "\n".join(lines)
+    cols = [("policy", "<", 14), ("hit diff", ">", 9), ("p(Holm)", ">", 10), ("", "<", 2),
+            ("", "<", 27), ("utility diff [95% CI]", ">", 28), ("p(Holm)", ">", 10),
+            ("", "<", 2), ("verdict", "<", 0)]
+    rows = [[str(r.policy), f"{r.hit_rate_diff:+.3f}", _p(r.hit_p_holm), "", r.hit_verdict,
+             f"{r.utility_diff:+.3f} [{r.utility_diff_ci_low:+.3f},"
+             f"{r.utility_diff_ci_high:+.3f}]", _p(r.utility_p_holm), "", r.utility_verdict]
+            for r in cmp.itertuples()]
+    return (f"paired vs {ref} (same requests; McNemar for hits, Wilcoxon for utility; "
+            f"Holm over {len(cmp)} policies):\n" + _aligned(cols, rows))
 
 
 def format_network(result) -> str:

@@ -187,3 +187,18 @@ def test_an_unknown_trace_name_lists_the_shipped_ones(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "lte5: trace file not found (shipped traces, by name: 3g, 5g, broadband, lte" in err
+
+
+def test_table_columns_widen_for_long_names_and_large_latencies():
+    import pandas as pd
+
+    from sim.run import _p, _table
+
+    row = dict(policy="adaptive(estimator=harmonic,safety=0.9)", requests=50,
+               deadline_hit_rate=0.5, hit_rate_ci_low=0.4, hit_rate_ci_high=0.6,
+               mean_quality=0.7, utility=0.35, p50_latency_s=7398.40713,
+               p95_latency_s=13989.867, mean_payload_bytes=1e7)
+    lines = _table(pd.DataFrame([row, dict(row, policy="int8")])).splitlines()
+    assert "7398.407 13989.867" in lines[2]  # never run together
+    assert len({line.index("0.500 [") for line in lines[2:]}) == 1  # aligned
+    assert _p(0.0) == "<1e-300" and _p(0.01234) == "0.0123"
