@@ -64,9 +64,11 @@ def add_common(parser: argparse.ArgumentParser, name: str, *flags: str, **overri
 
 def make_parser(prog: str, doc: str | None, *, common: Iterable[str] = (),
                 **kwargs: Any) -> Parser:
-    """A :class:`Parser` for ``python -m prog`` described by the first line of ``doc``,
+    """A :class:`Parser` for ``python -m prog`` described by the first paragraph of ``doc``,
     with the shared flags named in ``common``."""
-    description = doc.strip().splitlines()[0] if doc and doc.strip() else None
+    description = None
+    if doc and doc.strip():  # the first paragraph (a sentence may wrap onto later lines)
+        description = " ".join(doc.strip().split("\n\n")[0].split())
     parser = Parser(prog=prog, description=description, **kwargs)
     for name in common:
         add_common(parser, name)
