@@ -8,8 +8,11 @@ and per-link loads.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from policies import make_policy
 from sim.build import build_costs, build_topology, build_workload, policy_context
@@ -19,7 +22,9 @@ from sim.records import Result
 from sim.scenario import Scenario
 
 
-def run_network(s: Scenario) -> Result:
+def run_network(s: Scenario, *, progress: bool = False) -> Result:
+    """Every policy of ``s`` on the network engine; ``progress``: a bar of requests done
+    on stderr."""
     topology = build_topology(s)
     costs = build_costs(s)
     labels = [make_policy(spec)[0] for spec in s.policies]  # a bad name fails before work
@@ -34,11 +39,15 @@ def run_network(s: Scenario) -> Result:
             return policy
         return make
 
+    bar = tqdm(total=len(labels) * sum(map(len, workloads)), unit="req", desc="network",
+               disable=not progress, file=sys.stderr, dynamic_ncols=True, leave=False)
     for spec, label in zip(s.policies, labels, strict=True):
+        bar.set_postfix_str(label)
         r = simulate_network(label, policy_for(spec), workloads, topology, costs,
                              link_efficiency=s.link_efficiency,
                              count_return_latency=s.count_return_latency,
-                             cloud_serving=s.cloud_serving, max_batch=s.max_batch)
+                             cloud_serving=s.cloud_serving, max_batch=s.max_batch,
+                             progress=bar.update if progress else None)
         df = pd.DataFrame.from_records(r.rows, columns=USER_RECORD_COLUMNS)
         df = df.sort_values(["user", "request"], kind="stable", ignore_index=True)
         df.insert(0, "policy", label)
@@ -54,6 +63,7 @@ def run_network(s: Scenario) -> Result:
                       "capacity_bytes": np.nan,
                       "utilisation": r.cloud_busy_s / r.end_s if r.end_s > 0 else np.nan,
                       "mean_batch": float(batches.mean())})
+    bar.close()
     records = pd.concat(frames, ignore_index=True)
     summary = summarize(records)
     summary["compute_source"] = summary["policy"].map(sources)

@@ -113,8 +113,10 @@ class NetworkEngine:
     def __init__(self, policy_for: Callable[[int], Policy], topology: Topology,
                  costs: CostModel, *, link_efficiency: float = 1.0,
                  count_return_latency: bool = True, cloud_serving: str = "fifo",
-                 max_batch: int = 8, independent: bool = True, label: str = "policy"):
+                 max_batch: int = 8, independent: bool = True, label: str = "policy",
+                 progress: Callable[[int], object] | None = None):
         self.topology, self.costs = topology, costs
+        self.progress = progress  # called with 1 per request recorded (a progress bar)
         self.link_efficiency = link_efficiency
         self.count_return_latency = count_return_latency
         self.env = simpy.Environment()
@@ -219,6 +221,8 @@ class NetworkEngine:
         self.result.rows.append(user_record(p.device.index, record_row(
             p.req, p.cost, p.estimate_mbps, p.edge_start_s, p.ready_s, start, link_end_s,
             cloud_start_s, at_user)))
+        if self.progress is not None:
+            self.progress(1)
 
     def _totals(self) -> NetworkRunResult:
         result = self.result
@@ -236,7 +240,8 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
                      workloads: list[list[Request]], topology: Topology, costs: CostModel, *,
                      link_efficiency: float = 1.0, count_return_latency: bool = True,
                      cloud_serving: str = "fifo", max_batch: int = 8,
-                     independent: bool = True) -> NetworkRunResult:
+                     independent: bool = True,
+                     progress: Callable[[int], object] | None = None) -> NetworkRunResult:
     """Run one policy (a fresh instance per device, ``policy_for(device index)``) over
     ``workloads[i]`` for device ``topology.devices[i]``. ``independent=False`` turns off the
     fluid network's independent-bottleneck shortcut (same results; for benchmarks)."""
@@ -245,4 +250,5 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
     return NetworkEngine(policy_for, topology, costs, link_efficiency=link_efficiency,
                          count_return_latency=count_return_latency,
                          cloud_serving=cloud_serving, max_batch=max_batch,
-                         independent=independent, label=policy_label).run(workloads)
+                         independent=independent, label=policy_label,
+                         progress=progress).run(workloads)

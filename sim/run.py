@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML or YAML file of settings (flags override it)")
     add_common(p, "out", help="folder for requests.csv, summary.csv and scenario.json")
     add_common(p, "json", help="print the summary as JSON")
+    add_common(p, "quiet", help="no progress bar (it shows only on a terminal)")
     p.add_argument("--list-policies", action="store_true",
                    help="print every registered policy with its parameters (name, type, "
                         "default, range, help) and exit")
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print(describe_policies())
         return 0
     scenario = scenario_from_args(args)
-    result = run(scenario)
+    result = run(scenario, progress=not args.quiet and sys.stderr.isatty())
     if args.out:
         write_outputs(result, args.out)
     if args.out and not result.comparisons.empty:

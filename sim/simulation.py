@@ -36,12 +36,13 @@ __all__ = ["Result", "build_costs", "build_timing", "build_topology", "build_tra
            "build_workload", "policy_context", "run", "run_notes", "trace_files"]
 
 
-def run(scenario: Scenario) -> Result:
+def run(scenario: Scenario, *, progress: bool = False) -> Result:
     """Run every policy of ``scenario`` on the same requests; on one link, or on every
-    trace of ``trace_dir`` (then ``summary`` has per-trace rows and pooled rows)."""
+    trace of ``trace_dir`` (then ``summary`` has per-trace rows and pooled rows).
+    ``progress``: a progress bar on stderr for the network engine's long runs."""
     s = scenario.validate()
     if s.networked:
-        result = run_network(s)
+        result = run_network(s, progress=progress)
     else:
         result = _run_dir(s) if s.trace_dir else _run_one(s, build_trace(s))
     reference = s.reference_policy()

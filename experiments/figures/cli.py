@@ -25,6 +25,7 @@ def build_parser() -> Parser:
     add_common(ap, "out", default=str(FIG_DIR), help="figure folder (default figures/)")
     ap.add_argument("--results", default=str(RESULTS_DIR),
                     help="sweep cache (default results/figures)")
+    add_common(ap, "quiet", help="no progress bars (they show only on a terminal)")
     return ap
 
 
@@ -32,7 +33,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ctx = Context(quick=args.quick, jobs=args.jobs, out=Path(args.out),
-                  results=Path(args.results))
+                  results=Path(args.results), quiet=args.quiet)
     names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     t0 = time.perf_counter()
     written = make_figures(names, ctx)

@@ -32,6 +32,8 @@ class Context:
 
     quick: bool = False
     jobs: int | None = None
+    #: no progress bars (they show only when stderr is a terminal)
+    quiet: bool = False
     out: Path = FIG_DIR
     results: Path = RESULTS_DIR
     shared: Path = SHARED_TRACES
@@ -48,12 +50,12 @@ class Context:
         s = spec_from_dict(spec, f"<figures: {name} ({self.mode})>", default_name=name)
         out = self.results / self.mode / name
         try:
-            rep = run_sweep(s, out, jobs=self.jobs, quiet=True)
+            rep = run_sweep(s, out, jobs=self.jobs, quiet=self.quiet or not sys.stderr.isatty())
         except (StaleInputs, SpecChanged) as err:  # a cache: recompute it
             why = "spec" if isinstance(err, SpecChanged) else "input files"
             self.log(f"  sweep {name}: the cache was made with another {why}; recomputing")
             shutil.rmtree(out)
-            rep = run_sweep(s, out, jobs=self.jobs, quiet=True)
+            rep = run_sweep(s, out, jobs=self.jobs, quiet=self.quiet or not sys.stderr.isatty())
         self.log(f"  sweep {name}: {rep.cells} cells, {rep.done_before} cached, ran {rep.ran} "
                  f"in {rep.elapsed_s:.1f} s")
         self.last_store = rep.out
