@@ -6,9 +6,10 @@ import importlib
 import time
 from pathlib import Path
 
-from experiments.figures.context import FIG_DIR, RESULTS_DIR, Context
+from experiments.figures.context import FIG_DIR, QUICK_DIR, RESULTS_DIR, Context
 from experiments.figures.make import FIGURES, make_figures
 from models.cli import Parser, add_common, command, make_parser
+from sim.scenario import REPO_ROOT
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -22,7 +23,9 @@ def build_parser() -> Parser:
                     help="fewer grid points and requests (same figures)")
     ap.add_argument("--only", help="comma-separated figure names: " + ", ".join(FIGURES))
     ap.add_argument("-j", "--jobs", type=int, help="local processes for the sweeps")
-    add_common(ap, "out", default=str(FIG_DIR), help="figure folder (default figures/)")
+    add_common(ap, "out", default=None, help="figure folder (default figures/; with --quick "
+               f"{QUICK_DIR.relative_to(REPO_ROOT)}/, so quick runs never replace the "
+               "committed figures)")
     ap.add_argument("--results", default=str(RESULTS_DIR),
                     help="sweep cache (default results/figures)")
     add_common(ap, "quiet", help="no progress bars (they show only on a terminal)")
@@ -32,7 +35,8 @@ def build_parser() -> Parser:
 @command
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    ctx = Context(quick=args.quick, jobs=args.jobs, out=Path(args.out),
+    out = Path(args.out) if args.out else QUICK_DIR if args.quick else FIG_DIR
+    ctx = Context(quick=args.quick, jobs=args.jobs, out=out,
                   results=Path(args.results), quiet=args.quiet)
     names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     t0 = time.perf_counter()

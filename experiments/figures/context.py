@@ -14,11 +14,13 @@ from experiments.sweep import SpecChanged, StaleInputs, run_sweep, spec_from_dic
 from sim.scenario import REPO_ROOT
 from sim.traces import sets as trace_sets
 
-__all__ = ["FIG_DIR", "MEASURED_CACHE", "PUBLISHED_CACHE", "RESULTS_DIR", "SHARED_REL",
+__all__ = ["FIG_DIR", "MEASURED_CACHE", "PUBLISHED_CACHE", "QUICK_DIR", "RESULTS_DIR", "SHARED_REL",
            "SHARED_TRACES", "Context"]
 
 FIG_DIR = REPO_ROOT / "figures"
 RESULTS_DIR = REPO_ROOT / "results" / "figures"
+#: where --quick figures go by default: never over the committed ones
+QUICK_DIR = REPO_ROOT / "results" / "figures-quick"
 #: the shared traces, and as the sweep specs name them (relative: keys stay machine
 #: independent); defined in sim.traces.sets
 SHARED_TRACES, SHARED_REL = trace_sets.SHARED_TRACES, trace_sets.SHARED_TRACES_REL

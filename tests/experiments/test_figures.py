@@ -144,3 +144,15 @@ def test_users_figure_on_a_tiny_grid(tmp_path, monkeypatch):
     assert set(data["users"]) == {1, 3} and set(data["requests"]) == {3}  # per device
     three = data[data["users"] == 3]
     assert (three["user_ci_low"] <= three["deadline_hit_rate"] + 1e-12).all()
+
+
+def test_quick_figures_never_write_over_the_committed_ones(tmp_path, monkeypatch):
+    """``--quick`` without ``--out`` writes to results/figures-quick, not figures/."""
+    import experiments.figures.cli as cli
+
+    monkeypatch.setattr(cli, "QUICK_DIR", tmp_path / "quick")
+    monkeypatch.setattr(cli, "FIG_DIR", tmp_path / "committed")
+    assert cli.main(["--quick", "--only", "payload_vs_context", "--results",
+                     str(tmp_path / "cache"), "--quiet"]) == 0
+    assert (tmp_path / "quick" / "payload_vs_context.csv").is_file()
+    assert not (tmp_path / "committed").exists()
