@@ -9,7 +9,6 @@ from pathlib import Path
 from experiments.figures.context import FIG_DIR, QUICK_DIR, RESULTS_DIR, Context
 from experiments.figures.make import FIGURES, make_figures
 from models.cli import Parser, add_common, command, make_parser
-from sim.scenario import REPO_ROOT
 
 __all__ = ["PROG", "build_parser", "main"]
 
@@ -24,8 +23,7 @@ def build_parser() -> Parser:
     ap.add_argument("--only", help="comma-separated figure names: " + ", ".join(FIGURES))
     ap.add_argument("-j", "--jobs", type=int, help="local processes for the sweeps")
     add_common(ap, "out", default=None, help="figure folder (default figures/; with --quick "
-               f"{QUICK_DIR.relative_to(REPO_ROOT)}/, so quick runs never replace the "
-               "committed figures)")
+               "results/figures-quick/, so quick runs never replace the committed figures)")
     ap.add_argument("--results", default=str(RESULTS_DIR),
                     help="sweep cache (default results/figures)")
     add_common(ap, "quiet", help="no progress bars (they show only on a terminal)")
