@@ -140,7 +140,9 @@ def format_comparisons(cmp: pd.DataFrame) -> str:
 def format_network(result) -> str:
     """Fairness across devices and the busiest links, per policy (network engine)."""
     lines = ["per device: Jain's index of hit rates, min-max, 95% CI of the mean over "
-             "devices; busiest links (carried / capacity) and the cloud GPU:"]
+             "devices; busiest links (carried / capacity) and the cloud GPU:",
+             "  (links FROM->TO: dN->cell a device's radio link, cell->core the cell's shared "
+             "uplink, core->cloud the backhaul (default cell); links.csv lists every link)"]
     for r in result.summary.itertuples():
         links = result.links[result.links["policy"] == r.policy]
         gpu = links[links["link"] == "cloud-gpu"].iloc[0]
