@@ -156,3 +156,20 @@ def test_quick_figures_never_write_over_the_committed_ones(tmp_path, monkeypatch
                      str(tmp_path / "cache"), "--quiet"]) == 0
     assert (tmp_path / "quick" / "payload_vs_context.csv").is_file()
     assert not (tmp_path / "committed").exists()
+
+
+#: figures drawn from the quality caches and payload arithmetic alone (no simulation):
+#: cheap enough to regenerate in every test run
+NO_SIMULATION = ("payload_vs_context", "kv_quantisation", "q2c_vs_snapkv", "scout_gap")
+
+
+@pytest.mark.parametrize("name", NO_SIMULATION)
+def test_committed_figure_numbers_are_what_the_code_produces(name, tmp_path):
+    """The committed ``figures/NAME.csv`` equals a fresh run's, byte for byte (the
+    simulation figures are checked the same way by regenerating them: README)."""
+    from tests.conftest import REPO
+
+    make_figures([name], Context(out=tmp_path, results=tmp_path / "cache",
+                                 log=lambda _m: None, quiet=True))
+    assert (tmp_path / f"{name}.csv").read_bytes() == (REPO / "figures" / f"{name}.csv"
+                                                       ).read_bytes()
