@@ -24,6 +24,10 @@ def format_summary(spec: Spec, rows: pd.DataFrame, max_cells: int = 30) -> str:
     if ncells <= max_cells:
         hit = rows.pivot_table(index="cell_index", columns="policy",
                                values="deadline_hit_rate", sort=False)
+        low = rows.pivot_table(index="cell_index", columns="policy",
+                               values="hit_rate_ci_low", sort=False)
+        high = rows.pivot_table(index="cell_index", columns="policy",
+                                values="hit_rate_ci_high", sort=False)
         first = rows.drop_duplicates("cell_index").set_index("cell_index")
 
         def fmt(n: str, v: Any) -> str:
@@ -33,16 +37,18 @@ def format_summary(spec: Spec, rows: pd.DataFrame, max_cells: int = 30) -> str:
 
         table = [[fmt(n, first.loc[i, n]) for n in varying] for i in hit.index]
         widths = [max(len(n), *(len(r[k]) for r in table)) for k, n in enumerate(varying)]
-        cw = max(8, *(len(p) + 1 for p in pols))
+        cw = max(21, *(len(p) + 1 for p in pols))
         head = "  ".join(f"{n:<{w}}" for n, w in zip(varying, widths, strict=True)) or "cell"
-        lines.append("deadline hit rate per cell")
+        n = rows.groupby("cell_index")["requests"].first()
+        same_n = f"n = {int(n.iloc[0])} requests per cell" if n.nunique() == 1 else "n varies"
+        lines.append(f"deadline hit rate per cell [95% Wilson CI] ({same_n})")
         lines.append(head + "".join(f"{p:>{cw}}" for p in pols))
         lines.append("-" * (len(head) + cw * len(pols)))
         for r, i in zip(table, hit.index, strict=True):
             lab = "  ".join(f"{v:<{w}}" for v, w in zip(r, widths, strict=True)) or f"{i}"
             lines.append(f"{lab:<{len(head)}}" + "".join(
-                f"{hit.loc[i, p]:>{cw}.3f}" if p in hit.columns else f"{'-':>{cw}}"
-                for p in pols))
+                f"{hit.loc[i, p]:.3f} [{low.loc[i, p]:.3f},{high.loc[i, p]:.3f}]".rjust(cw)
+                if p in hit.columns else f"{'-':>{cw}}" for p in pols))
         lines.append("")
     g = rows.groupby("policy", sort=False)
     agg = pd.DataFrame({

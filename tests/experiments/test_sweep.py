@@ -463,3 +463,17 @@ def test_shipped_traces_by_name_in_a_spec():
     assert [c.params["trace"] for c in spec.cells()] == ["traces/lte.csv", "traces/5g.csv"]
     with pytest.raises(InputError, match=r"'lte5' not found \(shipped traces, by name: 3g"):
         spec_from_dict({"axes": {"trace": ["lte5"]}}, "n.toml").cells()
+
+
+def test_cell_table_shows_each_hit_rate_with_its_wilson_ci(tmp_path):
+    from experiments.sweep import format_summary
+    from sim.metrics import wilson_interval
+
+    spec = spec_from_dict({"fixed": {"policies": ["int8", "scout"], "requests": 40, **IDEAL},
+                           "axes": {"bandwidth_mbps": [2.0, 50.0]}}, "c.toml")
+    rows = run_sweep(spec, tmp_path / "c", jobs=1).rows
+    text = format_summary(spec, rows)
+    assert "per cell [95% Wilson CI] (n = 40 requests per cell)" in text
+    r = rows[rows["policy"] == "int8"].iloc[0]
+    lo, hi = wilson_interval(int(round(r.deadline_hit_rate * 40)), 40)
+    assert f"{r.deadline_hit_rate:.3f} [{lo:.3f},{hi:.3f}]" in text
