@@ -39,12 +39,17 @@ class StageCost(Protocol):
     uses_link: bool
 
 
+def fifo_start_s(ready_s: float, free_at_s: float) -> float:
+    """Start of service at a FIFO server that frees up at ``free_at_s``."""
+    return ready_s if ready_s > free_at_s else free_at_s
+
+
 def edge_stage_s(now_s: float, edge_free_at_s: float, c: StageCost) -> tuple[float, float]:
     """(start, ready) of a request's edge stage that joins the FIFO edge accelerator at
     ``now_s``: it starts when the accelerator frees up and hands off ``edge_s`` later. A
     mode with no edge work skips the queue: (now, now)."""
     if c.edge_busy_s > 0:
-        start = now_s if now_s > edge_free_at_s else edge_free_at_s
+        start = fifo_start_s(now_s, edge_free_at_s)
         return start, start + c.edge_s
     return now_s, now_s
 
@@ -54,8 +59,7 @@ def edge_free_after_s(now_s: float, edge_free_at_s: float, c: StageCost) -> floa
     ``edge_busy_s`` includes decoding a local answer); unchanged for a mode with no edge
     work."""
     if c.edge_busy_s > 0:
-        start = now_s if now_s > edge_free_at_s else edge_free_at_s
-        return start + c.edge_busy_s
+        return fifo_start_s(now_s, edge_free_at_s) + c.edge_busy_s
     return edge_free_at_s
 
 
@@ -71,11 +75,6 @@ def take_edge_s(edge: Any, now_s: float, c: StageCost) -> tuple[float, float]:
 def wire_bytes(c: StageCost, link_efficiency: float) -> float:
     """Bytes the link must carry for the payload (capacity -> goodput by ``efficiency``)."""
     return c.payload_bytes / link_efficiency
-
-
-def fifo_start_s(ready_s: float, free_at_s: float) -> float:
-    """Start of service at a FIFO server that frees up at ``free_at_s``."""
-    return ready_s if ready_s > free_at_s else free_at_s
 
 
 def at_cloud_s(link_end_s: float, one_way_s: float) -> float:

@@ -6,6 +6,8 @@ moment it joins the queue: ``start = max(ready, free_at)``, ``end = start + serv
 
 from __future__ import annotations
 
+from models.pipeline import fifo_start_s
+
 
 class FifoServer:
     """FIFO server with known service times; ``busy_s`` accumulates work done."""
@@ -17,7 +19,7 @@ class FifoServer:
 
     def serve(self, ready_s: float, service_s: float) -> float:
         """Queue a job; returns its start time. It occupies the server for ``service_s``."""
-        start = ready_s if ready_s > self.free_at_s else self.free_at_s
+        start = fifo_start_s(ready_s, self.free_at_s)
         self.free_at_s = start + service_s
         self.busy_s += service_s
         return start

@@ -8,6 +8,7 @@ which does not hold the link (propagation overlaps the next transfer's serialisa
 
 from __future__ import annotations
 
+from models.pipeline import fifo_start_s
 from sim.traces import Trace
 
 
@@ -23,7 +24,7 @@ class FluidLink:
 
     def send(self, ready_s: float, size_bytes: float) -> tuple[float, float]:
         """Queue a transfer ready at ``ready_s``; returns its (start, end of serialisation)."""
-        start = ready_s if ready_s > self.free_at_s else self.free_at_s
+        start = fifo_start_s(ready_s, self.free_at_s)
         end = self.trace.finish_time(start, size_bytes / self.efficiency)
         self.free_at_s = end
         self.bytes_sent += size_bytes
