@@ -53,13 +53,9 @@ def experiment_spec(path: str | Path, *, sweep: dict[str, Any] | None = None,
         axes.pop(k, None)
         if k in fx or k not in FIELDS or v != getattr(_DEFAULTS, k):
             fx[k] = v
-    if trace_set is not None:
-        traces = sets.resolve(trace_set)
-        if not traces:
-            raise InputError(f"no trace of the set {trace_set!r} is present (python -m "
-                             "sim.traces.sets lists them)", str(p))
+    if trace_set is not None:  # the sweep expands it (sim.traces.sets), skipping the missing
         fx.pop("trace", None)
-        axes["trace"] = traces
+        axes["trace"] = [f"set:{trace_set}"]
     return spec_from_dict(data, str(p), suffix=p.suffix.lower(), default_name=p.stem)
 
 

@@ -95,7 +95,7 @@ def _trace_set(text: str, source: str) -> list[str]:
     except InputError as err:
         raise InputError(f"trace {text!r}: {err.message}", source) from None
     if not paths:
-        raise InputError(f"trace {text!r}: no trace of the set is present (python -m "
+        raise InputError(f"no trace of the set {name!r} is present (python -m "
                          "sim.traces.sets lists them)", source)
     return paths
 
