@@ -30,10 +30,6 @@ Main = Callable[[list[str] | None], int]
 class Parser(argparse.ArgumentParser):
     """An argument parser that raises :class:`InputError` instead of printing usage."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("allow_abbrev", True)
-        super().__init__(*args, **kwargs)
-
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         raise InputError(message)
 
