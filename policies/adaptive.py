@@ -8,12 +8,10 @@ from typing import Any, Literal
 from models.errors import InputError
 from models.operating import OperatingPoint
 from models.request import Request
-from models.units import BYTES_PER_S_PER_MBPS
+from models.units import mbps_to_bytes_per_s
 from policies.base import NetworkView, Policy, PolicyContext
 from policies.estimators import make_estimator
 from policies.predict import predict
-
-MBPS = BYTES_PER_S_PER_MBPS  # old name
 
 
 class Adaptive(Policy):
@@ -64,7 +62,7 @@ class Adaptive(Policy):
         if not context.options:
             raise InputError(f"policy {self.name} needs operating points with a quality: "
                              "use a quality cache (not --quality-cache none)")
-        self.throughput = make_estimator(self.estimator_name, self.prior_mbps * MBPS,
+        self.throughput = make_estimator(self.estimator_name, mbps_to_bytes_per_s(self.prior_mbps),
                                          self.window, self.max_age_s)
         self.rtt = make_estimator("ewma", 0.05, self.window, self.max_age_s)
         self._seen = 0

@@ -52,7 +52,6 @@ from sim.traces import Trace
 __all__ = ["RECORD_COLUMNS", "EventEngine", "Record", "RunResult", "record_row", "simulate",
            "truth_mbps"]
 
-MBPS = BYTES_PER_S_PER_MBPS  # old name, kept for importers
 
 
 @dataclass(slots=True)
@@ -121,7 +120,7 @@ class EventEngine:
         op = policy.decide(req, view)
         estimate = getattr(policy, "last_estimate_bytes_per_s", None)
         if estimate is not None:
-            self.estimates[req.index] = estimate / MBPS
+            self.estimates[req.index] = estimate / BYTES_PER_S_PER_MBPS
         c = self.costs.cost(op, req)
         self.result.compute_sources.update(c.compute_sources)
         edge_start, ready = take_edge_s(self.edge, now, c)
