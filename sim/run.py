@@ -1,8 +1,11 @@
-"""Command line: ``python -m sim.run --policy scout,int8 --trace traces/lte.csv``.
+"""Command line: ``python -m sim.run --policy scout,int8 --trace lte``.
 
 A thin layer over :func:`sim.simulation.run`: flags come from :class:`sim.scenario.Scenario`
-fields; ``--config FILE`` (TOML/YAML) sets them and flags override it. Bad input prints one
-line ``error: ...`` on stderr and exits with code 2.
+fields; ``--config FILE`` (TOML/YAML) sets them and flags override it. A comma list in a
+numeric flag (``--bandwidth 1,5,20``), ``--context-tokens`` or ``--trace`` runs a grid, one
+cell per combination, through the sweep machinery (:mod:`sim.grid.commandline`);
+``--print-spec`` prints it as a spec for ``python -m experiments.sweep``. Bad input prints
+one line ``error: ...`` on stderr and exits with code 2.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ import dataclasses
 import json
 import math
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from models.cli import Parser, add_common, command, run_main
+from sim.grid.commandline import grid_records, grid_spec, run_grid, spec_toml, split_axes
+from sim.grid.summary import format_summary
 from sim.scenario import FIELDS, Scenario, coerce, load_config, trace_by_name
 
 SUMMARY_JSON_KEYS = (
@@ -35,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p, "out", help="folder for requests.csv, summary.csv and scenario.json")
     add_common(p, "json", help="print the summary as JSON")
     add_common(p, "quiet", help="no progress bar (it shows only on a terminal)")
+    p.add_argument("--print-spec", action="store_true",
+                   help="print the run (or grid) as a sweep spec (TOML) for python -m "
+                        "experiments.sweep, and exit")
     p.add_argument("--list-policies", action="store_true",
                    help="print every registered policy with its parameters (name, type, "
                         "default, range, help) and exit")
@@ -52,12 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def scenario_from_args(args: argparse.Namespace) -> Scenario:
+def setting_values(args: argparse.Namespace, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """The settings of the config file, then the flags given (coerced), but ``skip``."""
     values = load_config(args.config) if args.config else {}
     for name in FIELDS:
         v = getattr(args, name)
-        if v is not None:
+        if v is not None and name not in skip:
             values[name] = coerce(name, v, "--" + FIELDS[name].metadata.get("flag", name))
+    return values
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    values = setting_values(args)
     if "bandwidth_mbps" in values and values["bandwidth_mbps"] is not None:
         values.setdefault("trace", None)
     if values.get("trace") is not None and values.get("bandwidth_mbps") is None:
@@ -198,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(describe_policies())
         return 0
+    axes = split_axes({n: getattr(args, n) for n in FIELDS})
+    if axes or args.print_spec:
+        return grid_main(args, axes)
     scenario = scenario_from_args(args)
     result = run(scenario, progress=not args.quiet and sys.stderr.isatty())
     if args.out:
@@ -234,6 +253,50 @@ def main(argv: list[str] | None = None) -> int:
             extra = ", users.csv, links.csv" if not result.users.empty else ""
             print(f"wrote {args.out}/requests.csv, summary.csv, scenario.json{extra}")
     return 0
+
+
+def grid_main(args: argparse.Namespace, axes: dict[str, list[str]]) -> int:
+    """A grid (or ``--print-spec``): the cells of the spec that the flags make, run in order."""
+    values = setting_values(args, skip=axes)
+    spec = grid_spec(values, axes, values.pop("seed", Scenario().seed))
+    if args.print_spec:
+        print(spec_toml(spec, "python -m sim.run " + " ".join(sys.argv[1:])), end="")
+        return 0
+    cells = len(spec.cells())
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=cells, desc="grid cells", unit="cell", file=sys.stderr)
+    try:
+        rows = run_grid(spec, bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.out:
+        write_grid(spec, rows, args.out)
+    if args.json:
+        print(json.dumps(grid_records(spec, rows, SUMMARY_JSON_KEYS), indent=2))
+        return 0
+    print(format_summary(spec, rows))
+    print(f"note: {cells} cells x {len(spec.policies)} policies; every cell uses seed "
+          f"{spec.seed} (as python -m sim.run --seed {spec.seed} with the cell's values); "
+          "--json gives every metric per cell, --print-spec the spec for experiments.sweep")
+    if args.out:
+        print(f"wrote {args.out}/grid.csv, spec.toml")
+    return 0
+
+
+def write_grid(spec, rows: pd.DataFrame, out_dir: str) -> None:
+    """``grid.csv`` (one row per cell and policy, the sweep store's columns) and
+    ``spec.toml``, via temp files, then rename."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp_rows, tmp_spec = out / ".grid.csv.tmp", out / ".spec.toml.tmp"
+    rows.to_csv(tmp_rows, index=False)
+    tmp_spec.write_text(spec_toml(spec, "python -m sim.run " + " ".join(sys.argv[1:])))
+    tmp_rows.replace(out / "grid.csv")
+    tmp_spec.replace(out / "spec.toml")
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from experiments.analyses import run_analysis
-from experiments.sweep import Spec, run_sweep, spec_from_dict
+from experiments.sweep import run_sweep
 from models.cli import Main, Parser, add_common, command, make_parser
 from models.errors import InputError
+from sim.grid import Spec, spec_from_dict
 from sim.scenario import FIELDS, REPO_ROOT, Scenario
 from sim.settings import parse_settings_file
 from sim.traces import sets

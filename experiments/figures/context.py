@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.sweep import SpecChanged, StaleInputs, run_sweep, spec_from_dict
+from experiments.sweep import SpecChanged, StaleInputs, run_sweep
+from sim.grid import spec_from_dict
 from sim.scenario import REPO_ROOT
 from sim.traces import sets as trace_sets
 

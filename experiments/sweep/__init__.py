@@ -51,43 +51,18 @@ on the finished sweep and prints its text: after the run, or without running any
 the store already holds every cell (with ``--status``: only then, else an error). An unknown
 NAME is an error that lists the known analyses.
 
-Modules, one concern each: :mod:`~experiments.sweep.traces` (trace values),
-:mod:`~experiments.sweep.spec` (Spec, Cell, keys and seeds), :mod:`~experiments.sweep.parse`
-(reading a spec), :mod:`~experiments.sweep.cells` (running one cell into rows),
-:mod:`~experiments.sweep.executors` (serial, local processes, Dask),
-:mod:`~experiments.sweep.inputs` (input files and their hash),
-:mod:`~experiments.sweep.driver` (run_sweep, status), :mod:`~experiments.sweep.summary`
-(printed tables), :mod:`~experiments.sweep.cli` (the command line).
+What a spec means (its grid, cells, seeds, trace values, one cell's run and the printed
+table) lives in :mod:`sim.grid`, shared with ``python -m sim.run``'s command-line grid; this
+package adds where and how cells run and are kept: :mod:`~experiments.sweep.executors`
+(serial, local processes, Dask), :mod:`~experiments.sweep.inputs` (input files and their
+hash), :mod:`~experiments.sweep.driver` (run_sweep, status) and :mod:`~experiments.sweep.cli`
+(the command line); the store is :mod:`experiments.store`.
 """
 
 from experiments.store import SpecChanged, Store
-from experiments.sweep.cells import cell_rows, run_cell
 from experiments.sweep.cli import build_parser, main
 from experiments.sweep.driver import SweepReport, is_complete, run_sweep, status
 from experiments.sweep.inputs import StaleInputs, input_files, inputs_hash
-from experiments.sweep.parse import NOT_SETTABLE, SECTIONS, SWEEP_KEYS, load_spec, spec_from_dict
-from experiments.sweep.spec import (
-    PARAM_FIELDS,
-    REPLICATE,
-    SPEC_FORMAT,
-    Cell,
-    Spec,
-    derive_seed,
-    stable_hash,
-)
-from experiments.sweep.summary import format_summary
-from experiments.sweep.traces import (
-    canonical_kind,
-    expand_trace,
-    is_kind,
-    kind_file_name,
-    materialise_kind,
-    parse_kind,
-)
 
-__all__ = ["NOT_SETTABLE", "PARAM_FIELDS", "REPLICATE", "SECTIONS", "SPEC_FORMAT", "SWEEP_KEYS",
-           "Cell", "Spec", "SpecChanged", "StaleInputs", "Store", "SweepReport",
-           "build_parser", "canonical_kind", "cell_rows", "derive_seed", "expand_trace",
-           "format_summary", "input_files", "inputs_hash", "is_complete", "is_kind",
-           "kind_file_name", "load_spec", "main", "materialise_kind", "parse_kind", "run_cell",
-           "run_sweep", "spec_from_dict", "stable_hash", "status"]
+__all__ = ["SpecChanged", "StaleInputs", "Store", "SweepReport", "build_parser", "input_files",
+           "inputs_hash", "is_complete", "main", "run_sweep", "status"]

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from experiments.sweep.driver import SweepReport, is_complete, run_sweep, status
-from experiments.sweep.parse import load_spec
-from experiments.sweep.spec import Spec
-from experiments.sweep.summary import format_summary
 from models.cli import Parser, add_common, command, make_parser
 from models.errors import InputError
+from sim.grid.parse import load_spec
+from sim.grid.spec import Spec
+from sim.grid.summary import format_summary
 
 __all__ = ["PROG", "build_parser", "main"]
 

@@ -14,8 +14,8 @@ import pandas as pd
 from experiments.store import Store
 from experiments.sweep.executors import run_dask, run_local, run_serial
 from experiments.sweep.inputs import StaleInputs, check_inputs, inputs_hash
-from experiments.sweep.spec import Spec
-from experiments.sweep.traces import is_kind, materialise_kind
+from sim.grid.spec import Spec
+from sim.grid.traces import is_kind, materialise_kind
 
 __all__ = ["SweepReport", "is_complete", "run_sweep", "status"]
 

@@ -1,6 +1,6 @@
 """Where cells run: in this process, on local worker processes, or on a Dask cluster.
 
-Each executor takes the cells' tasks and yields :func:`~experiments.sweep.cells.run_cell`
+Each executor takes the cells' tasks and yields :func:`~sim.grid.cells.run_cell`
 results as they finish; closing the generator stops the cells still in flight.
 """
 
@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from experiments.sweep.cells import run_cell
 from models.errors import InputError
+from sim.grid.cells import run_cell
 
 __all__ = ["CONNECT_TIMEOUT_S", "run_dask", "run_local", "run_serial"]
 

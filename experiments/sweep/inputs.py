@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 from experiments.store import Store
-from experiments.sweep.spec import Spec, stable_hash
-from experiments.sweep.traces import is_kind
 from models.errors import InputError
+from sim.grid.spec import Spec, stable_hash
+from sim.grid.traces import is_kind
 from sim.scenario import REPO_ROOT, resolve_path
 
 __all__ = ["StaleInputs", "check_inputs", "input_files", "inputs_hash"]

@@ -16,9 +16,10 @@ from experiments.analyses import ANALYSES, get_analysis, run_analysis
 from experiments.analyses.adaptive_table import checks, markdown
 from experiments.analyses.common import read_rows
 from experiments.analyses.script import SPECS_DIR, experiment_spec
-from experiments.sweep import expand_trace, run_sweep, spec_from_dict
 from experiments.sweep import main as sweep_main
+from experiments.sweep import run_sweep
 from models.errors import InputError
+from sim.grid import expand_trace, spec_from_dict
 from sim.scenario import REPO_ROOT, Scenario
 from sim.settings import parse_settings_file
 from sim.simulation import run

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from experiments.store import Store, atomic_write_text
-from experiments.sweep import load_spec, main, run_sweep, spec_from_dict
+from experiments.sweep import main, run_sweep
 from models.errors import InputError
+from sim.grid import load_spec, spec_from_dict
 from tests.conftest import REPO
 
 IDEAL = {"edge_device": "ideal", "cloud_device": "ideal"}
@@ -172,7 +173,7 @@ def test_status_and_temp_files_are_never_read(tmp_path, capsys):
     # run a third of the cells by hand through the store API
     store = Store(out)
     store.bind(half.info(), half.text)
-    from experiments.sweep import run_cell
+    from sim.grid import run_cell
 
     for c in half.cells()[:4]:
         r = run_cell({"cell": c.to_dict(), "policies": half.policies})
@@ -466,7 +467,7 @@ def test_shipped_traces_by_name_in_a_spec():
 
 
 def test_cell_table_shows_each_hit_rate_with_its_wilson_ci(tmp_path):
-    from experiments.sweep import format_summary
+    from sim.grid import format_summary
     from sim.metrics import wilson_interval
 
     spec = spec_from_dict({"fixed": {"policies": ["int8", "scout"], "requests": 40, **IDEAL},

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from experiments.sweep.spec import DEFAULTS, REPLICATE, Spec
-from experiments.sweep.traces import expand_trace
 from models.errors import InputError
+from sim.grid.spec import DEFAULTS, REPLICATE, Spec
+from sim.grid.traces import expand_trace
 from sim.scenario import FIELDS, coerce, parse_settings_file
 
 __all__ = ["NOT_SETTABLE", "SECTIONS", "SWEEP_KEYS", "load_spec", "spec_from_dict"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.sweep.spec import Spec
-from experiments.sweep.traces import is_kind
+from sim.grid.spec import Spec
+from sim.grid.traces import is_kind
 
 __all__ = ["format_summary"]
 

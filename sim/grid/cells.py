@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from experiments.sweep.spec import PARAM_FIELDS, REPLICATE, Cell
-from experiments.sweep.traces import is_kind, materialise_kind
 from models.errors import InputError
+from sim.grid.spec import PARAM_FIELDS, REPLICATE, Cell
+from sim.grid.traces import is_kind, materialise_kind
 from sim.scenario import FIELDS
 
 __all__ = ["cell_rows", "run_cell"]
