@@ -54,7 +54,7 @@ from typing import Any
 
 import simpy
 
-from models.cli import Parser, add_common, command, run_main
+from models.cli import Parser, add_common, command, progress, run_main
 from policies import NetworkView, Policy, PolicyContext, make_policy
 from sim.costs import CostModel
 from sim.engine import RECORD_COLUMNS, simulate
@@ -382,13 +382,14 @@ def _config(st: _Setup, trace_path: Path, requests: int, naive_requests: int) ->
 
 
 def bench(trace_path: Path, *, requests: int, naive_requests: int, interval_s: float,
-          repeats: int, seed: int = 0) -> dict[str, Any]:
-    """Run every measurement; returns a JSON-able report."""
+          repeats: int, seed: int = 0, quiet: bool = True) -> dict[str, Any]:
+    """Run every measurement; returns a JSON-able report (a progress bar on a terminal
+    unless ``quiet``)."""
     st = _setup(trace_path, requests, repeats, seed)
     rows: list[dict[str, Any]] = []
     checks: dict[str, Any] = {}
     intervals: dict[str, float] = {}
-    for spec in POLICY_SPECS:
+    for spec in progress(POLICY_SPECS, desc="bench policies", quiet=quiet):
         label, gap = _bench_policy(st, spec, requests, naive_requests, interval_s, rows, checks)
         intervals[label] = gap
     # end-to-end run() of the three policies on one scenario (largest interval: none overloaded)
@@ -455,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="minimum mean Poisson interval in s (raised for heavy payloads)")
     ap.add_argument("--repeats", type=int, default=3, help="engine timing: best of N")
     add_common(ap, "json", help="print the report as JSON")
+    add_common(ap, "quiet", help="no progress bar (it shows only on a terminal)")
     args = ap.parse_args(argv)
     if args.requests < 1 or args.naive_requests < 1 or args.repeats < 1 or args.interval <= 0:
         ap.error("--requests, --naive-requests, --repeats and --interval must be positive")
@@ -463,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path} is absent (../shared not mounted); pass --trace PATH to benchmark")
         return 0
     rep = bench(path, requests=args.requests, naive_requests=args.naive_requests,
-                interval_s=args.interval, repeats=args.repeats)
+                interval_s=args.interval, repeats=args.repeats, quiet=args.quiet)
     if args.json:
         print(json.dumps(rep, indent=2))
     else:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 
-from models.cli import Parser, add_common, command, run_main
+from models.cli import Parser, add_common, command, progress, run_main
 from policies import make_policy
 from sim.cell import build_topology
 from sim.engine import simulate
@@ -67,13 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default=DEFAULT_POLICIES)
     ap.add_argument("--baseline-requests", type=int, default=100,
                     help="requests per device for the no-shortcut baseline")
+    add_common(ap, "quiet", help="no progress bar (it shows only on a terminal)")
     args = ap.parse_args(argv)
     base = Scenario(users=args.users)
     print(f"cell: {args.users} devices x {args.requests} requests, traces/lte.csv radio, "
           f"50 Mbit/s cell, FIFO cloud")
     print(f"{'policy':<12}{'seconds':>9}{'req/s':>10}{'events':>10}{'span s':>10}"
           f"{'hit':>7}   baseline ({args.baseline_requests}/device): shortcut off vs on")
-    for policy in [p.strip() for p in args.policies.split(",") if p.strip()]:
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    for policy in progress(policies, desc="policies", quiet=args.quiet):
         sec, n, events, span, hit = _cell_run(base, policy, args.requests)
         b_on = _cell_run(base, policy, args.baseline_requests)
         b_off = _cell_run(base, policy, args.baseline_requests, independent=False)
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
               f"   {b_off[0]:.2f} s vs {b_on[0]:.2f} s: {ratio:.2f}x", flush=True)
     # one device: network engine vs the single-link engine
     s1 = Scenario(requests=ONE_DEVICE_REQUESTS, engine="network")
-    for policy in ("int8", "scout", "adaptive"):
+    for policy in progress(("int8", "scout", "adaptive"), desc="one device", quiet=args.quiet):
         costs = build_costs(s1)
         context = policy_context(s1, costs)
         reqs = build_workload(s1).requests()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from models.cli import command, make_parser, run_main
+from models.cli import add_common, command, make_parser, progress, run_main
 from models.errors import InputError
 from sim.scenario import REPO_ROOT
 from sim.traces import read_trace
@@ -23,12 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code (0 ok, 2 bad input)."""
     ap = make_parser(None, __doc__)  # prog: argparse's default, as before
     ap.add_argument("--folder", type=Path, default=REPO_ROOT.parent / "shared" / "traces")
+    add_common(ap, "quiet", help="no progress bar (it shows only on a terminal)")
     args = ap.parse_args(argv)
     if not args.folder.is_dir():
         print(f"{args.folder} is absent; nothing to benchmark")
         return 0
     rows = []
-    for path in sorted(p for p in args.folder.rglob("*") if p.is_file() and p.suffix != ".md"):
+    files = sorted(p for p in args.folder.rglob("*") if p.is_file() and p.suffix != ".md")
+    for path in progress(files, desc="trace files", quiet=args.quiet):
         best = float("inf")
         try:
             for _ in range(3):

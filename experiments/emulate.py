@@ -350,6 +350,12 @@ class Progress:
             {"settings": self.settings, "info": self.info}) + "\n")
 
 
+def _say(args, line: str) -> None:
+    """A progress line on stderr (a replay takes minutes), unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(line, file=sys.stderr, flush=True)
+
+
 def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Replay every (trace, policy), skipping those ``--out`` already holds."""
     progress = Progress(args.out, args)
@@ -358,10 +364,10 @@ def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         one_way = args.rtt / 2e3
         for policy in args.policy.split(","):
             if progress.done(path, policy):
-                print(f"{path} {policy}: done before", file=sys.stderr, flush=True)
+                _say(args, f"{path} {policy}: done before")
                 continue
             todo = transfers_for(path, policy, args)
-            print(f"{path} {policy}: {len(todo)} transfers ...", file=sys.stderr, flush=True)
+            _say(args, f"{path} {policy}: {len(todo)} transfers ...")
             got, lags, delay = [], [], 0.0
             if todo:
                 with Testbed(one_way_delay_s=one_way if args.rtt > 0 else 0.0) as bed:
@@ -471,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                "with the same settings resumes there")
     ap.add_argument("--figure", help="predicted vs measured figure (PNG; a PDF beside it)")
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers and exit")
+    add_common(ap, "quiet", help="no progress lines on stderr")
     ap.add_argument("--from", dest="from_dir", help="re-analyse DIR/transfers.csv of an "
                     "earlier run (no emulation, no root)")
     args = ap.parse_args(argv)

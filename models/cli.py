@@ -8,6 +8,8 @@
   line and returns 2, and Ctrl-C prints ``interrupted`` and returns 130.
 - :func:`run_main`: ``sys.exit`` of a wrapped main, quiet when stdout's reader goes away
   (``| head``).
+- :func:`progress`: a tqdm bar on stderr for a long loop, shown only on a terminal and
+  without ``--quiet``.
 
 It lives in ``models`` (the bottom of the import graph) so that the tools of every layer
 can use it; ``sim.cli`` re-exports it.
@@ -69,6 +71,17 @@ def make_parser(prog: str, doc: str | None, *, common: Iterable[str] = (),
     for name in common:
         add_common(parser, name)
     return parser
+
+
+def progress(items: Iterable[Any], *, desc: str, quiet: bool = False,
+             total: int | None = None, unit: str = "it") -> Iterable[Any]:
+    """``items`` behind a tqdm bar on stderr when stderr is a terminal and not ``quiet``;
+    otherwise ``items`` unchanged (no output in pipes, logs and tests)."""
+    if quiet or not sys.stderr.isatty():
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, leave=False)
 
 
 def command(main: Main) -> Main:

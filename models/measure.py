@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.cli import command, make_parser, run_main
+from models.cli import add_common, command, make_parser, run_main
 from models.errors import InputError
 from models.squad import Question, best_f1_em, file_sha256, load_squad
 from models.units import KV_GROUP_SIZE
@@ -116,7 +116,7 @@ def cmd_calibrate(args) -> None:
         t0 = time.perf_counter()
         out[role] = {"model": path, "sensitivity": layer_sensitivity(lm, questions),
                      "seconds": time.perf_counter() - t0}
-        print(f"{role}: {lm.layers} layers, {out[role]['seconds']:.0f} s", file=sys.stderr)
+        _log(args, f"{role}: {lm.layers} layers, {out[role]['seconds']:.0f} s")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sensitivity.json").write_text(json.dumps(out, indent=1) + "\n")
 
@@ -216,7 +216,7 @@ def cmd_run(args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     done = done_ids(out_file)
     todo = [q for q in questions if q.id not in done]
-    print(f"{len(done)} done, {len(todo)} to go -> {out_file}", file=sys.stderr)
+    _log(args, f"{len(done)} done, {len(todo)} to go -> {out_file}")
     if not todo:
         return
     scout = _load(args.scout, "scout", args.threads)
@@ -226,8 +226,8 @@ def cmd_run(args) -> None:
         rec = measure_question(scout, cloud, q, mixed)
         rec["timings_s"]["total"] = time.perf_counter() - t0
         append_line(out_file, rec)
-        print(f"[{len(done) + i}/{len(questions)}] {q.id} {rec['timings_s']['total']:.1f} s "
-              f"cloud F1 {rec['answers']['cloud/full']['f1']:.2f}", file=sys.stderr)
+        _log(args, f"[{len(done) + i}/{len(questions)}] {q.id} "
+             f"{rec['timings_s']['total']:.1f} s cloud F1 {rec['answers']['cloud/full']['f1']:.2f}")
 
 
 # ---------------------------------------------------------------------------- perplexity
@@ -274,7 +274,7 @@ def cmd_perplexity(args) -> None:
             out["results"].append({"role": role, "model": path, "precision": name,
                                    "perplexity": ppl, "tokens": n,
                                    "seconds": time.perf_counter() - t0})
-            print(f"{role} {name}: perplexity {ppl:.2f} over {n} tokens", file=sys.stderr)
+            _log(args, f"{role} {name}: perplexity {ppl:.2f} over {n} tokens")
     (args.out / "perplexity.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
@@ -283,6 +283,12 @@ def provenance(args) -> dict:
     return {"harness_version": HARNESS_VERSION,
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
             "hardware": f"{platform.machine()} {os.cpu_count()} cores, {platform.system()}"}
+
+
+def _log(args, line: str) -> None:
+    """A progress line on stderr (runs take hours on a CPU), unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(line, file=sys.stderr, flush=True)
 
 
 @command
@@ -297,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", type=Path, default=Path("models/data/measurements/qwen-coder-pair"))
         p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
         p.add_argument("--threads", type=int, default=None)
+        add_common(p, "quiet", help="no progress lines on stderr")
         if name == "run":
             p.add_argument("--limit", type=int, default=200)
         if name == "perplexity":
