@@ -184,10 +184,11 @@ class Trace:
             caps = np.concatenate((caps, self.capacity_bytes_per_s[:len(wrap)]))
             if rtt is not None:
                 rtt = np.concatenate((rtt, self.rtt_s[:len(wrap)]))
-        keep = np.concatenate(([True], np.diff(times) > 0))  # drop a zero-length split
-        return Trace(times[keep], caps[keep], None if rtt is None else rtt[keep],
-                     d if self.end == "loop" else d - off, end=self.end,
-                     name=f"{self.name}+{offset_s:g}s")
+        duration = d if self.end == "loop" else d - off
+        # drop a zero-length split, and a wrap so short that d - off rounds to d
+        keep = np.concatenate(([True], np.diff(times) > 0)) & (times < duration)
+        return Trace(times[keep], caps[keep], None if rtt is None else rtt[keep], duration,
+                     end=self.end, name=f"{self.name}+{offset_s:g}s")
 
     @property
     def max_capacity_bytes_per_s(self) -> float:
@@ -205,43 +206,40 @@ class Trace:
 
     def next_change_s(self, t_s: float) -> float:
         """The first segment boundary strictly after ``t_s`` (``inf`` for a constant trace
-        or past the end of a clipped one): capacity is constant on ``[t_s, next)``."""
+        or past the end of a clipped one): capacity is constant on ``[t_s, next)``, and
+        :meth:`capacity_at` of the returned boundary is the new segment's capacity."""
         if self.is_constant:
             return math.inf
-        k, local = self._local(t_s)
-        if local >= self.duration_s:
+        k, j = self._locate(t_s)
+        if j >= len(self._t):
             return math.inf
-        j = bisect_right(self._t, local)
-        nxt = k * self.duration_s + (self._t[j] if j < len(self._t) else self.duration_s)
-        if nxt <= t_s:  # float guard: never return a boundary at or before t_s
-            nxt = math.nextafter(t_s, math.inf)
-        return nxt  # for a clipped trace, its end is a change too (capacity drops to 0)
+        return self._start_s(k, j + 1)  # for a clipped trace, its end is a change too
 
     def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         """The first segment boundary after ``t_s`` and before ``horizon_s`` where the
         capacity falls below ``threshold`` bytes/s (``inf`` if none does): until then the
-        link keeps carrying at least ``threshold``. Scans segments forward (at most one
-        period when the horizon is infinite)."""
+        link keeps carrying at least ``threshold``, and :meth:`capacity_at` of the returned
+        boundary is below it. Scans segments forward (at most one period when the horizon
+        is infinite)."""
         if self.end == "loop" and self._min_cap >= threshold:
             return math.inf
-        k, local = self._local(t_s)
-        if local >= self.duration_s:
-            return math.inf
+        k, j = self._locate(t_s)
         n = len(self._t)
-        j = bisect_right(self._t, local)
-        base = k * self.duration_s
+        if j >= n:
+            return math.inf
         for _ in range(n + 1):
+            j += 1
             if j >= n:
                 if self.end == "clip":
-                    end = base + self.duration_s  # capacity drops to 0 at the end
+                    end = self.duration_s  # capacity drops to 0 at the end
                     return end if threshold > 0 and end < horizon_s else math.inf
-                j, base = 0, base + self.duration_s
-            t = base + self._t[j]
-            if t >= horizon_s:
+                k, j = k + 1, 0
+            start = self._start_s(k, j)
+            if start >= horizon_s:
                 return math.inf
-            if self._cap[j] < threshold and t > t_s:
-                return t
-            j += 1
+            # (a segment shorter than the float spacing at this time never holds: skip it)
+            if self._cap[j] < threshold and self._start_s(k, j + 1) > start:
+                return start
         return math.inf
 
     def with_end(self, end: str) -> Trace:
@@ -266,12 +264,43 @@ class Trace:
     def _segment(self, local_s: float) -> int:
         return bisect_right(self._t, local_s) - 1
 
+    # Segment j of period k starts at the float ``k * d + t_j``, which rounds. A time is
+    # placed in a segment by comparing it with these very floats (not by where the
+    # rounded difference ``t - k * d`` falls among the ``t_j``), so each boundary that
+    # next_change_s or next_drop_below_s returns is, exactly, the first instant of the
+    # segment it starts, in every period.
+    def _start_s(self, k: int, j: int) -> float:
+        """Start of segment ``j`` of period ``k`` (``j == n``: of period ``k + 1``); a start
+        that rounds past its period's end is that end (the segment is empty there)."""
+        if j >= len(self._t):
+            return (k + 1) * self.duration_s
+        return min(k * self.duration_s + self._t[j], (k + 1) * self.duration_s)
+
+    def _locate(self, t_s: float) -> tuple[int, int]:
+        """(k, j): segment ``j`` of period ``k`` holds at ``t_s``, i.e. it is the last
+        segment whose start is at or before ``t_s``; ``j == n`` past the end of a clipped
+        trace."""
+        t, n, d = self._t, len(self._t), self.duration_s
+        if self.end == "clip" or 0.0 <= t_s < d:  # period 0: the starts are the t_j
+            if t_s >= d:
+                return 0, n
+            return 0, max(bisect_right(t, t_s) - 1, 0)
+        k = math.floor(t_s / d)
+        while k * d > t_s:  # float guards: k * d <= t_s < (k + 1) * d
+            k -= 1
+        while (k + 1) * d <= t_s:
+            k += 1
+        j = bisect_right(t, t_s - k * d) - 1  # a first guess: the difference rounds too
+        while j + 1 < n and self._start_s(k, j + 1) <= t_s:
+            j += 1
+        while j > 0 and self._start_s(k, j) > t_s:
+            j -= 1
+        return k, j
+
     def capacity_at(self, t_s: float) -> float:
         """Capacity in bytes/s at absolute time ``t_s`` (0 after the end when clipped)."""
-        k, local = self._local(t_s)
-        if local >= self.duration_s:
-            return 0.0
-        return self._cap[self._segment(local)]
+        _, j = self._locate(t_s)
+        return self._cap[j] if j < len(self._t) else 0.0
 
     def rtt_at(self, t_s: float, default_s: float = 0.0) -> float:
         """RTT in s at ``t_s``; ``default_s`` when the trace has no RTT column."""
