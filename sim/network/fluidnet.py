@@ -55,6 +55,8 @@ class _Plan:
     groups: dict[str, tuple[list[Flow], float]] | None = None
     #: general regime: the flows that finish at next_event_s (if it is a finish)
     finishing: list[Flow] = field(default_factory=list)
+    #: general regime: each link's allocated rate (bytes/s), constant until next_event_s
+    load: dict[str, float] | None = None
 
 
 class SharedFluidNetwork:
@@ -78,6 +80,11 @@ class SharedFluidNetwork:
         self._cap_cache: dict[str, tuple[float, float, float]] = {}
         #: per link: (from_s, threshold, horizon_s, answer) of the last next_drop_below_s
         self._drop_cache: dict[str, tuple[float, float, float, float]] = {}
+        #: a debugging record, off unless set to a list: each interval the general regime
+        #: held its rates constant, as (from_s, until_s, {link: allocated bytes/s}). (The
+        #: independent regime is not recorded: its bottlenecks carry their traces exactly
+        #: and its other links have room at every instant by its own condition.)
+        self.allocation_log: list[tuple[float, float, dict[str, float]]] | None = None
 
     # ------------------------------------------------------------------ public
     def add(self, key: Hashable, route: Iterable[str], size_bytes: float, t_s: float) -> None:
@@ -113,6 +120,8 @@ class SharedFluidNetwork:
                 self._progress_groups(plan, t_s)
             else:
                 self._progress_rates(plan, t_s)
+                if self.allocation_log is not None and t_s > self.now_s:
+                    self.allocation_log.append((self.now_s, t_s, plan.load))
             self.now_s = t_s
             self._plan = None
         done = [f for f in self.flows.values()
@@ -197,8 +206,8 @@ class SharedFluidNetwork:
             else:
                 change = min(change, self._next_drop(n, load[n], next_s))
         if change < next_s:
-            return _Plan(change)
-        return _Plan(next_s, finishing=finishing)
+            return _Plan(change, load=load)
+        return _Plan(next_s, finishing=finishing, load=load)
 
     def _capacity(self, link: str) -> float:
         """The link's capacity now (cached for the rest of its trace segment)."""
