@@ -278,6 +278,22 @@ def make_policy(spec: str) -> tuple[str, Policy]:
     return spec, _build(spec, cls, params)
 
 
+def make_policies(specs: list[str]) -> list[tuple[str, Policy]]:
+    """Build every policy of a run; their labels must differ, since each labels one row of
+    results: a spec given twice, or a plugin named like another policy, is an error (it
+    would pool two policies' requests into one row)."""
+    built = [make_policy(spec) for spec in specs]
+    seen: dict[str, str] = {}
+    for spec, (label, _) in zip(specs, built, strict=True):
+        if label in seen:
+            if seen[label].strip() == spec.strip():
+                raise InputError(f"policy {spec.strip()!r} is listed twice")
+            raise InputError(f"policies {seen[label].strip()!r} and {spec.strip()!r} are both "
+                             f"labelled {label!r}; give the plugin class a distinct `name`")
+        seen[label] = spec
+    return built
+
+
 # --------------------------------------------------------------------------- listing
 def _first_line(doc: str | None) -> str:
     lines = (doc or "").strip().splitlines()

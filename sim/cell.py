@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from policies import make_policy
+from policies import make_policies, make_policy
 from sim.build import build_costs, build_topology, build_workload, policy_context
 from sim.metrics import add_between_user_stats, run_notes, summarize
 from sim.multiuser import USER_RECORD_COLUMNS, simulate_network
@@ -27,7 +27,7 @@ def run_network(s: Scenario, *, progress: bool = False) -> Result:
     on stderr."""
     topology = build_topology(s)
     costs = build_costs(s)
-    labels = [make_policy(spec)[0] for spec in s.policies]  # a bad name fails before work
+    labels = [label for label, _ in make_policies(s.policies)]  # bad names fail before work
     workloads = [build_workload(s, i).requests() for i in range(len(topology.devices))]
     context = policy_context(s, costs)
     frames, sources, links = [], {}, []

@@ -11,20 +11,22 @@ one line ``error: ...`` on stderr and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from models.cli import Parser, add_common, command, run_main
+from models.errors import InputError
 from sim.grid.commandline import grid_records, grid_spec, run_grid, spec_toml, split_axes
 from sim.grid.summary import format_summary
-from sim.scenario import FIELDS, Scenario, coerce, load_config, trace_by_name
+from sim.scenario import FIELDS, Scenario, coerce, flag_name, load_config, trace_by_name
 
 SUMMARY_JSON_KEYS = (
     "policy", "requests", "hits", "deadline_hit_rate", "hit_rate_ci_low", "hit_rate_ci_high",
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p, "out", help="folder for requests.csv, summary.csv and scenario.json")
     add_common(p, "json", help="print the summary as JSON")
     add_common(p, "quiet", help="no progress bar (it shows only on a terminal)")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimated memory exceeds what is available")
     p.add_argument("--print-spec", action="store_true",
                    help="print the run (or grid) as a sweep spec (TOML) for python -m "
                         "experiments.sweep, and exit")
@@ -50,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "default, range, help) and exit")
     defaults = Scenario()
     for name, f in FIELDS.items():
-        flag = "--" + f.metadata.get("flag", name).replace("_", "-")
+        flag = flag_name(name)
         kw = {"dest": name, "default": None, "help": f.metadata["help"]
               + f" (default: {getattr(defaults, name)})"}
         if str(f.type).startswith("bool"):
@@ -68,7 +72,7 @@ def setting_values(args: argparse.Namespace, skip: Iterable[str] = ()) -> dict[s
     for name in FIELDS:
         v = getattr(args, name)
         if v is not None and name not in skip:
-            values[name] = coerce(name, v, "--" + FIELDS[name].metadata.get("flag", name))
+            values[name] = coerce(name, v, flag_name(name))
     return values
 
 
@@ -181,26 +185,52 @@ def _json_value(v):
     return v
 
 
-def write_outputs(result, out_dir: str) -> None:
-    """Write requests.csv, summary.csv, scenario.json via temp files, then rename."""
+#: every file ``sim.run --out`` may write; a run removes those it does not write, so a
+#: reused folder never mixes two runs
+OUT_FILES = ("requests.csv", "summary.csv", "scenario.json", "comparisons.csv", "users.csv",
+             "links.csv", "grid.csv", "spec.toml")
+
+
+def write_files(out_dir: str, files: dict[str, Callable[[Path], Any]]) -> None:
+    """Write ``files`` (name -> writer of a path) into ``out_dir``: each to a temp file,
+    then all renamed; then the other :data:`OUT_FILES` an earlier run left are removed."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    tmps: list[tuple[Path, Path]] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, write in files.items():
+            tmp = out / f".{name}.tmp"
+            tmps.append((tmp, out / name))
+            write(tmp)
+        for tmp, final in tmps:
+            tmp.replace(final)
+        for name in set(OUT_FILES) - set(files):
+            (out / name).unlink(missing_ok=True)
+    except BaseException as err:
+        for tmp, _ in tmps:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise InputError(f"cannot write there: {err.strerror or err}", f"--out {out_dir}"
+                             ) from None
+        raise
+
+
+def write_outputs(result, out_dir: str) -> None:
+    """requests.csv, summary.csv, scenario.json (+ comparisons.csv with a reference policy,
+    users.csv and links.csv from the network engine), via :func:`write_files`."""
     files = {
         "requests.csv": lambda p: result.requests.to_csv(p, index=False),
         "summary.csv": lambda p: result.summary.to_csv(p, index=False),
         "scenario.json": lambda p: p.write_text(json.dumps(
             dataclasses.asdict(result.scenario), indent=2) + "\n"),
     }
+    if not result.comparisons.empty:
+        files["comparisons.csv"] = lambda p: result.comparisons.to_csv(p, index=False)
     if not result.users.empty:
         files["users.csv"] = lambda p: result.users.to_csv(p, index=False)
         files["links.csv"] = lambda p: result.links.to_csv(p, index=False)
-    tmps = []
-    for name, write in files.items():
-        tmp = out / f".{name}.tmp"
-        write(tmp)
-        tmps.append((tmp, out / name))
-    for tmp, final in tmps:
-        tmp.replace(final)
+    write_files(out_dir, files)
 
 
 @command
@@ -218,11 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     if axes or args.print_spec:
         return grid_main(args, axes)
     scenario = scenario_from_args(args)
-    result = run(scenario, progress=not args.quiet and sys.stderr.isatty())
+    result = run(scenario, progress=not args.quiet and sys.stderr.isatty(), force=args.force)
     if args.out:
         write_outputs(result, args.out)
-    if args.out and not result.comparisons.empty:
-        result.comparisons.to_csv(Path(args.out) / "comparisons.csv", index=False)
     if args.json:
         extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high", "users",
                              "jain_fairness", "user_hit_min", "user_hit_max", "user_ci_low",
@@ -250,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         for note in result.notes:
             print(f"note: {note}")
         if args.out:
-            extra = ", users.csv, links.csv" if not result.users.empty else ""
+            extra = (", comparisons.csv" if not result.comparisons.empty else "") + (
+                ", users.csv, links.csv" if not result.users.empty else "")
             print(f"wrote {args.out}/requests.csv, summary.csv, scenario.json{extra}")
     return 0
 
@@ -289,14 +318,10 @@ def grid_main(args: argparse.Namespace, axes: dict[str, list[str]]) -> int:
 
 def write_grid(spec, rows: pd.DataFrame, out_dir: str) -> None:
     """``grid.csv`` (one row per cell and policy, the sweep store's columns) and
-    ``spec.toml``, via temp files, then rename."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp_rows, tmp_spec = out / ".grid.csv.tmp", out / ".spec.toml.tmp"
-    rows.to_csv(tmp_rows, index=False)
-    tmp_spec.write_text(spec_toml(spec, "python -m sim.run " + " ".join(sys.argv[1:])))
-    tmp_rows.replace(out / "grid.csv")
-    tmp_spec.replace(out / "spec.toml")
+    ``spec.toml``, via :func:`write_files`."""
+    text = spec_toml(spec, "python -m sim.run " + " ".join(sys.argv[1:]))
+    write_files(out_dir, {"grid.csv": lambda p: rows.to_csv(p, index=False),
+                          "spec.toml": lambda p: p.write_text(text)})
 
 
 if __name__ == "__main__":

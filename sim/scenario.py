@@ -19,6 +19,7 @@ from models.errors import InputError
 from models.operating import MODES
 from models.units import KV_GROUP_SIZE
 from policies.registry import split_specs
+from sim.limits import MAX_DEVICES, MAX_REQUESTS, MAX_TOKENS
 from sim.settings import parse_settings_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -111,27 +112,30 @@ class Scenario:
         """Check ranges; raises InputError naming the field."""
         if not self.policies:
             raise InputError("no policy given")
-        checks = [
-            ("rtt_ms", self.rtt_ms >= 0), ("bandwidth_scale", self.bandwidth_scale > 0),
-            ("link_efficiency", 0 < self.link_efficiency <= 1),
-            ("requests", self.requests >= 1), ("deadline_s", self.deadline_s > 0),
-            ("question_tokens", self.question_tokens >= 0),
-            ("answer_tokens", self.answer_tokens >= 1),
-            ("scout_retention", 0 < self.scout_retention <= 1),
-            ("kv_retention", 0 < self.kv_retention <= 1),
-            ("kv_group_size", self.kv_group_size >= 1),
-            ("users", 1 <= self.users <= 100_000), ("cell_mbps", self.cell_mbps > 0),
-            ("backhaul_mbps", self.backhaul_mbps > 0),
-            ("backhaul_delay_ms", self.backhaul_delay_ms >= 0),
-            ("max_batch", self.max_batch >= 1),
-        ]
-        for name, ok in checks:
+        inf = math.inf
+        ranges = {  # field: (low, high, low open?, high open?)
+            "rtt_ms": (0, inf, False, True), "bandwidth_scale": (0, inf, True, True),
+            "link_efficiency": (0, 1, True, False), "requests": (1, MAX_REQUESTS, False, False),
+            "deadline_s": (0, inf, True, True), "question_tokens": (0, MAX_TOKENS, False, False),
+            "answer_tokens": (1, MAX_TOKENS, False, False),
+            "scout_retention": (0, 1, True, False), "kv_retention": (0, 1, True, False),
+            "kv_group_size": (1, inf, False, True), "users": (1, MAX_DEVICES, False, False),
+            "cell_mbps": (0, inf, True, True), "backhaul_mbps": (0, inf, True, True),
+            "backhaul_delay_ms": (0, inf, False, True), "max_batch": (1, inf, False, True),
+            "seed": (0, 2**32 - 1, False, False),
+        }
+        for name, (low, high, low_open, high_open) in ranges.items():
             value = getattr(self, name)
+            ok = (value > low if low_open else value >= low) and (
+                value < high if high_open else value <= high)
             if not ok or (isinstance(value, float) and not math.isfinite(value)):
-                raise InputError(f"{name} = {value!r} is out of range")
+                span = (f"{'(' if low_open else '['}{low:,}, "
+                        f"{'inf' if high == inf else f'{high:,}'}{')' if high_open else ']'}")
+                raise InputError(f"{setting_name(name)} = {value!r} is outside {span}")
         if self.bandwidth_mbps is not None and not (
                 self.bandwidth_mbps > 0 and math.isfinite(self.bandwidth_mbps)):
-            raise InputError(f"bandwidth_mbps = {self.bandwidth_mbps!r} must be positive")
+            raise InputError(f"{setting_name('bandwidth_mbps')} = {self.bandwidth_mbps!r} must "
+                             "be a positive number")
         get_arch(self.edge_model)
         get_arch(self.cloud_model)
         get_device(self.edge_device)
@@ -199,6 +203,18 @@ class Scenario:
 FIELDS = {f.name: f for f in dataclasses.fields(Scenario)}
 
 
+def flag_name(name: str) -> str:
+    """A Scenario field as the user types it on the command line (``--bandwidth``)."""
+    return "--" + FIELDS[name].metadata.get("flag", name).replace("_", "-")
+
+
+def setting_name(name: str) -> str:
+    """A field in a message that may come from a flag or a file: ``--users``, or
+    ``--deadline (deadline_s)`` where the flag and the file's key differ."""
+    flag = flag_name(name)
+    return flag if flag[2:].replace("-", "_") == name else f"{flag} ({name})"
+
+
 def resolve_path(path: str) -> Path:
     """A relative path missing from the working directory is looked up in the repo."""
     p = Path(path)
@@ -253,18 +269,23 @@ def coerce(name: str, value: Any, source: str) -> Any:
                 return True
             if text in ("0", "false", "no", "off"):
                 return False
-            raise ValueError("expected true or false")
+            raise ValueError
         if typ.startswith("int"):
             if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError("expected an integer")
+                raise ValueError
             return int(float(value))
         if typ.startswith("float"):
             if isinstance(value, bool):
-                raise ValueError("expected a number")
+                raise ValueError
             return float(value)
         return str(value)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"setting {name}: {err} (got {value!r})", source) from None
+    except (TypeError, ValueError, OverflowError):
+        what = ("a whole number" if typ.startswith("int") else "a number"
+                if typ.startswith("float") else "true or false" if typ.startswith("bool")
+                else "a value")
+        if source == flag_name(name):  # a flag: name it as typed, once
+            raise InputError(f"{source} expects {what}, not {value!r}") from None
+        raise InputError(f"{name} expects {what}, not {value!r}", source) from None
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

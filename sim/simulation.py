@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from policies import make_policy
+from policies import make_policies
 from sim.build import (  # noqa: F401 - re-exported: the Python API's builders
     build_costs,
     build_timing,
@@ -25,6 +25,7 @@ from sim.build import (  # noqa: F401 - re-exported: the Python API's builders
 )
 from sim.cell import run_network
 from sim.engine import RECORD_COLUMNS, simulate
+from sim.limits import check_fits
 from sim.metrics import add_between_trace_ci, run_notes, summarize
 from sim.records import Result
 from sim.scenario import Scenario, resolve_path
@@ -36,11 +37,13 @@ __all__ = ["Result", "build_costs", "build_timing", "build_topology", "build_tra
            "build_workload", "policy_context", "run", "run_notes", "trace_files"]
 
 
-def run(scenario: Scenario, *, progress: bool = False) -> Result:
+def run(scenario: Scenario, *, progress: bool = False, force: bool = False) -> Result:
     """Run every policy of ``scenario`` on the same requests; on one link, or on every
     trace of ``trace_dir`` (then ``summary`` has per-trace rows and pooled rows).
-    ``progress``: a progress bar on stderr for the network engine's long runs."""
+    ``progress``: a progress bar on stderr for the network engine's long runs. A run that
+    would not fit in memory is refused before any work unless ``force``."""
     s = scenario.validate()
+    check_fits(s.requests * s.users, len(s.policies), force)
     if s.networked:
         result = run_network(s, progress=progress)
     else:
@@ -80,7 +83,7 @@ def _run_one(s: Scenario, trace: Trace) -> Result:
     """Run every policy of ``s`` on the same requests and ``trace``."""
     workload = build_workload(s)
     costs = build_costs(s)
-    policies = [make_policy(p) for p in s.policies]  # fail on a bad name before any work
+    policies = make_policies(s.policies)  # a bad name or a duplicate fails before any work
     requests = workload.requests()
     context = policy_context(s, costs)
     frames, sources = [], {}

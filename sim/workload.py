@@ -14,9 +14,9 @@ import numpy as np
 
 from models.errors import InputError
 from models.request import Request
+from sim.limits import MAX_TOKENS
 
 WORKLOAD_STREAM = 1  # stream id for the workload's generator
-MAX_TOKENS = 1 << 20  # per field; keeps the closed-form engine's shape keys within 21 bits
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,15 @@ class TokenDistribution:
     """Context-length distribution, parsed from a spec string.
 
     ``170`` (fixed), ``normal:MEAN:SD``, ``lognormal:MEDIAN:SIGMA``, ``uniform:LOW:HIGH``
-    (integers, inclusive). Draws are rounded and clipped to ``[1, max_tokens]``.
+    (integers, inclusive). Draws are rounded and raised to at least 1; a value or draw
+    above ``max_tokens`` (:data:`MAX_TOKENS`) is an error, never silently capped (a run
+    must not record one context length and simulate another).
     """
 
     kind: str
     a: float
     b: float = 0.0
-    max_tokens: int = 1 << 20
+    max_tokens: int = MAX_TOKENS
 
     @classmethod
     def parse(cls, spec: str | int) -> TokenDistribution:
@@ -40,20 +42,28 @@ class TokenDistribution:
         try:
             if len(parts) == 1:
                 value = float(parts[0])
-                if value != int(value) or value < 1:
+                if not math.isfinite(value) or value != int(value) or value < 1:
                     raise ValueError
-                return cls("fixed", value)
-            kind, a, b = parts[0].lower(), float(parts[1]), float(parts[2])
+            else:
+                kind, a, b = parts[0].lower(), float(parts[1]), float(parts[2])
         except (ValueError, IndexError):
             raise InputError(
                 f"context tokens {text!r}: expected N, normal:MEAN:SD, lognormal:MEDIAN:SIGMA "
                 "or uniform:LOW:HIGH") from None
+        if len(parts) == 1:
+            if value > MAX_TOKENS:
+                raise InputError(f"context tokens {text!r}: at most {MAX_TOKENS:,} tokens per "
+                                 "request")
+            return cls("fixed", value)
         if kind not in ("normal", "lognormal", "uniform") or len(parts) != 3:
             raise InputError(f"context tokens {text!r}: unknown distribution {kind!r}")
         if not (a > 0 and b >= 0 and math.isfinite(a) and math.isfinite(b)):
             raise InputError(f"context tokens {text!r}: parameters must be positive")
         if kind == "uniform" and b < a:
             raise InputError(f"context tokens {text!r}: HIGH must be >= LOW")
+        if kind == "uniform" and b > MAX_TOKENS:
+            raise InputError(f"context tokens {text!r}: at most {MAX_TOKENS:,} tokens per "
+                             "request")
         return cls(kind, a, b)
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -65,7 +75,13 @@ class TokenDistribution:
             x = self.a * np.exp(rng.normal(0.0, self.b, n))
         else:
             x = rng.integers(int(self.a), int(self.b) + 1, n)
-        return np.clip(np.rint(x), 1, self.max_tokens).astype(np.int64)
+        x = np.rint(x)
+        over = int(np.count_nonzero(x > self.max_tokens))
+        if over:
+            raise InputError(f"context tokens {self.kind}:{self.a:g}:{self.b:g}: {over:,} of "
+                             f"{n:,} draws exceed {self.max_tokens:,} tokens per request; "
+                             "lower the distribution's parameters")
+        return np.maximum(x, 1).astype(np.int64)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from models.errors import InputError
 from sim.grid.cells import run_cell
 from sim.grid.parse import spec_from_dict
 from sim.grid.spec import Spec
-from sim.scenario import FIELDS
+from sim.scenario import FIELDS, flag_name
 
 __all__ = ["GRID_FIELDS", "SOURCE", "grid_records", "run_grid", "spec_toml", "split_axes"]
 
@@ -54,10 +54,6 @@ def _gridable(name: str) -> bool:
 GRID_FIELDS = tuple(n for n in FIELDS if _gridable(n))
 
 
-def _flag(name: str) -> str:
-    return "--" + FIELDS[name].metadata.get("flag", name).replace("_", "-")
-
-
 def split_axes(raw: dict[str, Any]) -> dict[str, list[str]]:
     """The settings given as comma lists (``{"bandwidth_mbps": ["1", "5", "20"]}``), in
     the order given; empty when the command is a single run. A comma list in a numeric
@@ -72,11 +68,11 @@ def split_axes(raw: dict[str, Any]) -> dict[str, list[str]]:
         if name not in GRID_FIELDS:
             if not _numeric(name):
                 continue  # a string setting whose value may hold commas (--select a,b)
-            raise InputError(f"{_flag(name)} takes one value (a comma list makes a grid only "
-                             f"for {', '.join(_flag(n) for n in GRID_FIELDS)})")
+            raise InputError(f"{flag_name(name)} takes one value (a comma list makes a grid only "
+                             f"for {', '.join(flag_name(n) for n in GRID_FIELDS)})")
         items = [v.strip() for v in value.split(",")]
         if any(not v for v in items):
-            raise InputError(f"{_flag(name)} {value!r}: an empty item in the comma list")
+            raise InputError(f"{flag_name(name)} {value!r}: an empty item in the comma list")
         axes[name] = items
     return axes
 

@@ -37,6 +37,7 @@ import networkx as nx
 import numpy as np
 
 from models.errors import InputError
+from sim.limits import MAX_DEVICES
 from sim.settings import parse_settings_file
 from sim.traces import Trace
 
@@ -238,7 +239,11 @@ def build_topology(nodes: list[dict[str, Any]], links: list[dict[str, Any]],
     if devices is not None:
         if not isinstance(devices, dict):
             raise InputError("devices must be a table", source)
-        count = int(_number(devices.get("count", 0), "devices", "count", source=source))
+        count_value = _number(devices.get("count", 0), "devices", "count", source=source)
+        if count_value != int(count_value) or count_value > MAX_DEVICES:
+            raise InputError(f"devices: count must be a whole number in [0, {MAX_DEVICES:,}], "
+                             f"not {devices.get('count')!r}", source)
+        count = int(count_value)
         attach = str(devices.get("attach", ""))
         if attach not in g:
             raise InputError(f"devices: attach to an existing node, not {attach!r}", source)

@@ -97,7 +97,7 @@ def test_duplicate_trace_values_are_an_error():
 
 @pytest.mark.parametrize("text,needle", [
     ("[axes]\nbandwith_mbps = [1, 2]\n", "unknown field 'bandwith_mbps' (did you mean"),
-    ("[fixed]\ndeadline_s = 0\n", "deadline_s = 0.0 is out of range"),
+    ("[fixed]\ndeadline_s = 0\n", "--deadline (deadline_s) = 0.0 is outside (0, inf)"),
     ("[axes]\ndeadline_s = [1, \"soon\"]\n", "deadline_s"),
     ("[axes]\ndeadline_s = []\n", "is empty"),
     ("[fixed]\nseed = 3\n", "seed cannot be set"),

@@ -17,6 +17,7 @@ from policies.registry import (
     _load_class,
     describe_policies,
     in_range,
+    make_policies,
     make_policy,
     param_infos,
 )
@@ -144,3 +145,21 @@ def test_describe_lists_every_policy_and_parameter():
     # the registry's fixed parameters show as the defaults
     int4 = text.split("\nint4  (")[1].split("\n\n")[0]
     assert "precision  bf16|int8|int4|mixed  int4" in int4
+
+
+def test_labels_of_a_run_differ(tmp_path):
+    """Each label is one row of results: a duplicate would pool two policies' requests."""
+    plugin = tmp_path / "clash.py"
+    plugin.write_text(
+        "from models.operating import OperatingPoint\n"
+        "from policies.base import Policy\n\n"
+        "class Clash(Policy):\n"
+        "    name = 'int8'\n\n"
+        "    def decide(self, request, view):\n"
+        "        return OperatingPoint('cloud-text')\n")
+    assert [label for label, _ in make_policies(["int8", "scout:0.25"])] == ["int8",
+                                                                               "scout:0.25"]
+    with pytest.raises(InputError, match="'int8' is listed twice"):
+        make_policies(["int8", "scout", " int8"])
+    with pytest.raises(InputError, match="both labelled 'int8'"):
+        make_policies(["int8", f"{plugin}:Clash"])

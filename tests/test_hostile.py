@@ -1,0 +1,110 @@
+"""Hostile input: every case is one line ``error: ...`` on stderr, exit code 2, and nothing
+written where the output would go (issue: hardening)."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.run import main as run_main
+
+FAST = ["--requests", "5", "--policy", "scout"]
+
+SIM_RUN_CASES = [
+    (["--context-tokens", "10000000"], "at most 1,048,576 tokens"),
+    (["--context-tokens", "lognormal:200000:3"], "draws exceed"),
+    (["--context-tokens", "inf"], "context tokens"),
+    (["--policy", "int8,int8"], "listed twice"),
+    (["--policy", "int8,scout,int8", "--users", "2"], "listed twice"),
+    (["--policy", "mpc(horizon=-1)"], "outside [0"),
+    (["--requests", "inf"], "--requests expects a whole number"),
+    (["--requests", "1e400"], "--requests expects a whole number"),
+    (["--users", "2.5"], "--users expects a whole number"),
+    (["--requests", "1e30"], "--requests = 1000000000000000019884624838656 is outside"),
+    (["--requests", "100000000", "--policy", "int8,scout"], "pass --force"),
+    (["--users", "100000"], "--users = 100000 is outside [1, 10,000]"),
+    (["--seed", "-1"], "--seed = -1 is outside"),
+    (["--seed", "inf"], "--seed expects a whole number"),
+    (["--question-tokens", "inf"], "--question-tokens expects"),
+    (["--max-batch", "inf"], "--max-batch expects"),
+    (["--deadline", "nan"], "--deadline (deadline_s) = nan"),
+    (["--link-efficiency", "0"], "outside (0, 1]"),
+    (["--bandwidth", "-1"], "must be a positive number"),
+    (["--bandwidth", "1,1"], "repeats"),
+    (["--seed", "1,2"], "--seed takes one value"),
+    (["--trace", "no-such-trace"], "no-such-trace"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needle"), SIM_RUN_CASES,
+                         ids=[" ".join(a) for a, _ in SIM_RUN_CASES])
+def test_sim_run_hostile_flags(argv, needle, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_main([*FAST, *argv, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, captured.err
+    assert needle in captured.err, captured.err
+    assert not out.exists() and captured.out == ""
+
+
+def test_memory_estimate_refuses_before_work(monkeypatch):
+    from models.errors import InputError
+    from sim import limits
+
+    monkeypatch.setattr(limits, "available_bytes", lambda: 2e9)
+    limits.check_fits(10**6, 2)  # 1.2 GB estimated
+    with pytest.raises(InputError, match="need about 4.6 GB, more than the 2.0 GB"):
+        limits.check_fits(10**6, 10)
+    limits.check_fits(10**6, 10, force=True)
+
+
+@pytest.mark.parametrize("where", ["file", "under-file"])
+def test_unusable_out_folder(where, tmp_path, capsys):
+    f = tmp_path / "f"
+    f.write_text("keep")
+    out = f if where == "file" else f / "sub"
+    assert run_main([*FAST, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: cannot write there") and err.count("\n") == 1
+    assert f.read_text() == "keep" and sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_reused_out_folder_holds_one_run(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_main(["--requests", "5", "--policy", "int8,scout", "--compare-to", "scout",
+                     "--users", "2", "--quiet", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} >= {"comparisons.csv", "users.csv", "links.csv"}
+    assert run_main([*FAST, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"requests.csv", "summary.csv", "scenario.json"}
+    assert run_main([*FAST, "--bandwidth", "1,2", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"grid.csv", "spec.toml"}
+
+
+NUMERIC_FLAGS = ["--requests", "--users", "--seed", "--question-tokens", "--answer-tokens",
+                 "--max-batch", "--kv-group-size", "--deadline", "--rtt", "--bandwidth",
+                 "--link-efficiency", "--scout-retention", "--cell-mbps"]
+JUNK = st.one_of(
+    st.sampled_from(["inf", "-inf", "nan", "1e400", "-1", "0", "1e30", "0x10", "", " ", "1,",
+                     ",", "--", "1e-400", "True", "None", "١٢"]),
+    st.text(alphabet=string.printable, max_size=12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(flag=st.sampled_from(NUMERIC_FLAGS), value=JUNK)
+def test_numeric_flags_never_trace_back(flag, value):
+    """Any value for a numeric flag either runs or is one line with exit 2: never a
+    traceback (the fuzzed run is tiny: 5 requests, one static policy, no output)."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = run_main(["--requests", "3", "--policy", "scout", "--bandwidth", "10",
+                         f"{flag}={value}"])
+    text = err.getvalue()
+    assert code in (0, 2), (flag, value, text)
+    if code == 2:
+        assert text.startswith("error: ") and text.count("\n") == 1, (flag, value, text)
