@@ -6,6 +6,8 @@ Layout of a store folder (``--out``)::
     spec.toml|.yaml      a copy of the spec file as given (when it came from a file)
     cells/KEY.parquet    one row per policy of the cell KEY: every parameter, metrics, CIs
     requests/KEY.parquet per-request records of the cell (only with keep_requests = true)
+    */KEY.parquet.corrupt a partition found unreadable (truncated, damaged), set aside; its
+                         cell is recomputed by the next run
     traces/              synthetic traces generated for ``kind:...`` trace values
     rows.csv             every row in one CSV, rewritten when the sweep is complete
 
@@ -93,6 +95,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _readable(path: Path) -> bool:
+    """A complete Parquet file: its footer (schema, row groups) parses."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception:  # pyarrow raises ArrowInvalid, OSError, ... on a damaged file
+        return False
+    return True
+
+
 class Store:
     """A sweep's output folder (see the module docstring)."""
 
@@ -147,9 +160,32 @@ class Store:
         return sorted(p for p in folder.glob("*.parquet")
                       if not p.name.startswith(".") and p.is_file())
 
-    def done_keys(self) -> set[str]:
-        """Keys of the cells whose partition is complete."""
-        return {p.stem for p in self._partitions(self.cells_dir)}
+    def done_keys(self, requests: bool = False) -> set[str]:
+        """Keys of the cells whose partition is complete and readable (with ``requests``:
+        their requests partition too). An unreadable partition (truncated, corrupted) does
+        not count: :meth:`set_aside_unreadable` moves it away so the cell is recomputed."""
+        done = {p.stem for p in self._partitions(self.cells_dir) if _readable(p)}
+        if requests:
+            done &= {p.stem for p in self._partitions(self.requests_dir) if _readable(p)}
+        return done
+
+    def set_aside_unreadable(self, requests: bool = False) -> list[str]:
+        """Rename every unreadable partition to ``KEY.parquet.corrupt`` (kept for a look,
+        never read) and return the keys of the cells that must be recomputed."""
+        bad = []
+        folders = [self.cells_dir] + ([self.requests_dir] if requests else [])
+        for folder in folders:
+            for p in self._partitions(folder):
+                if not _readable(p):
+                    os.replace(p, p.with_name(p.name + ".corrupt"))
+                    bad.append(p.stem)
+        if requests:  # a cell without its requests partition is not done either
+            have = {p.stem for p in self._partitions(self.requests_dir)}
+            for p in self._partitions(self.cells_dir):
+                if p.stem not in have:
+                    os.replace(p, p.with_name(p.name + ".corrupt"))
+                    bad.append(p.stem)
+        return sorted(set(bad))
 
     def temp_files(self) -> list[Path]:
         """Temporary files left by writers (only ever ``.NAME.PID.RAND.tmp``)."""
@@ -185,7 +221,15 @@ class Store:
         if keys is not None:
             wanted = set(keys)
             files = [p for p in files if p.stem in wanted]
-        frames = [pd.read_parquet(p, engine="pyarrow") for p in files]
+        frames = []
+        for p in files:
+            try:
+                frames.append(pd.read_parquet(p, engine="pyarrow"))
+            except Exception as err:  # damaged inside a valid footer: set aside, say so
+                os.replace(p, p.with_name(p.name + ".corrupt"))
+                raise InputError(f"partition {p.name} is unreadable ({type(err).__name__}); "
+                                 "it was set aside: rerun to recompute that cell",
+                                 str(self.root)) from None
         frames = [f for f in frames if not f.empty]
         if not frames:
             return pd.DataFrame()

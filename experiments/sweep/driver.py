@@ -43,7 +43,7 @@ def status(spec: Spec, out: str | Path) -> str:
     total = len(cells)
     bound = store.check(spec.hash, spec.source)
     keys = {c.key for c in cells}
-    done = len(store.done_keys() & keys) if bound else 0
+    done = len(store.done_keys(spec.keep_requests) & keys) if bound else 0
     pct = 100.0 * done / total if total else 100.0
     text = (f"{out}: {done}/{total} cells done ({pct:.0f}%), {total - done} to go; "
             f"{len(spec.policies)} policies per cell; spec hash {spec.hash[:12]}")
@@ -54,6 +54,10 @@ def status(spec: Spec, out: str | Path) -> str:
             check_inputs(store, spec, inputs_hash(spec))
         except StaleInputs as err:
             text += f"\nwarning: {err.message}"
+    present = {p.stem for p in store._partitions(store.cells_dir)} & keys if bound else set()
+    if len(present) > done:
+        text += (f"\n{len(present) - done} cell partition(s) unreadable (truncated or "
+                 "damaged): the next run sets them aside and recomputes those cells")
     temps = store.temp_files() if bound else []
     if temps:
         text += (f"\n{len(temps)} temporary file(s) from an interrupted run (never read; "
@@ -67,7 +71,7 @@ def is_complete(spec: Spec, out: str | Path) -> bool:
     store = Store(out)
     if not store.check(spec.hash, spec.source):
         return False
-    if not {c.key for c in spec.cells()} <= store.done_keys():
+    if not {c.key for c in spec.cells()} <= store.done_keys(spec.keep_requests):
         return False
     if not (Path(out) / "rows.csv").exists():
         return False
@@ -87,7 +91,11 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, jobs: int | None = N
     store.bind({**spec.info(), "inputs_hash": current}, spec.text, spec.suffix)
     check_inputs(store, spec, current)
     store.clean_temp()
-    done = store.done_keys()
+    bad = store.set_aside_unreadable(spec.keep_requests)
+    if bad and not quiet:
+        print(f"{len(bad)} cells had unreadable partitions (set aside as *.corrupt); "
+              "recomputing them", file=sys.stderr)
+    done = store.done_keys(spec.keep_requests)
     todo = [c for c in cells if c.key not in done]
     kinds = sorted({c.params["trace"] for c in todo
                     if c.params["bandwidth_mbps"] is None and is_kind(c.params["trace"])})

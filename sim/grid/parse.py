@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +159,13 @@ def _sweep_section(sw: dict, source: str, default_name: str) -> dict[str, Any]:
         raise _fail("[sweep] seed_from = 'spec' gives every replicate the same workload: "
                     "use 'cell' or 'replicate' with replications", source)
     out = sw.get("out")
-    return {"name": str(sw.get("name", default_name)), "seed": seed,
+    name = str(sw.get("name", re.sub(r"[^A-Za-z0-9_.-]", "_", default_name).lstrip(".")
+                      or "sweep"))
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}", name):
+        raise _fail(f"[sweep] name {name!r} is a name, not a path: letters, digits, '_', "
+                    "'-' and '.', not first, at most 100 (use out = \"FOLDER\" for a place)",
+                    source)
+    return {"name": name, "seed": seed,
             "replications": replications, "keep_requests": keep, "seed_from": seed_from,
             "out": None if out is None else str(out),
             "description": str(sw.get("description", ""))}

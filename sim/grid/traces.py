@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob as globlib
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -64,26 +65,40 @@ def kind_file_name(value: str) -> str:
 
 
 def materialise_kind(value: str, folder: str | Path | None = None) -> Path:
-    """The CSV of a ``kind:`` trace in ``folder`` (else a temp folder), generated if missing.
-    Generation is deterministic, so every machine makes the same file."""
-    from sim.traces.synthetic import generate, kind_params, write_csv
+    """The CSV of a ``kind:`` trace in ``folder`` (a run's own folder; else a private
+    temporary folder of this user), generated now and compared by content with a file of
+    that name already there: a file that differs (planted, damaged, from another version)
+    is replaced, never used. Generation is deterministic, so every machine makes the same
+    bytes."""
+    from sim.traces.synthetic import csv_text, generate, kind_params, write_csv
 
     name = kind_file_name(value)
-    bases = ([Path(folder)] if folder is not None else []) + [
-        Path(tempfile.gettempdir()) / "scoutsim-traces"]
-    for base in bases:
-        if (base / name).is_file():
-            return base / name
     kind, seed, duration = parse_kind(value)
     trace = generate(kind_params(kind), duration, seed, name=name)
+    text = csv_text(trace)
+    bases = ([Path(folder)] if folder is not None else []) + [None]  # None: private temp
     for base in bases:
         try:
-            base.mkdir(parents=True, exist_ok=True)
-            write_csv(trace, base / name)
-            return base / name
-        except (OSError, InputError):
-            continue
-    raise InputError(f"cannot write the generated trace {name}")
+            base = base if base is not None else _private_temp()
+            path = base / name
+            if path.is_file() and path.read_bytes() == text.encode():
+                return path
+            base.mkdir(parents=True, exist_ok=True)  # e.g. a Dask worker without the
+            write_csv(trace, path)                   # driver's folder: the temp one
+            return path
+        except (OSError, InputError) as err:
+            last = err
+    raise InputError(f"cannot write the generated trace {name}: {last}")
+
+
+def _private_temp() -> Path:
+    """``$TMP/scoutsim-traces-UID``, created with mode 0700; refused if another user owns
+    it (its files could be planted)."""
+    base = Path(tempfile.gettempdir()) / f"scoutsim-traces-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    if base.stat().st_uid != os.getuid():
+        raise InputError(f"{base} belongs to another user; pass a folder of your own")
+    return base
 
 
 def _trace_set(text: str, source: str) -> list[str]:

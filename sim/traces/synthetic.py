@@ -514,13 +514,10 @@ def generate(p: SyntheticParams, duration_s: float, seed: int, *,
                              name=name)
 
 
-def write_csv(trace: Trace, path: str | Path) -> None:
-    """Write a 1-s synthetic trace as canonical CSV with fixed decimals (temp + rename).
-
-    ``time_s`` as integers, ``bandwidth_mbps`` with 4 decimals, ``rtt_ms`` with 3.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def csv_text(trace: Trace) -> str:
+    """A 1-s synthetic trace as canonical CSV text with fixed decimals: ``time_s`` as
+    integers, ``bandwidth_mbps`` with 4 decimals, ``rtt_ms`` with 3 (same trace, same
+    bytes on every machine)."""
     has_rtt = trace.rtt_s is not None
     lines = ["time_s,bandwidth_mbps" + (",rtt_ms" if has_rtt else "")]
     for i, t in enumerate(trace.times_s):
@@ -528,8 +525,15 @@ def write_csv(trace: Trace, path: str | Path) -> None:
         if has_rtt:
             row += f",{trace.rtt_s[i] * 1e3:.{RTT_DECIMALS}f}"
         lines.append(row)
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(trace: Trace, path: str | Path) -> None:
+    """Write :func:`csv_text` of ``trace`` to ``path`` (temp + rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text("\n".join(lines) + "\n")
+        tmp.write_text(csv_text(trace))
         tmp.replace(path)
     except OSError as err:
         tmp.unlink(missing_ok=True)

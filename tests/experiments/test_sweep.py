@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from experiments.store import Store, atomic_write_text
-from experiments.sweep import main, run_sweep
+from experiments.sweep import main, run_sweep, status
 from models.errors import InputError
 from sim.grid import load_spec, spec_from_dict
 from tests.conftest import REPO
@@ -103,6 +103,8 @@ def test_duplicate_trace_values_are_an_error():
     ("[fixed]\nseed = 3\n", "seed cannot be set"),
     ("[axes]\ntrace_dir = [\"traces\"]\n", "trace_dir cannot be set"),
     ("[grid]\nx = 1\n", "unknown section [grid]"),
+    ("[sweep]\nname = \"../../../x\"\n", "is a name, not a path"),
+    ("[sweep]\nname = \"/tmp/x\"\n", "is a name, not a path"),
     ("[sweep]\nreplicas = 2\n", "unknown key 'replicas'"),
     ("[fixed]\npolicies = [\"scout\", \"nope\"]\n", "unknown policy 'nope'"),
     ("[axes]\npolicies = [[\"int8\"], [\"scout\"]]\n", "one flat list"),
@@ -216,6 +218,29 @@ def test_kind_traces_are_generated_into_the_results(tmp_path):
     assert made == ["kind-3g-seed0-duration60.csv", "kind-lte-seed3-duration120.csv"]
     assert set(rep.rows["trace"]) == {"kind:lte:seed=3:duration=120",
                                       "kind:3g:seed=0:duration=60"}
+
+
+def test_a_planted_generated_trace_is_replaced_not_used(tmp_path):
+    """A file with a generated trace's name but other content (planted in the run's folder
+    or the temp folder) is regenerated: results never depend on what lay there."""
+    from sim.grid import materialise_kind
+
+    value = "kind:lte:seed=3:duration=60"
+    honest = materialise_kind(value, tmp_path / "a").read_bytes()
+    planted = tmp_path / "b" / honest_name(value)
+    planted.parent.mkdir()
+    planted.write_text("time_s,bandwidth_mbps\n0,1000\n")
+    assert materialise_kind(value, tmp_path / "b").read_bytes() == honest
+    temp = materialise_kind(value)  # no folder: this user's private temp folder
+    assert temp.read_bytes() == honest and temp.parent.stat().st_mode & 0o077 == 0
+    temp.write_text("time_s,bandwidth_mbps\n0,1000\n")
+    assert materialise_kind(value).read_bytes() == honest
+
+
+def honest_name(value: str) -> str:
+    from sim.grid import kind_file_name
+
+    return kind_file_name(value)
 
 
 KILL_SPEC = """
@@ -478,3 +503,29 @@ def test_cell_table_shows_each_hit_rate_with_its_wilson_ci(tmp_path):
     r = rows[rows["policy"] == "int8"].iloc[0]
     lo, hi = wilson_interval(int(round(r.deadline_hit_rate * 40)), 40)
     assert f"{r.deadline_hit_rate:.3f} [{lo:.3f},{hi:.3f}]" in text
+
+
+@pytest.mark.parametrize("damage", ["truncate", "zero", "requests"])
+def test_unreadable_partition_is_reported_and_recomputed(tmp_path, damage):
+    """A truncated or damaged partition is not 'done': --status says so, the rerun sets it
+    aside (*.corrupt) and recomputes the cell to identical rows."""
+    text = SMALL.replace("replications = 2", "replications = 1\nkeep_requests = true")
+    spec = load_spec(write_spec(tmp_path / "s.toml", text))
+    out = tmp_path / "out"
+    first = run_sweep(spec, out).rows
+    before = (out / "rows.csv").read_bytes()
+    folder = out / ("requests" if damage == "requests" else "cells")
+    victim = sorted(folder.glob("*.parquet"))[2]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2] if damage != "zero" else b"\0" * len(data))
+    text = status(spec, out)
+    assert f"{len(spec.cells()) - 1}/{len(spec.cells())} cells done" in text
+    if damage != "requests":
+        assert "1 cell partition(s) unreadable" in text
+    report = run_sweep(spec, out)
+    assert report.ran == 1 and report.complete
+    pd.testing.assert_frame_equal(report.rows, first)
+    assert (out / "rows.csv").read_bytes() == before
+    assert (folder / (victim.name + ".corrupt")).exists()
+    assert len(Store(out).read_requests()) == len(first) // len(spec.policies) * 40 * len(
+        spec.policies)
