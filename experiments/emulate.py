@@ -51,6 +51,7 @@ import pandas as pd
 
 from models.cli import Parser, add_common, command, run_main
 from models.errors import InputError
+from models.files import check_input_file
 from models.units import OUTAGE_MBPS, mbps_to_bytes_per_s
 from sim.scenario import REPO_ROOT, Scenario, resolve_path
 from sim.simulation import build_trace, run
@@ -483,8 +484,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.from_dir:
         src = Path(args.from_dir)
-        df = pd.read_csv(src / "transfers.csv")[RAW_COLUMNS]
-        info = json.loads((src / "info.json").read_text())
+        try:
+            df = pd.read_csv(check_input_file(src / "transfers.csv", "emulation transfers"))
+            df = df[RAW_COLUMNS]
+            info = json.loads(check_input_file(src / "info.json", "emulation info").read_text())
+        except (KeyError, ValueError, UnicodeDecodeError) as err:  # InputError passes through
+            if isinstance(err, InputError):
+                raise
+            raise InputError(f"not the output of an emulation run ({type(err).__name__}: "
+                             f"{str(err).splitlines()[0][:80]})", f"--from {src}") from None
         df, summary, info = analyse(df, traces_of(list(dict.fromkeys(df["trace"])),
                                                   args.tc_step), info)
         return report(df, summary, info, args)

@@ -38,6 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from models.errors import InputError
+from models.files import check_input_file
 from models.operating import OperatingPoint
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -99,7 +100,8 @@ class QualityCache:
         if not path.exists():
             hint = " (run the measurement harness first)" if str(name_or_path) == "measured" else ""
             raise InputError(f"quality cache not found{hint}", ps)
-        with open(path, newline="") as f:
+        check_input_file(path, "quality cache")
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None or tuple(h.strip() for h in header) != COLUMNS:

@@ -53,6 +53,7 @@ from typing import Literal
 from models.arch import ARCHS, ModelArch, get_arch
 from models.devices import DEVICES, Device, get_device
 from models.errors import InputError, unknown_name
+from models.files import check_input_file
 
 Source = Literal["measured", "interpolated", "calibrated", "roofline", "ideal"]
 
@@ -403,8 +404,9 @@ def _read_csv(path: Path) -> list[TimingRow]:
     header (the profiler writes provenance there); blank lines are skipped.
     """
     where = str(path)
+    check_input_file(path, "timing table")
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        handle = path.open(newline="", encoding="utf-8-sig", errors="replace")
     except OSError as err:
         raise InputError(f"cannot read timing table: {err.strerror}", where) from None
     rows: list[TimingRow] = []

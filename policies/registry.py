@@ -66,6 +66,47 @@ def _load_class(target: str, origin: str) -> type[Policy]:
     return cls
 
 
+def _guarded(cls: type[Policy], spec: str) -> type[Policy]:
+    """A plugin class whose own errors become one line naming the plugin: an exception in
+    ``__init__``, ``reset`` or ``decide``, or a ``decide`` that returns something other
+    than an :class:`~models.operating.OperatingPoint` (built-in policies are not wrapped)."""
+    from models.operating import OperatingPoint
+
+    def fail(what: str, err: BaseException) -> InputError:
+        return InputError(f"policy {spec!r}: {what} raised {type(err).__name__}: {err}")
+
+    class Guarded(cls):  # type: ignore[valid-type, misc]
+        def __init__(self, **params: Any) -> None:
+            try:
+                super().__init__(**params)
+            except InputError:
+                raise
+            except Exception as err:
+                raise fail("__init__", err) from None
+
+        def reset(self, context: Any) -> None:
+            try:
+                super().reset(context)
+            except Exception as err:
+                raise fail("reset", err) from None
+
+        def decide(self, request: Any, view: Any) -> Any:
+            try:
+                op = super().decide(request, view)
+            except InputError:
+                raise
+            except Exception as err:
+                raise fail("decide", err) from None
+            if not isinstance(op, OperatingPoint):
+                raise InputError(f"policy {spec!r}: decide returned {type(op).__name__}, "
+                                 "not an OperatingPoint")
+            return op
+
+    Guarded.__name__, Guarded.__qualname__ = cls.__name__, cls.__qualname__
+    Guarded.__doc__ = cls.__doc__
+    return Guarded
+
+
 def split_specs(text: str) -> list[str]:
     """Split a comma-separated policy list, keeping commas inside parentheses."""
     out, depth, cur = [], 0, []
@@ -253,7 +294,7 @@ def make_policy(spec: str) -> tuple[str, Policy]:
     """Build a policy from its spec; returns (label used in results, policy)."""
     spec = spec.strip()
     if ".py:" in spec:
-        cls = _load_class(spec, spec.split(":")[0])
+        cls = _guarded(_load_class(spec, spec.split(":")[0]), spec)
         return getattr(cls, "name", spec), cls()
     if spec.endswith(")") and "(" in spec:
         name, _, body = spec[:-1].partition("(")

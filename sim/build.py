@@ -79,6 +79,8 @@ def build_timing(spec: str | None) -> tuple[TimingTable | None, Calibration | No
         return None, None
     p = Path(spec)
     if p.is_dir():
+        if not any(p.glob("*.csv")):
+            raise InputError("no timing table (*.csv) in this folder", f"--timing-table {p}")
         return default_timing_table(p), default_calibration(p)
     return TimingTable.load(p), None
 

@@ -10,14 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import InputError
+from models.files import check_input_file
+
+MAX_SETTINGS_BYTES = 10 * 1024**2  # a config, spec or topology is text a person writes
 
 
 def parse_settings_file(path: Path, what: str) -> tuple[Any, str]:
     """Parse a TOML or YAML file of settings (a ``config`` or a sweep ``spec``): returns the
     parsed data and the text; one-line InputError naming the file (and line) otherwise."""
     ps = str(path)
-    if not path.is_file():
-        raise InputError(f"{what} file not found", ps)
+    check_input_file(path, f"{what} file", max_bytes=MAX_SETTINGS_BYTES)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as err:
@@ -34,7 +36,12 @@ def parse_settings_file(path: Path, what: str) -> tuple[Any, str]:
             return tomllib.loads(text), text
         import yaml
 
+        if any(isinstance(t, yaml.AliasToken) for t in yaml.scan(text)):
+            raise InputError(f"{what}: YAML aliases (*name) are not supported; write the "
+                             "values out", ps)
         return (yaml.safe_load(text) or {}), text
+    except InputError:
+        raise
     except Exception as err:  # parser errors carry the line in their message
         line = getattr(getattr(err, "problem_mark", None), "line", None)
         raise InputError(f"cannot parse {what}: {str(err).splitlines()[0]}", ps,

@@ -3,7 +3,9 @@ written where the output would go (issue: hardening)."""
 
 from __future__ import annotations
 
+import os
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -108,3 +110,80 @@ def test_numeric_flags_never_trace_back(flag, value):
     assert code in (0, 2), (flag, value, text)
     if code == 2:
         assert text.startswith("error: ") and text.count("\n") == 1, (flag, value, text)
+
+
+PLUGINS = '''
+from models.operating import OperatingPoint
+from policies.base import Policy
+
+class InitBoom(Policy):
+    name = "initboom"
+    def __init__(self, **kw):
+        raise RuntimeError("boom in init")
+    def decide(self, request, view):
+        return OperatingPoint("cloud-text")
+
+class DecideBoom(Policy):
+    name = "decideboom"
+    def decide(self, request, view):
+        raise ZeroDivisionError("boom in decide")
+
+class WrongType(Policy):
+    name = "wrongtype"
+    def decide(self, request, view):
+        return "cloud-text"
+'''
+
+
+@pytest.mark.parametrize(("cls", "needle"), [
+    ("InitBoom", "__init__ raised RuntimeError: boom in init"),
+    ("DecideBoom", "decide raised ZeroDivisionError: boom in decide"),
+    ("WrongType", "decide returned str, not an OperatingPoint"),
+])
+@pytest.mark.parametrize("users", ["1", "2"])
+def test_plugin_bugs_are_one_line(cls, needle, users, tmp_path, capsys):
+    plugin = tmp_path / "bad.py"
+    plugin.write_text(PLUGINS)
+    out = tmp_path / "out"
+    assert run_main(["--policy", f"{plugin}:{cls}", "--requests", "5", "--users", users,
+                     "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert not out.exists()
+
+
+def _bomb(path):
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefg", "bcdefgh", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("make", "flag", "needle"), [
+    (lambda d: d, "--quality-cache", "quality cache is a folder, not a file"),
+    (lambda d: d, "--timing-table", "no timing table (*.csv) in this folder"),
+    (lambda d: _bomb(d / "bomb.yaml"), "--config", "YAML aliases"),
+    (lambda d: (os.mkfifo(d / "fifo.toml"), d / "fifo.toml")[1], "--config",
+     "not a regular file"),
+    (lambda d: Path("/dev/zero"), "--quality-cache", "not a regular file"),
+])
+def test_unusable_input_files(make, flag, needle, tmp_path, capsys):
+    target = make(tmp_path)
+    out = tmp_path / "out"
+    assert run_main([*FAST, flag, str(target), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+    assert not out.exists()
+
+
+def test_bad_scheduler_address_writes_nothing(tmp_path, capsys):
+    from experiments.sweep import main as sweep_main
+    from tests.conftest import REPO
+
+    out = tmp_path / "s"
+    assert sweep_main([str(REPO / "experiments/specs/example.toml"), "--scheduler",
+                       "not a url", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --scheduler 'not a url': expected tcp://HOST:PORT\n"
+    assert not out.exists()

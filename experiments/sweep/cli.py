@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,8 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("-j must be >= 1")
     if args.jobs is not None and args.scheduler:
         raise InputError("give -j or --scheduler, not both")
+    if args.scheduler and not re.fullmatch(r"([a-z]+://)?[^\s/:]+(:\d+)", args.scheduler):
+        raise InputError(f"--scheduler {args.scheduler!r}: expected tcp://HOST:PORT")
     spec = load_spec(args.spec)
     out = Path(args.out) if args.out else spec.default_out()
     analysis = _analysis() if args.analyse else None  # before any work: fail fast

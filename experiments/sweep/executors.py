@@ -41,6 +41,7 @@ def run_serial(tasks: list[dict]) -> Iterator[dict]:
 
 def run_local(tasks: list[dict], jobs: int) -> Iterator[dict]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     ex = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
                              initargs=(os.getpid(),))
@@ -48,7 +49,12 @@ def run_local(tasks: list[dict], jobs: int) -> Iterator[dict]:
     try:
         futures = [ex.submit(run_cell, t) for t in tasks]
         for f in as_completed(futures):
-            yield f.result()
+            try:
+                res = f.result()
+            except BrokenProcessPool:
+                raise InputError("a worker process died (killed, or out of memory); the "
+                                 "finished cells are kept: rerun to resume") from None
+            yield res
         finished = True
     finally:
         if finished:
@@ -70,7 +76,7 @@ def run_dask(tasks: list[dict], address: str) -> Iterator[dict]:
                          "'dask[distributed]')") from None
     try:
         client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, ValueError, TypeError) as err:  # ValueError: a bad address
         raise InputError(f"cannot reach the Dask scheduler at {address}: {err}") from None
     futures = []
     try:
