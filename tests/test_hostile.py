@@ -187,3 +187,22 @@ def test_bad_scheduler_address_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == "error: --scheduler 'not a url': expected tcp://HOST:PORT\n"
     assert not out.exists()
+
+
+def test_status_runs_no_plugin_code(tmp_path, capsys):
+    """A plugin is code: the sweep runs it, ``--status`` never imports it."""
+    from experiments.sweep import main as sweep_main
+
+    marker = tmp_path / "imported"
+    plugin = tmp_path / "mine.py"
+    plugin.write_text(f"open({str(marker)!r}, 'w').close()\n" + PLUGINS.replace(
+        "class WrongType", "class Fine(Policy):\n    name = 'fine'\n    def decide(self, "
+        "request, view):\n        return OperatingPoint('cloud-text')\n\nclass WrongType"))
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'[fixed]\npolicies = ["{plugin}:Fine", "scout"]\nrequests = 5\n'
+                    'bandwidth_mbps = 10\n')
+    assert sweep_main([str(spec), "--out", str(tmp_path / "o"), "--status"]) == 0
+    assert not marker.exists()
+    assert sweep_main([str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    assert marker.exists()
+    capsys.readouterr()

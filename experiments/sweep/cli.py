@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("give -j or --scheduler, not both")
     if args.scheduler and not re.fullmatch(r"([a-z]+://)?[^\s/:]+(:\d+)", args.scheduler):
         raise InputError(f"--scheduler {args.scheduler!r}: expected tcp://HOST:PORT")
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, load_plugins=not args.status)  # --status runs no plugin
     out = Path(args.out) if args.out else spec.default_out()
     analysis = _analysis() if args.analyse else None  # before any work: fail fast
     if args.status:

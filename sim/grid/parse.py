@@ -98,8 +98,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
 
 
 def spec_from_dict(data: Any, source: str = "<spec>", *, text: str | None = None,
-                   suffix: str = ".toml", default_name: str = "sweep") -> Spec:
-    """Parse and validate a spec given as a mapping (the parsed TOML/YAML)."""
+                   suffix: str = ".toml", default_name: str = "sweep",
+                   load_plugins: bool = True) -> Spec:
+    """Parse and validate a spec given as a mapping (the parsed TOML/YAML). With
+    ``load_plugins=False`` a plugin policy (``file.py:Class``) is checked to exist but its
+    file is not imported (``--status`` runs no plugin code)."""
     sections = _sections(data, source)
     sweep = _sweep_section(sections["sweep"], source, default_name)
     replications = sweep.pop("replications")
@@ -109,7 +112,8 @@ def spec_from_dict(data: Any, source: str = "<spec>", *, text: str | None = None
         if REPLICATE in axes or REPLICATE in fixed:
             raise _fail("give [sweep] replications or a replicate axis, not both", source)
         axes[REPLICATE] = list(range(replications))
-    spec = Spec(source=source, policies=_check_policies(policies, source), fixed=fixed,
+    spec = Spec(source=source, policies=_check_policies(policies, source, load_plugins),
+                fixed=fixed,
                 axes=axes, text=text, suffix=suffix, **sweep)
     spec.cells()  # validate every cell now: errors before any work
     return spec
@@ -237,7 +241,8 @@ def _axis_values(name: str, value: Any, source: str) -> list[Any]:
     return values
 
 
-def _check_policies(policies: list[str] | None, source: str) -> list[str]:
+def _check_policies(policies: list[str] | None, source: str, load_plugins: bool = True
+                    ) -> list[str]:
     """The spec's policies (the Scenario default when none given): known, each once."""
     if policies is None:
         policies = list(DEFAULTS.policies)
@@ -246,6 +251,10 @@ def _check_policies(policies: list[str] | None, source: str) -> list[str]:
     from policies import make_policy
 
     for p in policies:
+        if not load_plugins and ".py:" in p:
+            if not Path(p.split(":")[0]).is_file():
+                raise _fail(f"policy {p!r}: plugin file not found", source)
+            continue
         try:
             make_policy(p)
         except InputError as err:
@@ -255,10 +264,12 @@ def _check_policies(policies: list[str] | None, source: str) -> list[str]:
     return policies
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a TOML or YAML spec; InputError naming the file."""
+def load_spec(path: str | Path, load_plugins: bool = True) -> Spec:
+    """Read and validate a TOML or YAML spec; InputError naming the file. ``load_plugins``:
+    see :func:`spec_from_dict`."""
     p = Path(path)
     ps = str(p)
     data, text = parse_settings_file(p, "spec")
     suffix = p.suffix.lower()
-    return spec_from_dict(data, ps, text=text, suffix=suffix, default_name=p.stem)
+    return spec_from_dict(data, ps, text=text, suffix=suffix, default_name=p.stem,
+                          load_plugins=load_plugins)
