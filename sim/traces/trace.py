@@ -210,10 +210,11 @@ class Trace:
         :meth:`capacity_at` of the returned boundary is the new segment's capacity."""
         if self.is_constant:
             return math.inf
-        k, j = self._locate(t_s)
-        if j >= len(self._t):
-            return math.inf
-        return self._start_s(k, j + 1)  # for a clipped trace, its end is a change too
+        _, base, end, j = self._locate(t_s)
+        if j + 1 >= len(self._t):  # the period's end (a clipped trace's end is a change too)
+            return math.inf if j >= len(self._t) else end
+        start = base + self._t[j + 1]
+        return start if start < end else end
 
     def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         """The first segment boundary after ``t_s`` and before ``horizon_s`` where the
@@ -223,22 +224,24 @@ class Trace:
         is infinite)."""
         if self.end == "loop" and self._min_cap >= threshold:
             return math.inf
-        k, j = self._locate(t_s)
-        n = len(self._t)
+        k, base, end, j = self._locate(t_s)
+        t, cap, n, d = self._t, self._cap, len(self._t), self.duration_s
         if j >= n:
             return math.inf
         for _ in range(n + 1):
             j += 1
             if j >= n:
-                if self.end == "clip":
-                    end = self.duration_s  # capacity drops to 0 at the end
+                if self.end == "clip":  # capacity drops to 0 at the end
                     return end if threshold > 0 and end < horizon_s else math.inf
                 k, j = k + 1, 0
-            start = self._start_s(k, j)
+                base, end = end, (k + 1) * d
+            start = base + t[j]
+            if start > end:
+                start = end
             if start >= horizon_s:
                 return math.inf
             # (a segment shorter than the float spacing at this time never holds: skip it)
-            if self._cap[j] < threshold and self._start_s(k, j + 1) > start:
+            if cap[j] < threshold and (end if j + 1 >= n else min(base + t[j + 1], end)) > start:
                 return start
         return math.inf
 
@@ -264,42 +267,39 @@ class Trace:
     def _segment(self, local_s: float) -> int:
         return bisect_right(self._t, local_s) - 1
 
-    # Segment j of period k starts at the float ``k * d + t_j``, which rounds. A time is
-    # placed in a segment by comparing it with these very floats (not by where the
-    # rounded difference ``t - k * d`` falls among the ``t_j``), so each boundary that
+    # Segment j of period k starts at the float ``min(k * d + t_j, (k + 1) * d)``: the sum
+    # rounds (and may round onto the period's end, leaving the segment empty). A time is
+    # placed in a segment by comparing it with these very floats, not by where the rounded
+    # difference ``t - k * d`` falls among the ``t_j``, so each boundary that
     # next_change_s or next_drop_below_s returns is, exactly, the first instant of the
     # segment it starts, in every period.
-    def _start_s(self, k: int, j: int) -> float:
-        """Start of segment ``j`` of period ``k`` (``j == n``: of period ``k + 1``); a start
-        that rounds past its period's end is that end (the segment is empty there)."""
-        if j >= len(self._t):
-            return (k + 1) * self.duration_s
-        return min(k * self.duration_s + self._t[j], (k + 1) * self.duration_s)
-
-    def _locate(self, t_s: float) -> tuple[int, int]:
-        """(k, j): segment ``j`` of period ``k`` holds at ``t_s``, i.e. it is the last
-        segment whose start is at or before ``t_s``; ``j == n`` past the end of a clipped
-        trace."""
+    def _locate(self, t_s: float) -> tuple[int, float, float, int]:
+        """(k, k * d, (k + 1) * d, j): segment ``j`` of period ``k`` holds at ``t_s``, i.e.
+        it has the last start at or before ``t_s``; ``j == n`` past the end of a clipped
+        trace (whose only period is 0)."""
         t, n, d = self._t, len(self._t), self.duration_s
         if self.end == "clip" or 0.0 <= t_s < d:  # period 0: the starts are the t_j
-            if t_s >= d:
-                return 0, n
-            return 0, max(bisect_right(t, t_s) - 1, 0)
+            return 0, 0.0, d, n if t_s >= d else max(bisect_right(t, t_s) - 1, 0)
         k = math.floor(t_s / d)
-        while k * d > t_s:  # float guards: k * d <= t_s < (k + 1) * d
+        base = k * d
+        while base > t_s:  # float guards: k * d <= t_s < (k + 1) * d
             k -= 1
-        while (k + 1) * d <= t_s:
+            base = k * d
+        end = (k + 1) * d
+        while end <= t_s:
             k += 1
-        j = bisect_right(t, t_s - k * d) - 1  # a first guess: the difference rounds too
-        while j + 1 < n and self._start_s(k, j + 1) <= t_s:
+            base, end = end, (k + 1) * d
+        j = bisect_right(t, t_s - base) - 1  # a first guess: the difference rounds too
+        # (as end > t_s, comparing base + t_j with t_s is comparing the start with it)
+        while j + 1 < n and base + t[j + 1] <= t_s:
             j += 1
-        while j > 0 and self._start_s(k, j) > t_s:
+        while j > 0 and base + t[j] > t_s:
             j -= 1
-        return k, j
+        return k, base, end, j
 
     def capacity_at(self, t_s: float) -> float:
         """Capacity in bytes/s at absolute time ``t_s`` (0 after the end when clipped)."""
-        _, j = self._locate(t_s)
+        j = self._locate(t_s)[3]
         return self._cap[j] if j < len(self._t) else 0.0
 
     def rtt_at(self, t_s: float, default_s: float = 0.0) -> float:
