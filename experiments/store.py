@@ -24,6 +24,7 @@ The store holds the results of one spec: opening it with a spec of another hash 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -145,12 +146,24 @@ class Store:
     def bind(self, info: dict[str, Any], spec_text: str | None = None,
              suffix: str = ".toml") -> None:
         """Create the folder for a spec (``info`` has ``spec_hash``), or check it is ours."""
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError("cannot write there: not a folder", f"--out {self.root}")
         if self.check(info["spec_hash"], str(info.get("source"))):
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        if spec_text is not None:
-            atomic_write_text(self.root / f"spec{suffix}", spec_text)
-        atomic_write_text(self.root / SPEC_FILE, json.dumps(info, indent=2) + "\n")
+        with self._writing():
+            self.root.mkdir(parents=True, exist_ok=True)
+            if spec_text is not None:
+                atomic_write_text(self.root / f"spec{suffix}", spec_text)
+            atomic_write_text(self.root / SPEC_FILE, json.dumps(info, indent=2) + "\n")
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """OSError (not a folder, read-only, disk full) -> one line naming ``--out``."""
+        try:
+            yield
+        except OSError as err:
+            raise InputError(f"cannot write there: {err.strerror or err} (finished cells, "
+                             "if any, are kept)", f"--out {self.root}") from None
 
     # ------------------------------------------------------------------ partitions
     @staticmethod
@@ -210,11 +223,13 @@ class Store:
     def write_cell(self, key: str, rows: pd.DataFrame,
                    requests: pd.DataFrame | None = None) -> None:
         """Write one cell: its requests (if any) first, then its rows (the 'done' mark)."""
-        if requests is not None:
-            atomic_write(self.requests_dir / f"{key}.parquet",
-                         lambda tmp: requests.to_parquet(tmp, index=False, engine="pyarrow"))
-        atomic_write(self.cells_dir / f"{key}.parquet",
-                     lambda tmp: rows.to_parquet(tmp, index=False, engine="pyarrow"))
+        with self._writing():
+            if requests is not None:
+                atomic_write(self.requests_dir / f"{key}.parquet",
+                             lambda tmp: requests.to_parquet(tmp, index=False,
+                                                             engine="pyarrow"))
+            atomic_write(self.cells_dir / f"{key}.parquet",
+                         lambda tmp: rows.to_parquet(tmp, index=False, engine="pyarrow"))
 
     def _read(self, folder: Path, keys: Iterable[str] | None) -> pd.DataFrame:
         files = self._partitions(folder)
@@ -251,4 +266,5 @@ class Store:
         return df.sort_values("cell_index", kind="stable", ignore_index=True)
 
     def write_rows_csv(self, df: pd.DataFrame) -> Path:
-        return atomic_write(self.root / ROWS_CSV, lambda tmp: df.to_csv(tmp, index=False))
+        with self._writing():
+            return atomic_write(self.root / ROWS_CSV, lambda tmp: df.to_csv(tmp, index=False))

@@ -206,3 +206,18 @@ def test_status_runs_no_plugin_code(tmp_path, capsys):
     assert sweep_main([str(spec), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     assert marker.exists()
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("where", ["file", "under-file"])
+def test_sweep_unusable_out(where, tmp_path, capsys):
+    from experiments.sweep import main as sweep_main
+
+    f = tmp_path / "f"
+    f.write_text("keep")
+    out = f if where == "file" else f / "sub"
+    spec = tmp_path / "s.toml"
+    spec.write_text('[fixed]\npolicies = ["scout"]\nrequests = 5\nbandwidth_mbps = 10\n')
+    assert sweep_main([str(spec), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: cannot write there") and err.count("\n") == 1
+    assert f.read_text() == "keep"
