@@ -34,14 +34,15 @@ error and Ctrl-C; ``--cleanup`` removes leftovers of killed runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,18 +90,67 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _alive(pid: str) -> bool:
+    return pid.isdigit() and Path(f"/proc/{pid}").exists() and int(pid) != os.getpid()
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _orphans() -> list[int]:
+    """Processes the tool started (a peer, or the shaper's ``tc -batch``) whose emulate
+    process is gone: they run in another network namespace and their parent is not an
+    ``experiments.emulate`` process."""
+    try:
+        host_net = os.readlink("/proc/self/ns/net")
+    except OSError:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        pid = entry.name
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        cmd = _cmdline(pid)
+        if "experiments.emulate_peer" not in cmd and not cmd.startswith("tc -batch"):
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/ns/net") == host_net:
+                continue
+            ppid = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if "experiments.emulate" not in _cmdline(ppid).replace("emulate_peer", ""):
+            found.append(int(pid))
+    return found
+
+
 def cleanup_leftovers() -> list[str]:
-    """Delete namespaces of earlier runs whose process is gone; returns their names."""
-    out = _run("ip", "netns", "list", check=False).stdout.split()
+    """End everything an earlier run left whose process is gone, and return what: the
+    processes in its namespaces (peers, the shaper), orphaned peers in namespaces already
+    unnamed, the namespaces, and veth interfaces stranded in the host namespace."""
     removed = []
-    for name in out:
-        if not name.startswith(PREFIX + "-"):
+    for name in _run("ip", "netns", "list", check=False).stdout.split():
+        if not name.startswith(PREFIX + "-") or _alive(name.rsplit("-", 1)[-1]):
             continue
-        pid = name.rsplit("-", 1)[-1]
-        if pid.isdigit() and Path(f"/proc/{pid}").exists() and int(pid) != os.getpid():
-            continue
+        for pid in _run("ip", "netns", "pids", name, check=False).stdout.split():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+                removed.append(f"process {pid}")
         _run("ip", "netns", "del", name, check=False)
         removed.append(name)
+    for pid in _orphans():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            removed.append(f"process {pid}")
+    for line in _run("ip", "-o", "link", "show", check=False).stdout.splitlines():
+        m = re.match(r"\d+: (ss[ec])(\d+)[@:]", line)
+        if m and not _alive(m.group(2)):
+            _run("ip", "link", "del", m.group(1) + m.group(2), check=False)
+            removed.append(f"interface {m.group(1)}{m.group(2)}")
     return removed
 
 
@@ -135,9 +185,16 @@ class Testbed:
         ns = (self.edge_ns, self.cloud_ns)
         for name in ns:
             _run("ip", "netns", "add", name)
-        _run("ip", "link", "add", self.edge_if, "type", "veth", "peer", "name", self.cloud_if)
+        # the pair is born inside the namespaces (never in the host's, where a kill -9
+        # could strand it); kernels that refuse that get it moved in (cleanup finds those)
+        made = _run("ip", "link", "add", self.edge_if, "netns", ns[0], "type", "veth",
+                    "peer", "name", self.cloud_if, "netns", ns[1], check=False)
+        if made.returncode != 0:
+            _run("ip", "link", "add", self.edge_if, "type", "veth", "peer", "name",
+                 self.cloud_if)
+            for iface, name in ((self.edge_if, ns[0]), (self.cloud_if, ns[1])):
+                _run("ip", "link", "set", iface, "netns", name)
         for iface, name, ip in ((self.edge_if, ns[0], EDGE_IP), (self.cloud_if, ns[1], CLOUD_IP)):
-            _run("ip", "link", "set", iface, "netns", name)
             _run("ip", "-n", name, "addr", "add", f"{ip}/30", "dev", iface)
             _run("ip", "-n", name, "link", "set", iface, "up")
             _run("ip", "-n", name, "link", "set", "lo", "up")
@@ -171,11 +228,18 @@ class Testbed:
         self._tc.stdin.write(line + "\n")
         self._tc.stdin.flush()
 
-    def spawn(self, where: str, args: list[str]) -> subprocess.Popen:
+    def spawn(self, where: str, args: list[str], stdin_line: str | None = None
+              ) -> subprocess.Popen:
+        """Start ``args`` in the edge or cloud namespace (``stdin_line``: written to its
+        stdin, which is then closed)."""
         ns = self.edge_ns if where == "edge" else self.cloud_ns
         p = subprocess.Popen(["ip", "netns", "exec", ns, *args], cwd=REPO_ROOT,
+                             stdin=subprocess.PIPE if stdin_line is not None else None,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.processes.append(p)
+        if stdin_line is not None:
+            p.stdin.write(stdin_line + "\n")
+            p.stdin.close()
         return p
 
     def close(self) -> None:
@@ -213,44 +277,38 @@ def replay(bed: Testbed, trace: Trace, transfers: list[tuple[int, float, int]], 
     """Send ``transfers`` ([id, start_s, size]) while shaping by ``trace``; returns one dict
     per completed transfer (start_s, end_s relative to the replay's time 0) and the lag of
     each rate change behind its scheduled time."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(transfers, f)
-        schedule = f.name
-    try:
-        recv = bed.spawn("cloud", [sys.executable, "-m", "experiments.emulate_peer", "serve",
-                                   CLOUD_IP, str(PORT)])
-        line = recv.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"receiver did not start: {line} {recv.stderr.read()[:300]}")
-        bed.set_rate(trace.capacity_at(0.0))
-        t0 = time.monotonic() + lead_s
-        send_args = [sys.executable, "-m", "experiments.emulate_peer", "send", CLOUD_IP,
-                     str(PORT), repr(t0), schedule] + (["--per-request"] if per_request else [])
-        sender = bed.spawn("edge", send_args)
-        lags, boundary = [], trace.next_change_s(0.0)
-        while sender.poll() is None:
-            now = time.monotonic() - t0
-            if now > max_s:
-                sender.kill()
-                break
-            if boundary <= now:
-                bed.set_rate(trace.capacity_at(boundary))
-                lags.append(time.monotonic() - t0 - boundary)
-                boundary = trace.next_change_s(boundary)
-            else:
-                time.sleep(min(boundary - now, 0.02))
-        sent = [json.loads(x) for x in sender.stdout.read().splitlines() if x.startswith("{")]
-        err = sender.stderr.read()
-        recv.kill()
-        got = {d["id"]: d for d in (json.loads(x) for x in recv.stdout.read().splitlines()
-                                    if x.startswith("{"))}
-        if not sent and transfers and err:
-            raise RuntimeError(f"sender failed: {err.strip().splitlines()[-1]}")
-        rows = [{"id": s["id"], "start_s": s["start"] - t0, "end_s": got[s["id"]]["end"] - t0,
-                 "size_bytes": got[s["id"]]["size"]} for s in sent if s["id"] in got]
-        return rows, lags
-    finally:
-        os.unlink(schedule)
+    recv = bed.spawn("cloud", [sys.executable, "-m", "experiments.emulate_peer", "serve",
+                               CLOUD_IP, str(PORT)])
+    line = recv.stdout.readline().strip()
+    if line != "ready":
+        raise RuntimeError(f"receiver did not start: {line} {recv.stderr.read()[:300]}")
+    bed.set_rate(trace.capacity_at(0.0))
+    t0 = time.monotonic() + lead_s
+    send_args = [sys.executable, "-m", "experiments.emulate_peer", "send", CLOUD_IP,
+                 str(PORT), repr(t0), "-"] + (["--per-request"] if per_request else [])
+    sender = bed.spawn("edge", send_args, stdin_line=json.dumps(transfers))
+    lags, boundary = [], trace.next_change_s(0.0)
+    while sender.poll() is None:
+        now = time.monotonic() - t0
+        if now > max_s:
+            sender.kill()
+            break
+        if boundary <= now:
+            bed.set_rate(trace.capacity_at(boundary))
+            lags.append(time.monotonic() - t0 - boundary)
+            boundary = trace.next_change_s(boundary)
+        else:
+            time.sleep(min(boundary - now, 0.02))
+    sent = [json.loads(x) for x in sender.stdout.read().splitlines() if x.startswith("{")]
+    err = sender.stderr.read()
+    recv.kill()
+    got = {d["id"]: d for d in (json.loads(x) for x in recv.stdout.read().splitlines()
+                                if x.startswith("{"))}
+    if not sent and transfers and err:
+        raise RuntimeError(f"sender failed: {err.strip().splitlines()[-1]}")
+    rows = [{"id": s["id"], "start_s": s["start"] - t0, "end_s": got[s["id"]]["end"] - t0,
+             "size_bytes": got[s["id"]]["size"]} for s in sent if s["id"] in got]
+    return rows, lags
 
 
 def predicted_s(trace: Trace, start_s: float, size_bytes: float, efficiency: float,
@@ -501,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {why}", file=sys.stderr)
         return SKIPPED
     if args.cleanup:
-        print(f"removed {len(cleanup_leftovers())} leftover namespaces")
+        gone = cleanup_leftovers()
+        print(f"removed {len(gone)} leftovers" + (f": {', '.join(gone)}" if gone else ""))
         return 0
     if not args.trace:
         args.trace = ["traces/lte.csv"]

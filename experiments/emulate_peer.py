@@ -18,6 +18,7 @@ import argparse
 import json
 import socket
 import struct
+import sys
 import time
 
 from models.cli import Parser, command, run_main
@@ -58,8 +59,11 @@ def serve(host: str, port: int) -> None:
 
 
 def send(host: str, port: int, t0: float, schedule_path: str, per_request: bool) -> None:
-    with open(schedule_path) as f:
-        schedule = json.load(f)
+    if schedule_path == "-":  # from stdin: nothing left in a temp folder by a kill -9
+        schedule = json.loads(sys.stdin.readline())
+    else:
+        with open(schedule_path) as f:
+            schedule = json.load(f)
     largest = max((int(s) for _, _, s in schedule), default=0)
     payload = memoryview(bytes(largest))
     conn = None
@@ -94,7 +98,8 @@ def build_parser() -> Parser:
     s.add_argument("host")
     s.add_argument("port", type=int)
     s.add_argument("t0", type=float, help="time.monotonic() of the schedule's time 0")
-    s.add_argument("schedule", metavar="SCHEDULE.json", help="[[id, start_s, size], ...]")
+    s.add_argument("schedule", metavar="SCHEDULE.json",
+                   help="[[id, start_s, size], ...]; - reads one JSON line from stdin")
     s.add_argument("--per-request", action="store_true",
                    help="a new connection per transfer (handshake included)")
     return p

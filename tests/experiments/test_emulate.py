@@ -144,3 +144,65 @@ def test_progress_resumes_and_refuses_other_settings(tmp_path):
     assert len(again.rows) == 1 and again.info["lag_s"] == [0.001]
     with pytest.raises(InputError):
         emulate.Progress(str(tmp_path), Namespace(**{**vars(args), "requests": 4}))
+
+
+def _leftovers() -> dict[str, list[str]]:
+    """What the tool could leave behind: namespaces, peer or shaper processes in another
+    network namespace, veth interfaces of its naming in the host namespace."""
+    import os
+    import re
+    from pathlib import Path
+
+    host = os.readlink("/proc/self/ns/net")
+    procs = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if ("experiments.emulate_peer" in cmd or cmd.startswith("tc -batch")) and \
+                    os.readlink(entry / "ns" / "net") != host:
+                procs.append(f"{entry.name}: {cmd[:60]}")
+        except OSError:
+            continue
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True,
+                           text=True).stdout
+    return {"namespaces": sorted(n for n in _namespaces() if n.startswith("scoutsim-")),
+            "processes": procs,
+            "interfaces": re.findall(r"\d+: (ss[ec]\d+)[@:]", links)}
+
+
+@needs_netns
+def test_kill_9_mid_replay_then_cleanup_leaves_nothing(tmp_path):
+    """kill -9 while transfers are in flight, then ``--cleanup``: no namespace, process or
+    interface of the tool survives, and no temporary file was ever made."""
+    import os
+    import signal
+    import sys
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from tests.conftest import REPO
+
+    assert _leftovers() == {"namespaces": [], "processes": [], "interfaces": []}
+    temp_before = set(Path(tempfile.gettempdir()).iterdir())
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.emulate", "--requests", "30",
+                             "--interval", "0.5", "--policy", "int8", "--out",
+                             str(tmp_path / "o"), "--quiet"], cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _leftovers()["processes"]:
+        time.sleep(0.1)
+    time.sleep(1.0)  # transfers under way
+    assert _leftovers()["processes"], "the replay never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    out = subprocess.run([sys.executable, "-m", "experiments.emulate", "--cleanup"], cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    time.sleep(0.2)
+    assert _leftovers() == {"namespaces": [], "processes": [], "interfaces": []}, out.stdout
+    made = {p for p in set(Path(tempfile.gettempdir()).iterdir()) - temp_before
+            if p.suffix == ".json"}
+    assert not made
