@@ -3,16 +3,28 @@ per policy; saving PNG, PDF and the CSV of the plotted numbers."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pandas as pd
 
 from experiments.figures.context import Context
 
-__all__ = ["OKABE_ITO", "POLICIES", "RC", "STYLE", "UNDERLAY", "WIDTH_IN", "figure",
-           "legend_below", "line_kw", "pyplot", "save", "trace_label"]
+__all__ = ["CI_NONE", "DATASETS", "CI_T_DEVICES", "CI_T_QUESTIONS", "CI_T_REQUESTS", "CI_WILSON",
+           "OKABE_ITO", "POLICIES", "RC", "STYLE", "UNDERLAY", "WIDTH_IN", "figure",
+           "legend_below", "line_kw", "pyplot", "save", "trace_dataset", "trace_label",
+           "trace_name", "wrap"]
 
 WIDTH_IN = 3.5
+#: characters of a 7-pt note that fit one column
+NOTE_CHARS = 60
+
+# what each figure's intervals are: the same words in the figure and in its CSV (``ci_type``)
+CI_WILSON = "95% Wilson CI over requests"
+CI_T_REQUESTS = "95% t-interval of the mean over requests"
+CI_T_DEVICES = "95% t-interval of the mean over devices"
+CI_T_QUESTIONS = "95% t-interval of the mean over questions"
+CI_NONE = "no CI"
 
 # Okabe & Ito (2008), "Color Universal Design"; grey in place of the low-contrast yellow
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -68,11 +80,26 @@ def figure(height_in: float, *args, **kw):
     return pyplot().subplots(*args, figsize=(WIDTH_IN, height_in), layout="constrained", **kw)
 
 
-def legend_below(fig, ax, ncol: int = 4, handles=None, labels=None) -> None:
+def legend_below(fig, ax, ncol: int = 4, handles=None, labels=None, note: str | None = None,
+                 fontsize: float = 8):
+    """The legend under the axes; ``note`` (n, CI type, marks) as its left-aligned title,
+    each line wrapped to the column width."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=ncol, handlelength=2.0,
-               columnspacing=0.8, handletextpad=0.4)
+    if note:
+        note = wrap(note)
+    leg = fig.legend(handles, labels, loc="outside lower center", ncol=ncol, handlelength=2.0,
+                     columnspacing=0.8, handletextpad=0.4, title=note, title_fontsize=7,
+                     fontsize=fontsize)
+    if note:
+        leg.get_title().set_multialignment("left")
+    return leg
+
+
+def wrap(text: str, width: int = NOTE_CHARS) -> str:
+    """Each line of ``text`` wrapped to ``width`` characters (a note at 7 pt in one column)."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="  ", break_on_hyphens=False)
+                     for line in text.split("\n"))
 
 
 def line_kw(policy: str) -> dict:
@@ -82,15 +109,24 @@ def line_kw(policy: str) -> dict:
     return {"lw": lw, "alpha": alpha, "zorder": 1.5}
 
 
-def trace_label(path: str, short: bool = False) -> str:
+#: the datasets of the real traces, by their folder under ../shared/traces
+DATASETS = {"mahimahi": "mahimahi: US cellular uplinks (Winstein et al. 2013)",
+            "nyu-mets-lte": "NYU-METS: LTE uplink on New York subway, bus, rail"}
+
+
+def trace_dataset(path: str) -> str:
+    """The dataset a trace comes from (:data:`DATASETS`), else ``synthetic``."""
+    return next((d for k, d in DATASETS.items() if k in Path(path).parts), "synthetic")
+
+
+def trace_name(path: str) -> str:
+    """The trace's file name without its suffix, unabbreviated (``ATT-LTE-driving``)."""
+    return Path(path).name.removesuffix(".up").removesuffix(".csv")
+
+
+def trace_label(path: str) -> str:
+    """``NAME (mahimahi)``, ``NAME (NYU-METS)``, or the bare name of a synthetic trace."""
     p = Path(path)
-    name = p.name.removesuffix(".up").removesuffix(".csv")
-    if "mahimahi" in p.parts:
-        src = "mm" if short else "mahimahi"
-    elif "nyu-mets-lte" in p.parts:
-        src = "NYU" if short else "NYU-METS"
-    else:
-        return name
-    if short:
-        name = name.replace("-driving", "").replace("Long_Island_Rail_Road", "LIRR")
-    return f"{name} ({src})"
+    src = {"mahimahi": "mahimahi", "nyu-mets-lte": "NYU-METS"}
+    return next((f"{trace_name(path)} ({v})" for k, v in src.items() if k in p.parts),
+                trace_name(path))
