@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.figures.context import Context
-from experiments.figures.style import OKABE_ITO, figure, legend_below, line_kw, save
+from experiments.figures.style import CI_NONE, OKABE_ITO, figure, legend_below, line_kw, save
 
 __all__ = ["fig_payload_vs_context"]
 
@@ -65,9 +65,12 @@ def fig_payload_vs_context(ctx: Context) -> list[Path]:
                 **line_kw("cloud-text" if k == "cloud-text" else ""))
     ax.scatter(published["context_tokens"], published["bytes"], marker="o", s=22,
                facecolor="none", edgecolor="black", lw=1.0, zorder=5, label="published")
+    # 201 MB above-left of its point; the other two below-right (left of them is the axis)
     for r in published.itertuples():
-        ax.annotate(r.label, (r.context_tokens, r.bytes), xytext=(-5, 3), ha="right",
-                    va="bottom", textcoords="offset points", fontsize=7,
+        left = r.bytes > 1e8
+        ax.annotate(r.label, (r.context_tokens, r.bytes), xytext=(-5, 3) if left else (5, -3),
+                    ha="right" if left else "left", va="bottom" if left else "top",
+                    textcoords="offset points", fontsize=7,
                     bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none",
                           "alpha": 0.8})
     ax.set_xscale("log")
@@ -76,6 +79,7 @@ def fig_payload_vs_context(ctx: Context) -> list[Path]:
     ax.set_ylim(1, 3e10)
     ax.set_xlabel("context length (tokens)")
     ax.set_ylabel("payload per request (bytes)")
-    legend_below(fig, ax, ncol=2)
-    out = pd.concat([df, published], ignore_index=True)
+    legend_below(fig, ax, ncol=2, note=f"Computed from the model shapes, not sampled: "
+                 f"no n, {CI_NONE}. Circles: published sizes.")
+    out = pd.concat([df, published], ignore_index=True).assign(ci_type=f"{CI_NONE} (computed)")
     return save(ctx, fig, "payload_vs_context", out)

@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 
 from experiments.figures.context import Context
-from experiments.figures.style import OKABE_ITO, figure, save
+from experiments.figures.style import (
+    CI_NONE,
+    CI_T_QUESTIONS,
+    OKABE_ITO,
+    figure,
+    legend_below,
+    save,
+    wrap,
+)
 from experiments.stats import bonferroni, holm
 
 __all__ = ["PUBLISHED_PAIR", "SERIES_COLOURS", "fig_kv_quantisation", "fig_q2c_vs_snapkv",
@@ -71,18 +79,34 @@ def _yerr(d: pd.DataFrame) -> np.ndarray | None:
     return np.vstack([np.where(np.isnan(lo), 0, mean - lo), np.where(np.isnan(hi), 0, hi - mean)])
 
 
-def _n_text(d: pd.DataFrame) -> str:
+def _n_text(d: pd.DataFrame, unit: str = "questions") -> str:
     ns = sorted({int(n) for n in d["n"].dropna()})
-    return "n not stated" if not ns else "n = " + "/".join(map(str, ns))
+    return "n not stated" if not ns else f"n = {'/'.join(map(str, ns))} {unit}"
 
 
 def _ci_text(d: pd.DataFrame) -> str:
-    return "95% CI" if d["ci_low"].notna().any() else "no CI"
+    """The CI type of a quality series: the harness's t-interval over questions, or none."""
+    return CI_T_QUESTIONS if d["ci_low"].notna().any() else CI_NONE
+
+
+def _source(series: str) -> str:
+    return series.split(" ")[0]
+
+
+#: bars of measured series are hatched, published ones solid (also legible in grey)
+HATCH = {"published": None, "measured": "////"}
+
+
+def _bar_style(k: int, series: str) -> dict:
+    c = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+    if HATCH.get(_source(series)):
+        return {"color": "white", "edgecolor": c, "hatch": HATCH[_source(series)], "lw": 0.8}
+    return {"color": c}
 
 
 def _label(series: str, d: pd.DataFrame, what: str = "") -> str:
     """A legend label that says what a series is, its n and whether it has CIs."""
-    return f"{series}{', ' + what if what else ''} ({_n_text(d)}, {_ci_text(d)})"
+    return wrap(f"{series}{', ' + what if what else ''} ({_n_text(d)}, {_ci_text(d)})", 56)
 
 
 def _relative_rows(d: pd.DataFrame) -> pd.DataFrame:
@@ -107,49 +131,71 @@ def _relative_rows(d: pd.DataFrame) -> pd.DataFrame:
 
 
 def _grouped_bars(ax, groups: list, frames: dict[str, pd.DataFrame], key: str,
-                  annotate: bool = True) -> None:
+                  fmt: str = ".3g") -> None:
+    """One bar per (group, series) with its value on top (``n/a`` where the series has no
+    value); measured series hatched (:func:`_bar_style`)."""
     series = [s for s, d in frames.items() if not d.empty]
     width = 0.8 / max(1, len(series))
     for k, s in enumerate(series):
         d = frames[s].set_index(key).reindex(groups)
         x = np.arange(len(groups)) + (k - (len(series) - 1) / 2) * width
-        ax.bar(x, d["mean"], width * 0.95, color=SERIES_COLOURS[k % len(SERIES_COLOURS)],
-               label=_label(s, frames[s]), yerr=_yerr(d),
-               error_kw={"elinewidth": 0.8, "capsize": 2})
-        if annotate:
-            for xi, v in zip(x, d["mean"], strict=True):
-                if not np.isnan(v):
-                    ax.annotate(f"{v:.3g}", (xi, v), xytext=(0, 1.5), ha="center",
-                                va="bottom", textcoords="offset points", fontsize=7)
+        ax.bar(x, d["mean"], width * 0.9, label=_label(s, frames[s]), yerr=_yerr(d),
+               error_kw={"elinewidth": 0.8, "capsize": 2}, **_bar_style(k, s))
+        top = d["ci_high"].fillna(d["mean"]).to_numpy(float)
+        for xi, v, t in zip(x, d["mean"], top, strict=True):
+            if np.isnan(v):
+                ax.annotate("n/a", (xi, 0), xycoords=("data", "axes fraction"),
+                            xytext=(0, 2), textcoords="offset points", ha="center",
+                            va="bottom", fontsize=6, color="0.35")
+            else:
+                ax.annotate(format(v, fmt), (xi, t), xytext=(0, 1), ha="center", va="bottom",
+                            textcoords="offset points", fontsize=6)
     ax.set_xticks(np.arange(len(groups)), groups)
     ax.grid(axis="x", alpha=0)
 
 
+def _source_note(frames: dict[str, pd.DataFrame]) -> str:
+    """Which bars are published and which measured, and that they are not comparable."""
+    sources = {_source(s) for s, d in frames.items() if not d.empty}
+    if sources == {"published"}:
+        return "Published values (models/data/quality_published.csv)."
+    return ("Solid bars: published values; hatched bars: measured with models.measure. "
+            "They are different model pairs and tasks: compare bars of one source, "
+            "not across sources.")
+
+
 def fig_kv_quantisation(ctx: Context) -> list[Path]:
-    """KV quantisation: F1 relative to BF16 (QA) and perplexity, published beside measured."""
+    """KV quantisation: F1 relative to BF16 (QA) and perplexity, published beside measured
+    (hatched), one row each so the labels fit a column."""
     q, order = _quality_rows(ctx)
     rel = {s: _relative_rows(q[q["series"] == s]) for s in order}
     ppl = {s: q[(q["series"] == s) & (q["mode"] == "kv") & (q["metric"] == "perplexity")]
            [["precision", "mean", "ci_low", "ci_high", "n"]] for s in order}
-    fig, (a1, a2) = figure(2.9, 1, 2, gridspec_kw={"width_ratios": [2, 1.2]})
+    fig, (a1, a2) = figure(4.9, 2, 1, gridspec_kw={"height_ratios": [1.15, 1]})
     precs = ["bf16", "int8", "mixed", "int4"]
-    _grouped_bars(a1, precs, rel, "precision", annotate=len([d for d in rel.values()
-                                                               if not d.empty]) == 1)
+    _grouped_bars(a1, precs, rel, "precision", fmt=".3f")
     a1.set_ylabel("F1 relative to bf16")
-    a1.set_ylim(0, 1.2)
+    a1.set_ylim(0, 1.25)
     a1.set_title("QA (SQuAD)", fontsize=8)
     pp = [p for p in precs if any(p in set(d["precision"]) for d in ppl.values())]
     _grouped_bars(a2, pp, ppl, "precision")
-    a2.set_ylabel("perplexity")
+    a2.set_ylabel("perplexity (log)")
     a2.set_yscale("log")
-    a2.set_ylim(1, 400)
+    a2.set_ylim(1, 1000)
     a2.set_title("WikiText-2", fontsize=8)
+    a2.set_xlabel("KV precision")
+    ppl_n = "; ".join(f"{_source(s)} {_n_text(d, 'tokens')}" for s, d in ppl.items()
+                      if not d.empty)
+    note = (f"{_source_note(rel)} n/a: no such value. Relative F1: mean F1 / mean F1 at "
+            f"bf16, {CI_NONE}. Perplexity: {ppl_n}; {CI_NONE}.")
     handles, labels = a1.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncol=1)
-    data = pd.concat([d.assign(series=s, metric="relative_to_bf16") for s, d in rel.items()]
-                     + [d.assign(series=s, metric="perplexity") for s, d in ppl.items()],
-                     ignore_index=True)
-    data["source"] = data["series"].str.split(" ").str[0]
+    legend_below(fig, a1, ncol=1, handles=handles, labels=labels, note=note, fontsize=7)
+    data = pd.concat([d.assign(series=s, metric="relative_to_bf16", ci_type=_ci_text(d))
+                      for s, d in rel.items()]
+                     + [d.assign(series=s, metric="perplexity", ci_type=_ci_text(d))
+                        for s, d in ppl.items()], ignore_index=True)
+    data["source"] = data["series"].map(_source)
+    data["n_unit"] = np.where(data["metric"] == "perplexity", "tokens", "questions")
     return save(ctx, fig, "kv_quantisation", data)
 
 
@@ -173,14 +219,15 @@ def fig_q2c_vs_snapkv(ctx: Context) -> list[Path]:
     sty = {"q2c": (OKABE_ITO["blue"], "o", "Q2C"), "snapkv": (OKABE_ITO["vermillion"], "s",
                                                               "SnapKV"),
            "random": (OKABE_ITO["grey"], "v", "random")}
-    data, notes = [], []
+    data, notes, pvals = [], [], []
     for k, s in enumerate(order):
         d, what = _selection_rows(q[q["series"] == s])
         if d.empty:
             continue
-        src = s.split(" ")[0]
-        notes.append(f"{s}, {what}:\n    {_n_text(d)}, {_ci_text(d)}"
-                     + ("; p = published paired test vs SnapKV" if src == "published" else ""))
+        src = _source(s)
+        notes.append(f"{s}, {what}: {_n_text(d)}, {_ci_text(d)}"
+                     + ("; p (top): published paired test, Q2C vs SnapKV" if src == "published"
+                        else ""))
         for sel, g in d.groupby("selection", sort=False):
             g = g.sort_values("retention")
             c, m, name = sty.get(sel, (OKABE_ITO["black"], "x", sel))
@@ -190,22 +237,22 @@ def fig_q2c_vs_snapkv(ctx: Context) -> list[Path]:
                         mfc=c if k == 0 else "white", elinewidth=0.8)
             data.append(g[["series", "source", "mode", "selection", "retention", "mean",
                            "ci_low", "ci_high", "n", "provenance"]].assign(
-                p_vs_snapkv=g["provenance"].map(_p_of)))
+                p_vs_snapkv=g["provenance"].map(_p_of), ci_type=_ci_text(g)))
             if sel == "q2c" and src == "published":
-                for r in g.itertuples():
-                    p = _p_of(r.provenance)
-                    if not math.isnan(p):
-                        ax.annotate(f"p={p:.3g}", (r.retention, r.mean), xytext=(-5, 5),
-                                    textcoords="offset points", ha="right", fontsize=7)
+                pvals = [(r.retention, _p_of(r.provenance)) for r in g.itertuples()]
+    # the published paired test at each retention, in a row along the top of the plot area
+    for r, p in pvals:
+        if not math.isnan(p):
+            ax.annotate(f"p = {p:.3f}", (r, 0.97), xycoords=("data", "axes fraction"),
+                        ha="center", va="top", fontsize=7)
     ax.set_xlabel("retention (fraction of context positions kept)")
     ax.set_ylabel("F1")
     ax.set_xticks([0.25, 0.5, 0.75], ["25%", "50%", "75%"])
     ax.set_xlim(0.15, 0.85)
     ax.set_ylim(0, 1)
     handles, labels = ax.get_legend_handles_labels()
-    leg = fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncol=2,
-                     title="\n".join(notes), title_fontsize=7, columnspacing=0.8)
-    leg.get_title().set_multialignment("left")
+    legend_below(fig, ax, ncol=2, handles=handles, labels=labels, note="\n".join(notes),
+                 fontsize=7)
     return save(ctx, fig, "q2c_vs_snapkv", pd.concat(data, ignore_index=True))
 
 
@@ -217,7 +264,7 @@ def fig_scout_gap(ctx: Context) -> list[Path]:
                    & (q["metric"] == "f1_gap_vs_cloud_own") & q["retention"].notna()]
               .sort_values("retention") for s in order}
     frames = {s: d for s, d in frames.items() if not d.empty}
-    fig, ax = figure(2.8)
+    fig, ax = figure(3.7)
     rets = sorted({float(r) for d in frames.values() for r in d["retention"]})
     width = 0.8 / max(1, len(frames))
     data = []
@@ -230,9 +277,8 @@ def fig_scout_gap(ctx: Context) -> list[Path]:
             p_holm[ok] = holm(p[ok].tolist())
         x = np.array([rets.index(float(r)) for r in d["retention"]]) + (
             k - (len(frames) - 1) / 2) * width
-        ax.bar(x, d["mean"], width * 0.95, yerr=_yerr(d), label=_label(s, d),
-               color=SERIES_COLOURS[k % len(SERIES_COLOURS)],
-               error_kw={"elinewidth": 0.8, "capsize": 2})
+        ax.bar(x, d["mean"], width * 0.9, yerr=_yerr(d), label=_label(s, d),
+               error_kw={"elinewidth": 0.8, "capsize": 2}, **_bar_style(k, s))
         for xi, v, pr, pb in zip(x, d["mean"], p, p_bonf, strict=True):
             if not math.isnan(pr):
                 ax.annotate(f"p={pr:.3f}\nBonf.\n{pb:.3f}", (xi, v), xytext=(0, 2 if v >= 0
@@ -240,7 +286,7 @@ def fig_scout_gap(ctx: Context) -> list[Path]:
                             textcoords="offset points", ha="center",
                             va="bottom" if v >= 0 else "top", fontsize=7)
         data.append(d[["series", "source", "retention", "mean", "ci_low", "ci_high", "n"]]
-                    .assign(p=p, p_bonferroni=p_bonf, p_holm=p_holm))
+                    .assign(p=p, p_bonferroni=p_bonf, p_holm=p_holm, ci_type=_ci_text(d)))
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xticks(range(len(rets)), [f"{r:.0%}" for r in rets])
     ax.set_xlabel("retention (fraction of context positions kept)")
@@ -254,7 +300,10 @@ def fig_scout_gap(ctx: Context) -> list[Path]:
     handles, labels = ax.get_legend_handles_labels()
     pub = [s for s in frames if s.startswith("published")]
     if pub:
-        labels[list(frames).index(pub[0])] += (
-            f";\n  p Bonferroni-corrected over {len(frames[pub[0]])} retentions: none < 0.05")
-    fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncol=1)
+        i = list(frames).index(pub[0])
+        below = int((data[i]["p_bonferroni"] < 0.05).sum())
+        labels[i] += (f";\n  p Bonferroni-corrected over {len(frames[pub[0]])} retentions: "
+                      + ("none" if below == 0 else str(below)) + " < 0.05")
+    legend_below(fig, ax, ncol=1, handles=handles, labels=labels, note=_source_note(frames)
+                 + " CI of a measured gap: of the paired per-question difference.", fontsize=7)
     return save(ctx, fig, "scout_gap", pd.concat(data, ignore_index=True))
