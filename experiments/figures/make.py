@@ -12,6 +12,7 @@ from experiments.figures.latency import fig_latency_cdf
 from experiments.figures.payload import fig_payload_vs_context
 from experiments.figures.quality import fig_kv_quantisation, fig_q2c_vs_snapkv, fig_scout_gap
 from experiments.figures.timeline import fig_adaptive_timeline
+from experiments.figures.timing import fig_timing_h200
 from experiments.figures.traces import fig_hit_rate_per_trace
 from experiments.figures.users import fig_hit_rate_vs_users
 from models.errors import InputError
@@ -29,6 +30,7 @@ FIGURES: dict[str, Callable[[Context], list[Path]]] = {
     "adaptive_timeline": fig_adaptive_timeline,
     "latency_cdf": fig_latency_cdf,
     "hit_rate_vs_users": fig_hit_rate_vs_users,
+    "timing_h200": fig_timing_h200,
 }
 
 
