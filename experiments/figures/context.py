@@ -15,13 +15,15 @@ from sim.grid import spec_from_dict
 from sim.scenario import REPO_ROOT
 from sim.traces import sets as trace_sets
 
-__all__ = ["FIG_DIR", "MEASURED_CACHE", "PUBLISHED_CACHE", "QUICK_DIR", "RESULTS_DIR", "SHARED_REL",
-           "SHARED_TRACES", "Context"]
+__all__ = ["CHECK_DIR", "FIG_DIR", "MEASURED_CACHE", "PUBLISHED_CACHE", "QUICK_DIR",
+           "RESULTS_DIR", "SHARED_REL", "SHARED_TRACES", "Context"]
 
 FIG_DIR = REPO_ROOT / "figures"
 RESULTS_DIR = REPO_ROOT / "results" / "figures"
 #: where --quick figures go by default: never over the committed ones
 QUICK_DIR = REPO_ROOT / "results" / "figures-quick"
+#: where --check regenerates the figures it compares with the committed ones
+CHECK_DIR = REPO_ROOT / "results" / "figures-check"
 #: the shared traces, and as the sweep specs name them (relative: keys stay machine
 #: independent); defined in sim.traces.sets
 SHARED_TRACES, SHARED_REL = trace_sets.SHARED_TRACES, trace_sets.SHARED_TRACES_REL
