@@ -306,8 +306,7 @@ class Trace:
         """RTT in s at ``t_s``; ``default_s`` when the trace has no RTT column."""
         if self._rtt is None:
             return default_s
-        _, local = self._local(t_s)
-        return self._rtt[self._segment(min(local, self._t[-1]))]
+        return self._rtt[min(self._locate(t_s)[3], len(self._t) - 1)]  # clipped: the last
 
     def cumulative_bytes(self, t_s: float) -> float:
         """Bytes the link can carry from time 0 to ``t_s`` (the cumulative capacity curve)."""
@@ -416,9 +415,30 @@ class Trace:
         if self.rtt_s is None:
             return np.full(t_s.shape, default_s)
         finite = np.where(np.isfinite(t_s), t_s, 0.0)
-        _, local = self._local_array(finite)
-        i = np.searchsorted(self.times_s, np.minimum(local, self.times_s[-1]), side="right") - 1
-        return self.rtt_s[i]
+        return self.rtt_s[np.minimum(self._locate_array(finite), len(self.times_s) - 1)]
+
+    def _locate_array(self, t_s: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`_locate`: the segment index ``j`` at each time (``n`` past the
+        end of a clipped trace), placed by the same float segment starts."""
+        times, n, d = self.times_s, len(self.times_s), self.duration_s
+        if self.end == "clip":
+            j = np.maximum(np.searchsorted(times, t_s, side="right") - 1, 0)
+            return np.where(t_s >= d, n, j)
+        k = np.floor(t_s / d)
+        k = np.where(k * d > t_s, k - 1, k)
+        k = np.where((k + 1) * d <= t_s, k + 1, k)
+        base = k * d
+        j = np.maximum(np.searchsorted(times, t_s - base, side="right") - 1, 0)
+        while True:  # as in _locate: a later start that rounds onto t_s (rarely twice)
+            up = (j + 1 < n) & (base + times[np.minimum(j + 1, n - 1)] <= t_s)
+            if not up.any():
+                break
+            j = j + up
+        while True:
+            down = (j > 0) & (base + times[j] > t_s)
+            if not down.any():
+                return j
+            j = j - down
 
     # ----------------------------------------------------------------- summaries
     def mean_mbps(self) -> float:

@@ -93,6 +93,27 @@ def test_boundaries_map_into_their_segment_in_later_periods(k):
         _walk_drops(tr, k, 0, level, 2 * n)
 
 
+@pytest.mark.parametrize("k", [1, 7, 12_345, 10**6])
+def test_rtt_at_a_boundary_is_the_new_segment_s(k):
+    """rtt_at (and rtt_at_array, the single-link vectorised engine's) place a time by the
+    same segment starts: at each boundary next_change_s returns, the new segment's RTT."""
+    base = stepped()
+    rtt = np.arange(10) * 1e-3 + 0.02
+    tr = Trace.from_arrays(base.times_s, base.capacity_bytes_per_s, rtt,
+                           last_duration_s=0.7).rotated(0.3141592653589793)
+    t, bounds, expected = _inside(tr, k, 0), [], []
+    kk, j = k, 0
+    for _ in range(25):
+        kk, j = _next(tr, kk, j)
+        t = tr.next_change_s(t)
+        bounds.append(t)
+        expected.append(tr.rtt_s[j])
+    assert [tr.rtt_at(b) for b in bounds] == expected
+    assert tr.rtt_at_array(np.array(bounds)).tolist() == expected
+    inside = np.array([_inside(tr, k, i) for i in range(len(tr.times_s))])
+    assert tr.rtt_at_array(inside).tolist() == tr.rtt_s.tolist()
+
+
 def test_lte_cell_device_5_drop_is_not_skipped():
     """The 20-device cell's device 5 (seed 0): from 671.10 s the first drop below 429,904
     bytes/s is at 683.84 s, where its capacity is 332,137.5 (it was skipped: 685.84)."""
@@ -154,11 +175,15 @@ def test_segment_walks_match_the_unrolled_trace(tr, k, j, level):
 def test_a_returned_boundary_holds_the_new_capacity(tr, t):
     """Property: capacity_at(next_change_s(t)) is the capacity just after the boundary,
     and capacity is constant on [t, next_change_s(t)) (segments of any length, also
-    those a rotation cut below the float spacing)."""
+    those a rotation cut below the float spacing); the vectorised lookup (rtt_at_array's)
+    places times as the scalar one does."""
+    arr = np.array([t, math.nextafter(t, math.inf), 0.5 * t, 3 * t])
+    assert tr._locate_array(arr).tolist() == [tr._locate(x)[3] for x in arr]
     b = tr.next_change_s(t)
     if math.isinf(b):
         assert tr.is_constant
         return
+    assert tr._locate_array(np.array([b])).tolist() == [tr._locate(b)[3]]
     after = tr.next_change_s(b)
     assert after > b > t
     assert tr.capacity_at(b) == tr.capacity_at(0.5 * (b + after))
