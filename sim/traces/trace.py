@@ -7,6 +7,10 @@ Semantics (the same for every reader):
   ``duration_s = times_s[-1] + last_duration_s``.
 - ``end="loop"`` (default) repeats the trace with that period; ``end="clip"`` gives zero
   capacity after the end, so a transfer that has not finished by then never finishes.
+- In period ``k`` sample i holds from the float ``k * duration_s + times_s[i]`` (as rounded);
+  every piecewise-constant lookup (:meth:`Trace.capacity_at`, :meth:`Trace.rtt_at`, the
+  boundaries :meth:`Trace.next_change_s` and :meth:`Trace.next_drop_below_s` return) uses
+  these same floats, so a returned boundary is the first instant of its new segment.
 
 All transfer arithmetic works in cumulative-capacity space: ``cum_bytes[i]`` is the number
 of bytes the link could carry from 0 to ``times_s[i]``. A transfer's finish time is found by
