@@ -77,9 +77,23 @@ def wire_bytes(c: StageCost, link_efficiency: float) -> float:
     return c.payload_bytes / link_efficiency
 
 
-def at_cloud_s(link_end_s: float, one_way_s: float) -> float:
-    """When the payload reaches the cloud: the transfer's end plus the one-way delay."""
-    return link_end_s + one_way_s
+#: where a transfer's latency sits: ``after`` the bytes (one-way RTT/2 of propagation after
+#: the last byte leaves; the link is free meanwhile: scoutsim's default, and Pensieve's
+#: LINK_RTT with ``--rtt`` twice it) or ``before`` them (one request round trip with the link
+#: idle, then the bytes; nothing after: Sabre's latency_ms before each download)
+LATENCY_PLACEMENTS = ("after", "before")
+
+
+def bytes_start_s(start_s: float, rtt_s: float, latency: str = "after") -> float:
+    """When a transfer's first byte flows, given when it took the link: one RTT later with
+    the latency ``before`` it, at once with it ``after``."""
+    return start_s + rtt_s if latency == "before" else start_s
+
+
+def at_cloud_s(link_end_s: float, one_way_s: float, latency: str = "after") -> float:
+    """When the payload reaches the cloud: the transfer's end plus the one-way delay (with
+    the latency ``after`` the bytes), or the end itself (``before``: already paid)."""
+    return link_end_s if latency == "before" else link_end_s + one_way_s
 
 
 def first_token_s(cloud_start_s: float, c: StageCost) -> float:

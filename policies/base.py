@@ -48,6 +48,7 @@ class NetworkView:
     inflight: list[tuple[float, float]] = field(default_factory=list)
     link_efficiency: float = 1.0
     count_return_latency: bool = True
+    latency: str = "after"  # where the link's latency sits (models.pipeline)
     #: Clairvoyant policies only: exact first-token time of the current request under an
     #: operating point, from the future trace. None for every other policy.
     what_if: Callable[[OperatingPoint], float] | None = None

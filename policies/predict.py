@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 
 from models.operating import OperatingPoint
-from models.pipeline import at_cloud_s, at_user_s, edge_stage_s, first_token_s
+from models.pipeline import at_cloud_s, at_user_s, bytes_start_s, edge_stage_s, first_token_s
 from models.request import Request
 from policies.base import NetworkView
 
@@ -39,8 +39,8 @@ def predict(op: OperatingPoint, req: Request, view: NetworkView, costs,
     if rate <= 0:
         return Prediction(math.inf, c.payload_bytes, c.quality)
     drained = now + (view.link_backlog_bytes + extra_backlog_bytes) / rate
-    end = max(ready, drained) + c.payload_bytes / rate
-    arrive = at_cloud_s(end, rtt_s / 2)
+    end = bytes_start_s(max(ready, drained), rtt_s, view.latency) + c.payload_bytes / rate
+    arrive = at_cloud_s(end, rtt_s / 2, view.latency)
     token = first_token_s(max(arrive, view.cloud_free_at_s + view.waiting_cloud_work_s), c)
     return Prediction(at_user_s(token, rtt_s / 2, view.count_return_latency),
                       c.payload_bytes, c.quality)

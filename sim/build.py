@@ -35,7 +35,9 @@ def build_trace(s: Scenario, path: str | Path | None = None) -> Trace:
         if p is None:
             raise InputError("no link: give --trace, --trace-dir or --bandwidth")
         trace = read_trace(p, end=s.trace_end, fmt=s.trace_format, direction=s.direction,
-                           columns=s.trace_columns, select=s.select_filter())
+                           columns=s.trace_columns, select=s.select_filter(),
+                           last_duration_s=s.last_duration_s,
+                           cooked_convention=s.cooked_convention)
         if s.bandwidth_scale != 1.0:
             trace = trace.scaled(s.bandwidth_scale)
     if s.rtt_trace:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from models.errors import InputError
 from policies import make_policies, make_policy
 from sim.build import build_costs, build_topology, build_workload, policy_context
 from sim.metrics import add_between_user_stats, run_notes, summarize
@@ -25,6 +26,9 @@ from sim.scenario import Scenario
 def run_network(s: Scenario, *, progress: bool = False) -> Result:
     """Every policy of ``s`` on the network engine; ``progress``: a bar of requests done
     on stderr."""
+    if s.latency != "after":
+        raise InputError("--latency before is not modelled by the network engine (--users, "
+                         "--topology) yet; it runs on one link")
     topology = build_topology(s)
     costs = build_costs(s)
     labels = [label for label, _ in make_policies(s.policies)]  # bad names fail before work

@@ -38,7 +38,6 @@ from models.pipeline import (
     fifo_start_s,
     first_token_s,
     take_edge_s,
-    wire_bytes,
 )
 from models.request import Request
 from models.units import BYTES_PER_S_PER_MBPS
@@ -75,15 +74,16 @@ class EventEngine:
 
     def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
                  link_efficiency: float = 1.0, count_return_latency: bool = True,
-                 label: str = "policy"):
+                 label: str = "policy", latency: str = "after"):
         self.policy, self.trace, self.costs = policy, trace, costs
         self.count_return_latency = count_return_latency
         self.env = simpy.Environment()
         self.edge = FifoServer("edge")
         self.cloud = FifoServer("cloud")
-        self.link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency)
+        self.link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency,
+                              latency=latency)
         self.view = NetworkView(link_efficiency=link_efficiency,
-                                count_return_latency=count_return_latency)
+                                count_return_latency=count_return_latency, latency=latency)
         self.observe = not policy.static
         self.result = RunResult(label)
         self.to_link: list[tuple[float, int, Job]] = []  # heap by ready time
@@ -167,7 +167,8 @@ class EventEngine:
         one_way = self.link.one_way_latency_s(start)
         if self.observe:
             self._watch_transfer(TransferObservation(c.payload_bytes, start, end), 2 * one_way)
-        heapq.heappush(self.to_cloud, (at_cloud_s(end, one_way), job.req.index, job))
+        heapq.heappush(self.to_cloud, (at_cloud_s(end, one_way, self.link.latency),
+                                       job.req.index, job))
 
     def _watch_transfer(self, obs: TransferObservation, rtt_s: float) -> None:
         """Show the sender a transfer when it completes (at once if it already has)."""
@@ -216,13 +217,14 @@ class EventEngine:
             if t > ready:
                 break
             start = fifo_start_s(t, free)
-            free = self.trace.finish_time(start, wire_bytes(j.cost, link.efficiency))
-            at_cloud.append((at_cloud_s(free, latency_s(start)), i, j.cost.cloud_busy_s))
+            free = link.transfer_end_s(start, j.cost.payload_bytes)
+            at_cloud.append((at_cloud_s(free, latency_s(start), link.latency), i,
+                             j.cost.cloud_busy_s))
         start = fifo_start_s(ready, free)
-        end = self.trace.finish_time(start, wire_bytes(c, link.efficiency))
+        end = link.transfer_end_s(start, c.payload_bytes)
         if not math.isfinite(end):
             return math.inf
-        arrive = at_cloud_s(end, latency_s(start))
+        arrive = at_cloud_s(end, latency_s(start), link.latency)
         cloud_free = self.cloud.free_at_s
         for t, _, busy in sorted(at_cloud):
             if t > arrive:
@@ -234,9 +236,9 @@ class EventEngine:
 
 def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: Trace,
              costs: CostModel, *, default_rtt_s: float, link_efficiency: float = 1.0,
-             count_return_latency: bool = True) -> RunResult:
+             count_return_latency: bool = True, latency: str = "after") -> RunResult:
     """Run ``policy`` over ``requests`` (sorted by arrival); returns per-request rows."""
     return EventEngine(policy, trace, costs, default_rtt_s=default_rtt_s,
                        link_efficiency=link_efficiency,
                        count_return_latency=count_return_latency,
-                       label=policy_label).run(requests)
+                       label=policy_label, latency=latency).run(requests)

@@ -56,6 +56,18 @@ class Scenario:
     rtt_ms: float = _f(50.0, "RTT in ms when the trace has no RTT column", flag="rtt")
     bandwidth_scale: float = _f(1.0, "multiply the trace's capacity by this factor")
     trace_end: str = _f("loop", "at the trace's end: loop or clip", choices=("loop", "clip"))
+    last_duration_s: float | None = _f(None, "how long a trace's last sample holds, s "
+                                       "(default: the format's rule, usually the median "
+                                       "sampling interval)", flag="last_duration")
+    latency: str = _f("after", "where a transfer's latency sits: after (RTT/2 after the last "
+                      "byte, the link free; Pensieve with --rtt twice its LINK_RTT) or before "
+                      "(one RTT with the link idle, then the bytes; Sabre)",
+                      choices=("after", "before"))
+    cooked_convention: str = _f("pensieve", "Pensieve cooked files: pensieve (a value holds "
+                                "on the interval ending at its timestamp, start at the first "
+                                "timestamp, wrap to 0) or from-timestamp (a value holds from "
+                                "its timestamp; scoutsim before 2026-12)",
+                                choices=("pensieve", "from-timestamp"))
     link_efficiency: float = _f(1.0, "goodput / capacity of the link, (0, 1]: 1 when the trace "
                                 "records goodput (throughput logs); 0.955 measured for "
                                 "link-layer capacity (python -m experiments.emulate)")

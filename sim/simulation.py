@@ -89,14 +89,15 @@ def _run_one(s: Scenario, trace: Trace) -> Result:
     frames, sources = [], {}
     kw = dict(default_rtt_s=s.rtt_ms / 1e3, link_efficiency=s.link_efficiency,
               count_return_latency=s.count_return_latency)
+    closed_form = s.engine == "auto" and s.latency == "after"  # its FIFO is in level space
     engines = set()
     for label, policy in policies:
         policy.reset(context)
-        if policy.static and s.engine == "auto":
+        if policy.static and closed_form:
             df, used = simulate_static(label, policy, workload, trace, costs, **kw)
             engines.add("closed-form (static)")
         else:
-            r = simulate(label, policy, requests, trace, costs, **kw)
+            r = simulate(label, policy, requests, trace, costs, latency=s.latency, **kw)
             df = pd.DataFrame.from_records(r.rows, columns=RECORD_COLUMNS)
             df = df.sort_values("request", kind="stable", ignore_index=True)
             used = r.compute_sources

@@ -107,7 +107,8 @@ def detect_format(path: str | Path) -> str:
 
 def read_trace(path: str | Path, *, end: str = "loop", fmt: str | None = None,
                direction: str = "up", columns: str | None = None,
-               select: dict[str, str] | None = None) -> Trace:
+               select: dict[str, str] | None = None, last_duration_s: float | None = None,
+               cooked_convention: str = "pensieve") -> Trace:
     """Read a trace file into a canonical :class:`Trace`.
 
     ``fmt`` (a :data:`READERS` key) overrides auto-detection (:func:`detect_format`); with
@@ -115,7 +116,9 @@ def read_trace(path: str | Path, *, end: str = "loop", fmt: str | None = None,
     "down") picks the uplink or downlink where a source has both (G-NetTrack); ``columns``
     names a headerless CSV's columns (e.g. ``"time_s,bytes_per_s"``); ``select`` filters rows
     of multi-series files (e.g. ``{"carrier": "VERIZON", "num_tcp_conn": "1"}`` for
-    5Gophers).
+    5Gophers). ``last_duration_s``: how long the last sample holds (default: each
+    format's own rule, usually the median sampling interval). ``cooked_convention``: how a
+    Pensieve cooked file is read (``pensieve`` or ``from-timestamp``, :mod:`sim.traces.cooked`).
     """
     if direction not in ("up", "down"):
         raise InputError(f"direction must be 'up' or 'down', not {direction!r}")
@@ -124,4 +127,8 @@ def read_trace(path: str | Path, *, end: str = "loop", fmt: str | None = None,
     fmt = ALIASES.get(fmt, fmt)
     if fmt not in READERS:
         raise InputError(f"unknown trace format {fmt!r}; known: {', '.join(READERS)}")
-    return READERS[fmt](path, end=end, direction=direction, columns=columns, select=select)
+    if last_duration_s is not None and not (0 < last_duration_s < float("inf")):
+        raise InputError(f"last duration must be a positive number of s, not {last_duration_s}")
+    extra = {"convention": cooked_convention} if fmt == "cooked" else {}
+    return READERS[fmt](path, end=end, direction=direction, columns=columns, select=select,
+                        last_duration_s=last_duration_s, **extra)

@@ -3,13 +3,16 @@
 - ``inspect FILE [--json] [--plot out.png] [--bin S]``: statistics (time-weighted; lag-1 on
   1-s means) and an optional figure.
 - ``convert FILE -o out.csv``: write the canonical CSV (``time_s,bandwidth_mbps[,rtt_ms]``).
-- ``transfer-time FILE --start S --bytes B``: when B bytes sent from S seconds have been
-  delivered (fluid model, no latency, the trace loops).
+- ``transfer-time FILE --start S --bytes B [--rtt MS] [--link-efficiency E]
+  [--latency after|before] [--trace-end loop|clip] [--last-duration S] [--json]``: when B
+  bytes sent at S (the trace's own clock) have arrived (fluid model; default: no latency,
+  efficiency 1, looping).
 - ``fit FILE... [--json]``: fit the synthetic model (:mod:`sim.traces.synthetic`).
 - ``generate (--kind KIND | --params FILE) --duration S --seed N -o out.csv``.
 
-Commands that read trace files take ``--format``, ``--direction up|down``, ``--columns`` and
-``--select KEY=VALUE`` (repeatable), passed to :func:`sim.traces.read_trace`. Bad input
+Commands that read trace files take ``--format``, ``--direction up|down``, ``--columns``,
+``--select KEY=VALUE`` (repeatable), ``--last-duration S`` and ``--cooked-convention``,
+passed to :func:`sim.traces.read_trace`. Bad input
 prints one line ``error: ...`` on stderr and exits with code 2.
 """
 
@@ -42,8 +45,11 @@ def _select(items: list[str] | None) -> dict[str, str] | None:
 def _read(path: str, args: argparse.Namespace, end: str = "loop") -> Trace:
     from sim.traces import read_trace
 
+    last = None if args.last_duration is None else _finite(args.last_duration,
+                                                           "--last-duration", 1e-12)
     return read_trace(path, end=end, fmt=args.format, direction=args.direction,
-                      columns=args.columns, select=_select(args.select))
+                      columns=args.columns, select=_select(args.select), last_duration_s=last,
+                      cooked_convention=args.cooked_convention)
 
 
 def _finite(text: str, what: str, minimum: float = 0.0) -> float:
@@ -106,9 +112,60 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_transfer_time(args: argparse.Namespace) -> int:
     start = _finite(args.start, "--start")
     size = _finite(args.bytes, "--bytes")
-    trace = _read(args.file, args, end="loop")
-    print(f"{trace.finish_time(start, size):.9f}")
+    rtt_s = _finite(args.rtt, "--rtt") / 1e3
+    efficiency = _finite(args.link_efficiency, "--link-efficiency", 1e-12)
+    if efficiency > 1:
+        raise InputError(f"--link-efficiency must be in (0, 1], not {args.link_efficiency}")
+    trace = _read(args.file, args, end=args.trace_end)
+    clock = start - _origin_s(args)  # the trace's own clock -> the Trace's (0 at its start)
+    if clock < 0:
+        if trace.end != "loop":
+            raise InputError(f"--start {start:g} is before the trace starts "
+                             f"({_origin_s(args):g} s on its clock)")
+        clock += trace.duration_s  # a later pass (Pensieve wraps to 0)
+    duration = transfer_finish_s(trace, clock, size, rtt_s=rtt_s, efficiency=efficiency,
+                                 latency=args.latency) - clock
+    finish = start + duration
+    if args.json:
+        print(json.dumps({"start_s": start, "finish_s": _json_time(finish),
+                          "duration_s": _json_time(duration), "bytes": size,
+                          "rtt_ms": rtt_s * 1e3, "link_efficiency": efficiency,
+                          "latency": args.latency, "trace_end": args.trace_end,
+                          "cooked_convention": args.cooked_convention}))
+    else:
+        print(f"{finish:.9f}")
     return 0
+
+
+def _origin_s(args: argparse.Namespace) -> float:
+    """Where a file's own clock puts the Trace's time 0: the first timestamp of a Pensieve
+    cooked file read the Pensieve way (its simulator starts there), else 0."""
+    from sim.traces import detect_format
+    from sim.traces.cooked import first_timestamp
+
+    fmt = args.format or ("headerless" if args.columns else detect_format(args.file))
+    if fmt == "cooked" and args.cooked_convention == "pensieve":
+        return first_timestamp(args.file)
+    return 0.0
+
+
+def _json_time(x: float) -> float | str:
+    return x if math.isfinite(x) else "inf"
+
+
+def transfer_finish_s(trace: Trace, start_s: float, size_bytes: float, *, rtt_s: float = 0.0,
+                      efficiency: float = 1.0, latency: str = "after") -> float:
+    """When ``size_bytes`` sent at ``start_s`` have arrived, on the trace's own clock.
+    ``after``: the bytes flow from ``start_s`` at ``efficiency`` x capacity, then one-way
+    RTT/2 (Pensieve adds its LINK_RTT, 80 ms, once per chunk: --rtt 160); ``before``: one
+    request round trip first, the link idle (Sabre adds a period's ``latency_ms`` before
+    each download: the RTT the Sabre reader maps it to), then the bytes. The RTT is the
+    trace's at ``start_s`` when it has an RTT column, else ``rtt_s``."""
+    rtt = trace.rtt_at(start_s, rtt_s)
+    wire = size_bytes / efficiency
+    if latency == "before":
+        return trace.finish_time(start_s + rtt, wire)
+    return trace.finish_time(start_s, wire) + rtt / 2
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -168,6 +225,11 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--columns", help="column names of a headerless CSV, e.g. time_s,bandwidth_mbps")
     g.add_argument("--select", action="append", metavar="KEY=VALUE",
                    help="keep rows with KEY=VALUE in multi-series files (repeatable)")
+    g.add_argument("--last-duration", metavar="S",
+                   help="how long the last sample holds, s (default: the format's rule)")
+    g.add_argument("--cooked-convention", choices=["pensieve", "from-timestamp"],
+                   default="pensieve", help="how a Pensieve cooked file is read (default: "
+                   "pensieve: a value holds on the interval ending at its timestamp)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,10 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_convert)
 
     s = sub.add_parser("transfer-time",
-                       help="finish time (s) of BYTES sent from START (no latency, looping)")
+                       help="when BYTES sent at START have arrived (s, the trace's clock)")
     s.add_argument("file")
     s.add_argument("--start", required=True, metavar="S", help="start time, s")
     s.add_argument("--bytes", required=True, metavar="B", help="transfer size, bytes")
+    s.add_argument("--rtt", default="0", metavar="MS",
+                   help="RTT in ms where the trace has no RTT column (default 0: no latency)")
+    s.add_argument("--link-efficiency", default="1", metavar="E",
+                   help="goodput / capacity, (0, 1] (Pensieve: 0.95)")
+    s.add_argument("--latency", choices=["after", "before"], default="after",
+                   help="after: RTT/2 after the transfer (scoutsim's default; Pensieve with "
+                        "--rtt 160); before: one RTT before it, the link idle (Sabre)")
+    s.add_argument("--trace-end", choices=["loop", "clip"], default="loop")
+    add_common(s, "json", help="print one JSON object (start_s, finish_s, duration_s, ...)")
     _reading_options(s)
     s.set_defaults(func=cmd_transfer_time)
 

@@ -603,12 +603,15 @@ def drop_shared_second_rows(trace: Trace, below_mbps: float) -> Trace:
 
 def read_source(src: dict[str, Any], root: str | Path) -> Trace:
     """Read one source of a kind (``{"path", "format", "direction", "select",
-    "drop_shared_second_below_mbps"}``; path relative to ``root``, i.e. ../shared/traces)."""
+    "cooked_convention", "drop_shared_second_below_mbps"}``; path relative to ``root``, i.e.
+    ../shared/traces). The shipped ``broadband`` kind was fitted with its FCC cooked files
+    read ``from-timestamp`` (scoutsim's reading then), and ``params.json`` says so."""
     from sim.traces import read_trace
 
     t = read_trace(Path(root) / src["path"], fmt=src.get("format"),
                    direction=src.get("direction", "up"), columns=src.get("columns"),
-                   select=src.get("select"))
+                   select=src.get("select"),
+                   cooked_convention=src.get("cooked_convention", "pensieve"))
     below = src.get("drop_shared_second_below_mbps")
     if below is not None:
         t = drop_shared_second_rows(t, float(below))

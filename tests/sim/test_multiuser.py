@@ -173,7 +173,7 @@ def test_cli_users_table_and_outputs(tmp_path, capsys):
 @pytest.mark.parametrize("args, needle", [
     (["--users", "0"], "users"),
     (["--users", "3", "--policy", "oracle"], "clairvoyant"),
-    (["--users", "3", "--cell-mbps", "-1"], "cell_mbps"),
+    (["--users", "3", "--cell-mbps", "-1"], "--cell-mbps = -1.0 is outside (0, inf)"),
     (["--users", "3", "--trace-dir", "traces"], "trace-dir"),
     (["--topology", "nope.toml"], "not found"),
 ])

@@ -64,10 +64,17 @@ def check_mahimahi(p: Path) -> None:
 def check_cooked(p: Path) -> None:
     rows = [r.split() for r in plain_rows(p)]
     ts, mbps = [float(r[0]) for r in rows], [float(r[1]) for r in rows]
-    last = statistics.median(b - a for a, b in zip(ts, ts[1:], strict=False))
+    # Pensieve's reading: v_i on (t_{i-1}, t_i], a pass of the loop is (0, t_n]
+    pass_bits = mbps[1] * ts[1] + sum(v * (b - a) for a, b, v in zip(ts[1:], ts[2:], mbps[2:],
+                                                                     strict=False))
     t = read_trace(p)
-    assert t.mean_mbps() == pytest.approx(hold_mean(ts, mbps, last), rel=1e-9)
-    assert t.duration_s == pytest.approx(ts[-1] - ts[0] + last, rel=1e-12)
+    assert t.duration_s == pytest.approx(ts[-1], rel=1e-12)
+    assert t.mean_mbps() == pytest.approx(pass_bits / ts[-1], rel=1e-9)
+    # the earlier reading, still available by name
+    last = statistics.median(b - a for a, b in zip(ts, ts[1:], strict=False))
+    old = read_trace(p, cooked_convention="from-timestamp")
+    assert old.mean_mbps() == pytest.approx(hold_mean(ts, mbps, last), rel=1e-9)
+    assert old.duration_s == pytest.approx(ts[-1] - ts[0] + last, rel=1e-12)
 
 
 def check_gnettrack(p: Path) -> None:
@@ -198,8 +205,8 @@ def test_values_match_readme_tables(shared_traces):
     for name, mbps in README_NYU.items():
         assert read_trace(shared_traces / "nyu-mets-lte" / name).mean_mbps() == pytest.approx(
             mbps, abs=0.0006), name
-    for name, mbps in README_PER_SAMPLE.items():
-        t = read_trace(shared_traces / name, direction="down")
+    for name, mbps in README_PER_SAMPLE.items():  # every sample, as listed in the file
+        t = read_trace(shared_traces / name, direction="down", cooked_convention="from-timestamp")
         assert np.mean(t.capacity_bytes_per_s) / MBPS == pytest.approx(mbps, abs=0.0006), name
     g = shared_traces / "5gophers"
     thr = g / "all-carriers_01-throughput.csv"
@@ -312,7 +319,8 @@ def test_text_variants_read_identically(tmp_path, fmt, lines, columns):
         p = write(tmp_path, f"{name}.txt", body)
         if fmt != "headerless":
             assert detect_format(p) == fmt, name
-        t = read_trace(p, columns=columns)
+        convention = {"cooked_convention": "from-timestamp"} if fmt == "cooked" else {}
+        t = read_trace(p, columns=columns, **convention)
         assert list(t.times_s) == [0.0, 1.0, 3.0], name
         assert list(t.capacity_bytes_per_s) == [1e6, 2e6, 1e6], name
         assert t.duration_s == 4.5, name  # the last sample holds the median interval, 1.5 s
@@ -412,7 +420,7 @@ ERRORS = [  # (format, body, line, needle, kwargs)
     ("cooked", "0 1\n1 -1\n", 2, "negative", {}),
     ("cooked", "# c\n0 1\n2 1\n1 1\n", 4, "decreasing", {}),
     ("cooked", "0 1\n0 2\n", 2, "duplicate", {}),
-    ("cooked", "0 0\n1 0\n", 1, "zero", {}),
+    ("cooked", "0 0\n1 0\n", 2, "zero", {}),
     ("mahimahi", "0\n1.5\n", 2, "not an integer", {}),
     ("mahimahi", "0\n1 2\n", 2, "several values", {}),
     ("mahimahi", "0\n-3\n", 2, "negative", {}),
