@@ -221,3 +221,50 @@ def test_sweep_unusable_out(where, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"error: --out {out}: cannot write there") and err.count("\n") == 1
     assert f.read_text() == "keep"
+
+
+def _traces(argv, capsys):
+    from sim.traces.__main__ import main as traces_main
+
+    code = traces_main(argv)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["fifo", "folder"])
+def test_trace_writers_replace_only_regular_files(target, tmp_path, capsys):
+    """As root, ``convert -o /dev/full`` once replaced the device with a CSV: an output
+    that is not a regular file is refused and left as it was."""
+    from tests.conftest import REPO
+
+    out = tmp_path / "out"
+    if target == "fifo":
+        os.mkfifo(out)
+    else:
+        out.mkdir()
+    for argv in (["convert", str(REPO / "traces/lte.csv"), "-o", str(out)],
+                 ["generate", "--kind", "lte", "--duration", "30", "--seed", "1", "-o",
+                  str(out)],
+                 ["inspect", str(REPO / "traces/lte.csv"), "--plot", str(out)]):
+        code, err = _traces(argv, capsys)
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+        assert "cannot write" in err
+    assert out.is_fifo() if target == "fifo" else out.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temp file left
+
+
+@pytest.mark.parametrize(("make", "needle"), [
+    (lambda d: (os.mkfifo(d / "t.csv"), d / "t.csv")[1], "not a regular file"),
+    (lambda d: Path("/dev/zero"), "not a regular file"),
+    (lambda d: d, "is a folder"),
+    (lambda d: (d / "x.csv").write_text("time_s,bandwidth_mbps\n0,1\n1,2,3\n") and d / "x.csv",
+     "x.csv:3: expected 2 columns (the header's), found 3"),
+])
+def test_unreadable_traces(make, needle, tmp_path, capsys):
+    code, err = _traces(["inspect", str(make(tmp_path))], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1 and needle in err
+
+
+def test_generate_limits(tmp_path, capsys):
+    code, err = _traces(["generate", "--kind", "lte", "--duration", "1e9", "--seed", "1", "-o",
+                         str(tmp_path / "x.csv")], capsys)
+    assert code == 2 and "at most 10,000,000 s" in err and not (tmp_path / "x.csv").exists()

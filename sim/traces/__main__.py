@@ -26,8 +26,11 @@ from typing import Any
 
 from models.cli import Parser, add_common, command, run_main
 from models.errors import InputError
+from models.files import check_output_file
 from sim.traces.stats import STAT_KEYS, trace_stats
 from sim.traces.trace import Trace
+
+MAX_GENERATED_S = 10_000_000  # 116 days of 1-s samples (a 200 MB CSV)
 
 
 def _select(items: list[str] | None) -> dict[str, str] | None:
@@ -84,7 +87,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.plot:
         from sim.traces.plot import plot_trace
 
-        plot_trace(trace, args.plot)
+        check_output_file(args.plot, "figure")
+        try:
+            plot_trace(trace, args.plot)
+        except (OSError, ValueError) as err:  # e.g. a full disk, an unknown image suffix
+            raise InputError(f"cannot write the figure: {err}", args.plot) from None
     if args.json:
         print(json.dumps({"file": args.file, **stats}, indent=2))
     else:
@@ -203,10 +210,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     else:
         raise InputError("generate needs --kind KIND or --params FILE")
     duration = _finite(args.duration, "--duration", 1e-9)
+    if duration > MAX_GENERATED_S:
+        raise InputError(f"--duration {duration:g} s: at most {MAX_GENERATED_S:,.0f} s "
+                         "(one sample per second)")
     try:
         seed = int(args.seed)
     except ValueError:
         raise InputError(f"--seed must be a non-negative integer, not {args.seed!r}") from None
+    check_output_file(args.output, "trace")
     trace = generate(params, duration, seed, name=name)
     write_csv(trace, args.output)
     s = trace_stats(trace)

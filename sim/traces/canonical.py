@@ -64,8 +64,11 @@ def rows_to_trace(path_s: str, header: list[str], rows: list[tuple[int, list[str
     rtts: list[float] = []
     lines: list[int] = []
     for line, row in rows:
-        if len(row) < len(header):
-            raise InputError(f"expected {len(header)} columns, found {len(row)}", path_s, line)
+        if len(row) > len(header) and not any(c.strip() for c in row[len(header):]):
+            row = row[:len(header)]  # trailing empty fields ("1,2,")
+        if len(row) != len(header):  # more values than names: which column is which?
+            raise InputError(f"expected {len(header)} columns (the header's), found "
+                             f"{len(row)}", path_s, line)
         t = parse_number(row[t_col], header[t_col], path_s, line, negative_ok=True) * t_mul
         c = parse_number(row[c_col], header[c_col], path_s, line)
         if times and t <= times[-1]:

@@ -69,6 +69,7 @@ from scipy.signal import lfilter
 from scipy.stats import norm
 
 from models.errors import InputError, unknown_name
+from models.files import check_output_file
 from sim.traces.stats import OUTAGE_MBPS, pooled_1s_stats, resample_1s
 from sim.traces.trace import BYTES_PER_S_PER_MBPS, Trace
 
@@ -519,6 +520,9 @@ def csv_text(trace: Trace) -> str:
     integers, ``bandwidth_mbps`` with 4 decimals, ``rtt_ms`` with 3 (same trace, same
     bytes on every machine)."""
     has_rtt = trace.rtt_s is not None
+    if not np.round(trace.capacity_bytes_per_s / BYTES_PER_S_PER_MBPS, MBPS_DECIMALS).any():
+        raise InputError(f"the generated trace rounds to 0 Mbit/s ({MBPS_DECIMALS} decimals) "
+                         "in every sample; check the parameters", trace.name)
     lines = ["time_s,bandwidth_mbps" + (",rtt_ms" if has_rtt else "")]
     for i, t in enumerate(trace.times_s):
         row = f"{t:.0f},{trace.capacity_bytes_per_s[i] / BYTES_PER_S_PER_MBPS:.{MBPS_DECIMALS}f}"
@@ -529,8 +533,9 @@ def csv_text(trace: Trace) -> str:
 
 
 def write_csv(trace: Trace, path: str | Path) -> None:
-    """Write :func:`csv_text` of ``trace`` to ``path`` (temp + rename)."""
-    path = Path(path)
+    """Write :func:`csv_text` of ``trace`` to ``path`` (temp + rename; only ever over a
+    regular file)."""
+    path = check_output_file(path, "trace")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(csv_text(trace))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import InputError
+from models.files import check_input_file
 
 Line = tuple[int, str]  # (1-based line number in the file, stripped text)
 
@@ -30,6 +31,7 @@ def read_text(path: str | Path) -> str:
     whitespace.
     """
     ps = str(path)
+    check_input_file(path, "trace file")  # no pipe, device or folder; a size cap
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:

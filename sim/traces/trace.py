@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from models.errors import InputError
+from models.files import check_output_file
 from models.units import BYTES_PER_S_PER_MBPS  # re-exported: 1 Mbit/s = 125,000 bytes/s
 
 
@@ -451,8 +453,8 @@ class Trace:
 
     def to_csv(self, path: str | Path) -> None:
         """Write the canonical CSV (``time_s,bandwidth_mbps[,rtt_ms]``)."""
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        path = check_output_file(path, "trace")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["time_s", "bandwidth_mbps"] + (["rtt_ms"] if self._rtt else []))
