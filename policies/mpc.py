@@ -31,7 +31,7 @@ class MPC(Adaptive):
     class Params(Adaptive.Params):
         horizon: int = field(default=3, metadata={
             "help": "later requests scored with each candidate (0: this request only)",
-            "range": "[0, inf)"})
+            "range": "[0, 1000]"})  # each candidate scores ``horizon`` requests
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from models.arch import get_arch
 from models.cli import Parser, add_common, command, run_main
+from models.errors import InputError
 from models.payload import (
     DEFAULT_GROUP_SIZE,
     INT16_MAX_POSITIONS,
@@ -22,6 +23,7 @@ from models.payload import (
     payload_table,
     scout_payload_bytes,
 )
+from sim.limits import MAX_TOKENS
 
 PUBLISHED_KV_BYTES = 9.7e6  # "9.7 MB" BF16 KV of the 7B model for one SQuAD context
 PUBLISHED_SCOUT_BYTES = 336  # "336 bytes" Scout payload
@@ -134,6 +136,10 @@ def _render(args: argparse.Namespace, rows: list, check: dict[str, object]) -> s
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 on bad input, with one 'error: ...' line)."""
     args = _parser().parse_args(argv)
+    for flag, value, low in (("--tokens", args.tokens, 1),
+                             ("--question-tokens", args.question_tokens, 0)):
+        if not low <= value <= MAX_TOKENS:
+            raise InputError(f"{flag} {value} is outside [{low}, {MAX_TOKENS:,}]")
     arch = get_arch(args.model)
     args.model = arch.name
     rows = payload_table(arch, args.tokens, args.retention, args.question_tokens,

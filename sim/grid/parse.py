@@ -18,6 +18,7 @@ import numpy as np
 from models.errors import InputError
 from sim.grid.spec import DEFAULTS, REPLICATE, Spec
 from sim.grid.traces import expand_trace
+from sim.limits import MAX_AXIS_VALUES, MAX_CELLS
 from sim.scenario import FIELDS, coerce, parse_settings_file
 
 __all__ = ["NOT_SETTABLE", "SECTIONS", "SWEEP_KEYS", "load_spec", "spec_from_dict"]
@@ -66,6 +67,8 @@ def _generated(name: str, table: dict, source: str) -> list[Any]:
             start, stop, n = a
             if n != int(n) or n < 1:
                 raise ValueError
+            if n > MAX_AXIS_VALUES:
+                raise _fail(f"[axes] {name}: {n:g} values, at most {MAX_AXIS_VALUES:,}", source)
             if how == "logspace":
                 if start <= 0 or stop <= 0:
                     raise ValueError
@@ -77,10 +80,16 @@ def _generated(name: str, table: dict, source: str) -> list[Any]:
             start, stop, step = a
             if step == 0:
                 raise ValueError
-            n = int(math.floor((stop - start) / step + 1e-9)) + 1
+            span = (stop - start) / step
+            if span + 1 > MAX_AXIS_VALUES:
+                raise _fail(f"[axes] {name}: {span + 1:,.0f} values, at most "
+                            f"{MAX_AXIS_VALUES:,}", source)
+            n = int(math.floor(span + 1e-9)) + 1
             vals = [start + i * step for i in range(max(n, 0))]
             return [float(f"{v:.12g}") for v in vals]
-    except (TypeError, ValueError):
+    except InputError:
+        raise
+    except (TypeError, ValueError, OverflowError):
         raise _fail(f"[axes] {name}: bad {how} arguments {args!r}", source) from None
     raise _fail(f"[axes] {name}: unknown generator {how!r} (logspace, linspace, range)", source)
 
@@ -112,6 +121,10 @@ def spec_from_dict(data: Any, source: str = "<spec>", *, text: str | None = None
         if REPLICATE in axes or REPLICATE in fixed:
             raise _fail("give [sweep] replications or a replicate axis, not both", source)
         axes[REPLICATE] = list(range(replications))
+    cells = math.prod(len(v) for v in axes.values())
+    if cells > MAX_CELLS:
+        raise _fail(f"the grid has {cells:,} cells, at most {MAX_CELLS:,}: split the sweep",
+                    source)
     spec = Spec(source=source, policies=_check_policies(policies, source, load_plugins),
                 fixed=fixed,
                 axes=axes, text=text, suffix=suffix, **sweep)
@@ -152,6 +165,9 @@ def _sweep_section(sw: dict, source: str, default_name: str) -> dict[str, Any]:
     replications = sw.get("replications")
     if replications is not None:
         replications = _sweep_int(sw, "replications", 1, 1, source)
+        if replications > MAX_AXIS_VALUES:
+            raise _fail(f"[sweep] replications = {replications:,}: at most "
+                        f"{MAX_AXIS_VALUES:,}", source)
     keep = sw.get("keep_requests", False)
     if not isinstance(keep, bool):
         raise _fail(f"[sweep] keep_requests must be true or false, not {keep!r}", source)

@@ -104,6 +104,11 @@ def test_duplicate_trace_values_are_an_error():
     ("[axes]\ntrace_dir = [\"traces\"]\n", "trace_dir cannot be set"),
     ("[grid]\nx = 1\n", "unknown section [grid]"),
     ("[sweep]\nname = \"../../../x\"\n", "is a name, not a path"),
+    ("[axes]\nbandwidth_mbps = { logspace = [1, 10, 1e9] }\n", "at most 10,000"),
+    ("[axes]\nbandwidth_mbps = { range = [0, 1e9, 1] }\n", "at most 10,000"),
+    ("[sweep]\nreplications = 1000000000\n", "at most 10,000"),
+    ("[axes]\nrtt_ms = { linspace = [1, 10, 1000] }\ndeadline_s = { linspace = [1, 10, 1000] }"
+     "\n", "the grid has 1,000,000 cells"),
     ("[sweep]\nname = \"/tmp/x\"\n", "is a name, not a path"),
     ("[sweep]\nreplicas = 2\n", "unknown key 'replicas'"),
     ("[fixed]\npolicies = [\"scout\", \"nope\"]\n", "unknown policy 'nope'"),
