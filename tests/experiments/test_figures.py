@@ -51,6 +51,9 @@ def test_quality_and_payload_figures_published_values(tmp_path):
     assert set(kv["source"]) == {"published"}
     q2c = pd.read_csv(ctx.out / "q2c_vs_snapkv.csv")
     assert set(q2c["n"]) == {200} and q2c["ci_low"].isna().all()
+    for n in names:  # every CSV says what its intervals are
+        assert pd.read_csv(ctx.out / f"{n}.csv")["ci_type"].notna().all(), n
+    assert set(q2c["ci_type"]) == {"no CI"}
 
 
 def test_measured_cache_is_drawn_beside_the_published_values(tmp_path):
@@ -80,6 +83,8 @@ def test_measured_cache_is_drawn_beside_the_published_values(tmp_path):
         df = pd.read_csv(ctx.out / f"{n}.csv")
         assert {"published", "measured"} <= set(df["source"]), n
         assert df.loc[df.source == "measured", "ci_low"].notna().all()
+        measured = df.loc[(df.source == "measured") & df.ci_low.notna(), "ci_type"]
+        assert set(measured) == {"95% t-interval of the mean over questions"}, n
 
 
 def test_simulation_figures_run_through_cached_sweeps(tmp_path):
@@ -91,6 +96,12 @@ def test_simulation_figures_run_through_cached_sweeps(tmp_path):
     assert set(hit["policy"]) >= {"int8", "scout", "cloud-text", "adaptive"}
     # the second figure reuses the first one's sweep, and a rerun redraws from the store
     assert any("sweep bandwidth: 9 cells, 9 cached, ran 0" in m for m in log)
+    assert set(hit["ci_type"]) == {"95% Wilson CI over requests"}
+    util = pd.read_csv(ctx.out / "utility_vs_bandwidth.csv")
+    assert util["ci_type"].str.startswith("95% t-interval of the mean over requests").all()
+    # cloud-text's F1 is assumed in the published cache: its utility is marked so
+    assert set(util.loc[util.policy == "cloud-text", "quality_source"]) == {"assumed"}
+    assert set(util.loc[util.policy == "int8", "quality_source"]) == {"derived"}
     tl = pd.read_csv(ctx.out / "adaptive_timeline.csv")
     assert {"estimate_mbps", "truth_mbps", "option", "hit", "capacity_mbps"} <= set(tl.columns)
     log.clear()
@@ -133,17 +144,27 @@ def test_users_figure_on_a_tiny_grid(tmp_path, monkeypatch):
     import experiments.figures as figs
     import experiments.figures.users as users
 
-    monkeypatch.setattr(users, "users_spec", lambda quick: {
-        "sweep": {"seed": 0}, "fixed": {"policies": figs.USERS_POLICIES, "requests": 3},
-        "axes": {"users": [1, 3], "cloud_serving": ["fifo", "batched"]}})
+    grid = {"fifo": [1, 2, 3], "batched": [1, 3]}
+    monkeypatch.setattr(users, "users_spec", lambda quick, serving: {
+        "sweep": {"seed": 0, "seed_from": "replicate"},
+        "fixed": {"policies": figs.USERS_POLICIES, "requests": 3, "cloud_serving": serving},
+        "axes": {"users": grid[serving]}})
     ctx, _ = ctx_for(tmp_path)
     written = make_figures(["hit_rate_vs_users"], ctx)
     assert sorted(p.suffix for p in written) == [".csv", ".pdf", ".png"]
     data = pd.read_csv(ctx.out / "hit_rate_vs_users.csv")
-    assert len(data) == len(figs.USERS_POLICIES) * 2 * 2
-    assert set(data["users"]) == {1, 3} and set(data["requests"]) == {3}  # per device
+    assert len(data) == len(figs.USERS_POLICIES) * (3 + 2)  # FIFO on a finer grid
+    assert set(data["users"]) == {1, 2, 3} and set(data["requests"]) == {3}  # per device
+    assert set(data.loc[data.cloud_serving == "batched", "users"]) == {1, 3}
     three = data[data["users"] == 3]
     assert (three["user_ci_low"] <= three["deadline_hit_rate"] + 1e-12).all()
+    # the band's CI type changes with the device count, and the CSV says so
+    one, many = data[data["users"] == 1], data[data["users"] > 1]
+    assert set(one["ci_type"]) == {"95% Wilson CI over requests of the one device"}
+    assert set(many["ci_type"]) == {"95% t-interval of the mean over devices"}
+    assert (one["ci_low"] == one["hit_rate_ci_low"]).all()
+    assert (many["ci_low"] == many["user_ci_low"]).all()
+    assert (data["requests_total"] == data["users"] * data["requests"]).all()
 
 
 def test_quick_figures_never_write_over_the_committed_ones(tmp_path, monkeypatch):
@@ -158,18 +179,50 @@ def test_quick_figures_never_write_over_the_committed_ones(tmp_path, monkeypatch
     assert not (tmp_path / "committed").exists()
 
 
-#: figures drawn from the quality caches and payload arithmetic alone (no simulation):
-#: cheap enough to regenerate in every test run
-NO_SIMULATION = ("payload_vs_context", "kv_quantisation", "q2c_vs_snapkv", "scout_gap")
+#: figures drawn from the quality caches, payload arithmetic and the timing table alone (no
+#: simulation), and the one-run timeline (120 requests, needs ../shared): cheap enough to
+#: regenerate in every test run. The other simulation figures take minutes:
+#: ``python -m experiments.figures --check`` compares them.
+CHEAP = ("payload_vs_context", "kv_quantisation", "q2c_vs_snapkv", "scout_gap", "timing_h200",
+         "adaptive_timeline")
 
 
-@pytest.mark.parametrize("name", NO_SIMULATION)
+@pytest.mark.parametrize("name", CHEAP)
 def test_committed_figure_numbers_are_what_the_code_produces(name, tmp_path):
-    """The committed ``figures/NAME.csv`` equals a fresh run's, byte for byte (the
-    simulation figures are checked the same way by regenerating them: README)."""
+    """The committed ``figures/NAME.csv`` equals a fresh full-size run's, byte for byte."""
+    from experiments.figures.context import SHARED_TRACES
     from tests.conftest import REPO
 
+    if name == "adaptive_timeline" and not SHARED_TRACES.is_dir():
+        pytest.skip("the committed timeline is drawn on a ../shared trace")
     make_figures([name], Context(out=tmp_path, results=tmp_path / "cache",
                                  log=lambda _m: None, quiet=True))
     assert (tmp_path / f"{name}.csv").read_bytes() == (REPO / "figures" / f"{name}.csv"
                                                        ).read_bytes()
+
+
+def test_check_compares_with_the_committed_csvs(tmp_path, monkeypatch, capsys):
+    """``--check`` regenerates into its own folder, never into figures/, says per figure
+    whether its CSV matches the committed one, and exits 1 when one differs."""
+    import experiments.figures.cli as cli
+    from tests.conftest import REPO
+
+    committed = tmp_path / "committed"
+    committed.mkdir()
+    for n in ("payload_vs_context", "scout_gap"):
+        (committed / f"{n}.csv").write_bytes((REPO / "figures" / f"{n}.csv").read_bytes())
+    monkeypatch.setattr(cli, "FIG_DIR", committed)
+    args = ["--check", "--only", "payload_vs_context,scout_gap", "--quiet",
+            "--out", str(tmp_path / "check")]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "same     payload_vs_context" in out and "same     scout_gap" in out
+    (committed / "scout_gap.csv").write_text("changed\n")
+    assert cli.main(args) == 1
+    out = capsys.readouterr().out
+    assert "DIFFERS  scout_gap" in out and "same     payload_vs_context" in out
+    (committed / "scout_gap.csv").unlink()
+    assert cli.main(args) == 1
+    assert "MISSING  scout_gap" in capsys.readouterr().out
+    assert cli.main(["--check", "--quick", "--only", "scout_gap"]) == 2  # quick vs full
+    assert cli.main(["--check", "--only", "scout_gap", "--out", str(committed)]) == 2
