@@ -268,3 +268,16 @@ def test_generate_limits(tmp_path, capsys):
     code, err = _traces(["generate", "--kind", "lte", "--duration", "1e9", "--seed", "1", "-o",
                          str(tmp_path / "x.csv")], capsys)
     assert code == 2 and "at most 10,000,000 s" in err and not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--only", ","], "names no figure"),
+    (["-j", "0"], "-j must be >= 1"),
+    (["--only", "nope"], "nope"),
+])
+def test_figures_flags(argv, needle, capsys):
+    from experiments.figures import main as figures_main
+
+    assert figures_main([*argv, "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err

@@ -81,7 +81,16 @@ def _check(args, names: list[str] | None) -> int:
 @command
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    names = None
+    if args.only is not None:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        if not names:
+            raise InputError(f"--only {args.only!r} names no figure; figures: "
+                             + ", ".join(FIGURES))
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"-j must be >= 1, not {args.jobs}")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError("cannot write there: not a folder", f"--out {args.out}")
     if args.check:
         return _check(args, names)
     out = Path(args.out) if args.out else QUICK_DIR if args.quick else FIG_DIR
