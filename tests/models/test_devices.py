@@ -344,7 +344,7 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
     empty.write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty timing table"):
         TimingTable.load(empty)
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="timing table not found"):
         TimingTable.load(tmp_path / "nope.csv")
 
 

@@ -361,7 +361,7 @@ def test_profile_cli_input_errors_are_one_line(capsys: pytest.CaptureFixture) ->
     assert err.startswith("error: ") and err.count("\n") == 1
     assert main(["calibrate", "--no-such-flag"]) == 2
     assert main(["calibrate", "/nonexistent/t.csv", "--dry-run"]) == 2
-    assert "cannot read timing table" in capsys.readouterr().err
+    assert "timing table not found" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------- old names

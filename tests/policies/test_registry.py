@@ -72,7 +72,7 @@ def test_values_take_the_field_type():
     ("adaptive(safety=0)", ["safety=0.0", "outside (0, 1]"]),
     ("adaptive(safety=nan)", ["outside (0, 1]"]),
     ("adaptive(window=0)", ["window=0", "outside [1, inf)"]),
-    ("mpc(horizon=-1)", ["horizon=-1", "outside [0, inf)"]),
+    ("mpc(horizon=-1)", ["horizon=-1", "outside [0, 1000]"]),
     ("scout(retention=0)", ["retention=0.0", "outside (0, 1]"]),
     ("scout:1.5", ["retention must be in (0, 1]"]),
     ("scout:half", ["expected NAME:RETENTION"]),
