@@ -123,9 +123,13 @@ class Store:
         if not p.exists():
             return None
         try:
-            return json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as err:
+            info = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise InputError(f"cannot read {SPEC_FILE}: {err}", str(p)) from None
+        if not isinstance(info, dict) or not isinstance(info.get("spec_hash"), str):
+            raise InputError(f"{SPEC_FILE} is not a sweep store's (no spec_hash): use another "
+                             "--out, or remove that folder", str(p))
+        return info
 
     def check(self, spec_hash: str, source: str) -> bool:
         """True when the folder holds results of this spec, False when it holds none yet;

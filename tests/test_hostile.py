@@ -26,7 +26,7 @@ SIM_RUN_CASES = [
     (["--requests", "1e400"], "--requests expects a whole number"),
     (["--users", "2.5"], "--users expects a whole number"),
     (["--requests", "1e30"], "--requests = 1000000000000000019884624838656 is outside"),
-    (["--requests", "100000000", "--policy", "int8,scout"], "pass --force"),
+    (["--requests", "1000000000", "--policy", "int8,scout"], "pass --force"),
     (["--users", "100000"], "--users = 100000 is outside [1, 10,000]"),
     (["--seed", "-1"], "--seed = -1 is outside"),
     (["--seed", "inf"], "--seed expects a whole number"),
@@ -281,3 +281,18 @@ def test_figures_flags(argv, needle, capsys):
     assert figures_main([*argv, "--quick"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and needle in err, err
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"spec_hash": 5}', "\x00garbage"])
+def test_damaged_spec_json_is_one_line(content, tmp_path, capsys):
+    from experiments.sweep import main as sweep_main
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('[fixed]\npolicies = ["scout"]\nrequests = 5\nbandwidth_mbps = 10\n')
+    out = tmp_path / "o"
+    assert sweep_main([str(spec), "--out", str(out), "--quiet"]) == 0
+    (out / "spec.json").write_text(content)
+    for extra in (["--status"], ["--quiet"]):
+        assert sweep_main([str(spec), "--out", str(out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "spec.json" in err, err
