@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import simpy
@@ -70,11 +71,12 @@ class EventEngine:
 
     __slots__ = ("policy", "trace", "costs", "count_return_latency", "env", "edge", "cloud",
                  "link", "view", "observe", "result", "to_link", "to_cloud", "estimates",
-                 "sending")
+                 "sending", "emit")
 
     def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
                  link_efficiency: float = 1.0, count_return_latency: bool = True,
-                 label: str = "policy", latency: str = "after"):
+                 label: str = "policy", latency: str = "after",
+                 on_record: Callable[[Record], None] | None = None):
         self.policy, self.trace, self.costs = policy, trace, costs
         self.count_return_latency = count_return_latency
         self.env = simpy.Environment()
@@ -88,13 +90,16 @@ class EventEngine:
         self.result = RunResult(label)
         self.to_link: list[tuple[float, int, Job]] = []  # heap by ready time
         self.to_cloud: list[tuple[float, int, Job]] = []  # heap by arrival at the cloud
-        self.estimates: dict[int, float] = {}
+        self.estimates: dict[int, float] = {}  # of requests not yet recorded
+        #: where each record goes as its request completes (default: ``result.rows``)
+        self.emit = on_record if on_record is not None else self.result.rows.append
         self.sending: deque[tuple[float, float, float]] = deque()  # (start, end, bytes)
 
     # --- running ---------------------------------------------------------------------------
 
-    def run(self, requests: list[Request]) -> RunResult:
-        """Run the policy over ``requests`` (sorted by arrival); per-request records."""
+    def run(self, requests: Iterable[Request]) -> RunResult:
+        """Run the policy over ``requests`` (sorted by arrival; read one at a time, so an
+        iterator keeps memory flat); per-request records."""
         it = iter(requests)
         env = self.env
 
@@ -195,8 +200,8 @@ class EventEngine:
 
     def _record(self, job: Job, cloud_start_s: float, at_user: float) -> None:
         req = job.req
-        self.result.rows.append(record_row(
-            req, job.cost, self.estimates.get(req.index, math.nan), job.edge_start_s,
+        self.emit(record_row(
+            req, job.cost, self.estimates.pop(req.index, math.nan), job.edge_start_s,
             job.ready_s, job.link_start_s, job.link_end_s, cloud_start_s, at_user))
 
     # --- the oracle's exact what-if ------------------------------------------------------
@@ -234,11 +239,13 @@ class EventEngine:
         return at_user_s(token, latency_s(token), self.count_return_latency)
 
 
-def simulate(policy_label: str, policy: Policy, requests: list[Request], trace: Trace,
+def simulate(policy_label: str, policy: Policy, requests: Iterable[Request], trace: Trace,
              costs: CostModel, *, default_rtt_s: float, link_efficiency: float = 1.0,
-             count_return_latency: bool = True, latency: str = "after") -> RunResult:
-    """Run ``policy`` over ``requests`` (sorted by arrival); returns per-request rows."""
+             count_return_latency: bool = True, latency: str = "after",
+             on_record: Callable[[Record], None] | None = None) -> RunResult:
+    """Run ``policy`` over ``requests`` (sorted by arrival); returns per-request rows, or
+    hands each to ``on_record`` as its request completes (then ``rows`` stays empty)."""
     return EventEngine(policy, trace, costs, default_rtt_s=default_rtt_s,
                        link_efficiency=link_efficiency,
                        count_return_latency=count_return_latency,
-                       label=policy_label, latency=latency).run(requests)
+                       label=policy_label, latency=latency, on_record=on_record).run(requests)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,8 +49,11 @@ def estimator_error(df: pd.DataFrame) -> dict[str, float]:
     """Throughput estimate vs the goodput the transfer then achieved, over requests that
     have both: median absolute relative error, the fraction over-estimated, and the mean
     relative error among over- and among under-estimates."""
-    est = df["estimate_mbps"].to_numpy(float)
-    truth = df["truth_mbps"].to_numpy(float)
+    return _estimator_error(df["estimate_mbps"].to_numpy(float),
+                            df["truth_mbps"].to_numpy(float))
+
+
+def _estimator_error(est: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     ok = ~np.isnan(est) & ~np.isnan(truth) & (truth > 0)
     if not ok.any():
         return {"estimates": 0, "estimate_median_abs_rel_error": math.nan,
@@ -65,45 +70,157 @@ def estimator_error(df: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def option_counts(options: Any) -> dict[str, int]:
+    """How often each option occurs, in order of first occurrence."""
+    codes, uniques = pd.factorize(np.asarray(options, dtype=object))
+    return dict(zip(uniques.tolist(), np.bincount(codes).tolist(), strict=True))
+
+
+def add_counts(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for k, v in counts.items():
+        into[k] = into.get(k, 0) + v
+
+
+def option_mix(counts: Mapping[str, int]) -> str:
+    """``option=share;...``, largest share first and ties in order of first occurrence (the
+    order of pandas' ``value_counts(normalize=True)``)."""
+    s = pd.Series(list(counts.values()), index=list(counts), dtype="int64")
+    s = s.sort_values(ascending=False, kind="stable")
+    return ";".join(f"{k}={v:.3f}" for k, v in (s / s.sum()).items())
+
+
+def summary_row(policy: str, hit: np.ndarray, lat: np.ndarray, quality: np.ndarray,
+                payload: pd.Series, options: Mapping[str, int], quality_sources: Iterable[str],
+                est: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """One policy's summary from its per-request columns (``options``: counts in order of
+    first occurrence; ``est``/``truth``: the estimator columns, or only their pairs)."""
+    n = len(hit)
+    hits = int(hit.sum())
+    lo, hi = wilson_interval(hits, n)
+    has_quality = not np.all(np.isnan(quality))
+    utility = np.where(hit, quality, 0.0)
+    u_lo, u_hi = mean_interval(utility) if has_quality else (math.nan, math.nan)
+    u_lo, u_hi = max(0.0, u_lo), min(1.0, u_hi)  # utility lies in [0, 1]
+    return {
+        "policy": policy,
+        "requests": n,
+        "hits": hits,
+        "deadline_hit_rate": hits / n,
+        "hit_rate_ci_low": lo,
+        "hit_rate_ci_high": hi,
+        "mean_quality": float(np.mean(quality)) if has_quality else math.nan,
+        "quality_among_hits": (float(np.mean(quality[hit])) if has_quality and hits
+                               else math.nan),
+        "utility": float(np.mean(utility)) if has_quality else math.nan,
+        "utility_ci_low": u_lo,
+        "utility_ci_high": u_hi,
+        "p50_latency_s": _quantile(lat, 0.50),
+        "p95_latency_s": _quantile(lat, 0.95),
+        "p99_latency_s": _quantile(lat, 0.99),
+        "mean_payload_bytes": float(payload.mean()),
+        "total_payload_bytes": int(payload.sum()),
+        "unfinished": int(np.isinf(lat).sum()),
+        "mode_mix": option_mix(options),
+        "quality_source": ",".join(sorted(quality_sources)),
+        **_estimator_error(est, truth),
+    }
+
+
 def summarize(records: pd.DataFrame) -> pd.DataFrame:
     """One row per policy (in first-appearance order) from per-request records."""
-    rows = []
-    for policy, df in records.groupby("policy", sort=False):
-        n = len(df)
-        hit = df["hit"].to_numpy(dtype=bool)
-        hits = int(hit.sum())
-        lo, hi = wilson_interval(hits, n)
-        lat = df["latency_s"].to_numpy(dtype=float)
-        quality = df["quality"].to_numpy(dtype=float)
-        has_quality = not np.all(np.isnan(quality))
-        utility = np.where(hit, quality, 0.0)
-        u_lo, u_hi = mean_interval(utility) if has_quality else (math.nan, math.nan)
-        u_lo, u_hi = max(0.0, u_lo), min(1.0, u_hi)  # utility lies in [0, 1]
-        mix = df["option"].value_counts(normalize=True)
-        rows.append({
-            "policy": policy,
-            "requests": n,
-            "hits": hits,
-            "deadline_hit_rate": hits / n,
-            "hit_rate_ci_low": lo,
-            "hit_rate_ci_high": hi,
-            "mean_quality": float(np.mean(quality)) if has_quality else math.nan,
-            "quality_among_hits": (float(np.mean(quality[hit])) if has_quality and hits
-                                   else math.nan),
-            "utility": float(np.mean(utility)) if has_quality else math.nan,
-            "utility_ci_low": u_lo,
-            "utility_ci_high": u_hi,
-            "p50_latency_s": _quantile(lat, 0.50),
-            "p95_latency_s": _quantile(lat, 0.95),
-            "p99_latency_s": _quantile(lat, 0.99),
-            "mean_payload_bytes": float(df["payload_bytes"].mean()),
-            "total_payload_bytes": int(df["payload_bytes"].sum()),
-            "unfinished": int(np.isinf(lat).sum()),
-            "mode_mix": ";".join(f"{k}={v:.3f}" for k, v in mix.items()),
-            "quality_source": ",".join(sorted(df["quality_source"].unique())),
-            **estimator_error(df),
-        })
-    return pd.DataFrame(rows)
+    return pd.DataFrame([
+        summary_row(policy, df["hit"].to_numpy(dtype=bool), df["latency_s"].to_numpy(float),
+                    df["quality"].to_numpy(dtype=float), df["payload_bytes"],
+                    option_counts(df["option"]), df["quality_source"].unique(),
+                    df["estimate_mbps"].to_numpy(float), df["truth_mbps"].to_numpy(float))
+        for policy, df in records.groupby("policy", sort=False)])
+
+
+#: quality sources that mean "not measured" (named in the notes)
+UNMEASURED = ("derived", "assumed")
+
+
+class PolicyColumns:
+    """What one policy's summary needs of its records, filled chunk by chunk (:meth:`add`)
+    so that a run need not keep its records: hit, latency, quality and payload of every
+    request (25 bytes each), option counts, quality sources and the estimator's pairs. The
+    requests fall into segments (one per trace, :meth:`begin`) summarised alone or pooled;
+    the summary is the one :func:`summarize` gives from the records, bit for bit."""
+
+    def __init__(self, n: int):
+        self.hit = np.empty(n, bool)
+        self.latency = np.empty(n)
+        self.quality = np.empty(n)
+        self.payload = np.empty(n, np.int64)
+        self.size = 0
+        self.segments: list[dict[str, Any]] = []
+
+    def begin(self) -> None:
+        """Start a segment (every request added until the next one belongs to it)."""
+        self.segments.append({"start": self.size, "stop": self.size, "options": {},
+                              "sources": set(), "unmeasured": set(), "est": [],
+                              "truth": []})
+
+    def add(self, cols: Mapping[str, Any]) -> None:
+        """Add the records ``cols`` (RECORD_COLUMNS: arrays, or one value for all)."""
+        m = len(cols["request"])
+        at = slice(self.size, self.size + m)
+        self.hit[at] = cols["hit"]
+        self.latency[at] = cols["latency_s"]
+        self.quality[at] = cols["quality"]
+        self.payload[at] = cols["payload_bytes"]
+        self.size += m
+        seg = self.segments[-1]
+        seg["stop"] = self.size
+        option, source = cols["option"], cols["quality_source"]
+        counts = {option: m} if np.ndim(option) == 0 else option_counts(option)
+        add_counts(seg["options"], counts)
+        if np.ndim(source) == 0:
+            seg["sources"].add(source)
+            if source in UNMEASURED:
+                seg["unmeasured"].update(counts)
+        else:
+            source = np.asarray(source, dtype=object)
+            seg["sources"].update(pd.unique(source))
+            mask = np.isin(source, UNMEASURED)
+            if mask.any():
+                seg["unmeasured"].update(np.broadcast_to(np.asarray(option, dtype=object),
+                                                         (m,))[mask].tolist())
+        est = cols["estimate_mbps"]
+        if np.ndim(est) or not math.isnan(est):
+            est = np.broadcast_to(np.asarray(est, float), (m,))
+            truth = np.broadcast_to(np.asarray(cols["truth_mbps"], float), (m,))
+            ok = ~np.isnan(est) & ~np.isnan(truth) & (truth > 0)
+            seg["est"].append(est[ok])
+            seg["truth"].append(truth[ok])
+
+    def unmeasured(self, segment: int) -> set[str]:
+        """Options of ``segment`` whose quality is derived or assumed, not measured."""
+        return self.segments[segment]["unmeasured"]
+
+    def row(self, policy: str, segment: int | None = None) -> dict[str, Any]:
+        """The summary row of ``segment`` (None: all requests)."""
+        segs = self.segments if segment is None else [self.segments[segment]]
+        a, b = segs[0]["start"], segs[-1]["stop"]
+        whole = a == 0 and b == len(self.hit)
+
+        def part(x: np.ndarray) -> np.ndarray:
+            return x if whole else x[a:b].copy()
+
+        options: dict[str, int] = {}
+        for seg in segs:
+            add_counts(options, seg["options"])
+        est = [x for seg in segs for x in seg["est"]]
+        truth = [x for seg in segs for x in seg["truth"]]
+        return summary_row(policy, part(self.hit), part(self.latency), part(self.quality),
+                           pd.Series(part(self.payload)), options,
+                           set().union(*(seg["sources"] for seg in segs)),
+                           np.concatenate(est) if est else np.empty(0),
+                           np.concatenate(truth) if truth else np.empty(0))
+
+    def paired(self) -> tuple[np.ndarray, np.ndarray]:
+        """Hit and utility of every request (what paired tests need)."""
+        return self.hit[:self.size], np.where(self.hit, self.quality, 0.0)[:self.size]
 
 
 def _per_policy_columns(pooled: pd.DataFrame, per_group: pd.DataFrame,
@@ -156,9 +273,14 @@ def add_between_user_stats(summary: pd.DataFrame, per_user: pd.DataFrame) -> pd.
 
 def run_notes(records: pd.DataFrame, sources: dict[str, str]) -> list[str]:
     """Notes every run prints: derived quality and compute-time sources."""
+    return notes_for(set(records.loc[records["quality_source"].isin(UNMEASURED), "option"]),
+                     sources)
+
+
+def notes_for(unmeasured: set[str], sources: dict[str, str]) -> list[str]:
+    """:func:`run_notes` from the options whose quality is derived or assumed."""
     notes = []
-    derived = sorted(set(records.loc[records["quality_source"].isin(["derived", "assumed"]),
-                                     "option"]))
+    derived = sorted(unmeasured)
     if derived:
         notes.append("quality derived or assumed, not measured, for: " + ", ".join(derived)
                      + " (rules in models/quality.py)")

@@ -9,9 +9,13 @@ clipped trace never finishes ends at +inf.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import shutil
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from pathlib import Path
+from typing import IO, Any, NamedTuple, get_type_hints
 
 import pandas as pd
 
@@ -50,6 +54,11 @@ class Record(NamedTuple):
 UserRecord = NamedTuple("UserRecord", [("user", int), *Record.__annotations__.items()])
 
 RECORD_COLUMNS: tuple[str, ...] = Record._fields
+#: the dtype of each number column: a chunk of records has them whatever its values (an
+#: all-NaN chunk stays float), so records made in chunks equal records made at once
+RECORD_DTYPES: dict[str, str] = {
+    name: {int: "int64", float: "float64", bool: "bool"}[kind]
+    for name, kind in get_type_hints(Record).items() if kind is not str}
 #: builds a Record from a tuple in field order without the keyword-handling constructor
 #: (one record per request: the engines' hot path)
 _new_record = tuple.__new__
@@ -76,6 +85,171 @@ def record_row(req: Request, c, estimate_mbps: float, edge_start_s: float, edge_
         link_end_s, cloud_start_s, first_token_s, latency, latency <= req.deadline_s,
         c.quality, c.quality_source, estimate_mbps,
         truth_mbps(c.payload_bytes, link_start_s, link_end_s)))
+
+
+def records_frame(columns: Mapping[str, Any] | pd.DataFrame, policy: str | None = None,
+                  **extra: Any) -> pd.DataFrame:
+    """Records (RECORD_COLUMNS: arrays, or one value for every request) as a frame with
+    :data:`RECORD_DTYPES`; ``policy`` becomes the first column and ``extra`` (a trace
+    name) the last."""
+    df = columns if isinstance(columns, pd.DataFrame) else pd.DataFrame(
+        columns, columns=list(RECORD_COLUMNS))
+    df = df.astype(RECORD_DTYPES)
+    if policy is not None:
+        df.insert(0, "policy", policy)
+    return df.assign(**extra) if extra else df
+
+
+def rows_frame(rows: list[Record]) -> pd.DataFrame:
+    """:class:`Record` rows as a frame (:func:`records_frame`)."""
+    return records_frame(pd.DataFrame.from_records(rows, columns=RECORD_COLUMNS))
+
+
+class InOrder:
+    """Records that come in completion order, handed on in request order: ``emit`` gets a
+    list of consecutive records whenever ``size`` are ready (and the rest at
+    :meth:`close`). Holds only the records that finished before an earlier one."""
+
+    __slots__ = ("emit", "size", "next", "waiting", "rows")
+
+    def __init__(self, emit: Callable[[list[Record]], None], size: int):
+        self.emit, self.size = emit, size
+        self.next = 0
+        self.waiting: dict[int, Record] = {}
+        self.rows: list[Record] = []
+
+    def add(self, record: Record) -> None:
+        i = record[0]
+        if i != self.next:
+            self.waiting[i] = record
+            return
+        rows, waiting = self.rows, self.waiting
+        rows.append(record)
+        i += 1
+        while waiting and i in waiting:
+            rows.append(waiting.pop(i))
+            i += 1
+        self.next = i
+        if len(rows) >= self.size:
+            self.emit(rows)
+            self.rows = []
+
+    def close(self) -> None:
+        if self.waiting:
+            raise RuntimeError(f"records of requests {sorted(self.waiting)[:3]} came without "
+                               f"request {self.next}'s")
+        if self.rows:
+            self.emit(self.rows)
+            self.rows = []
+
+
+class RecordFrames:
+    """Records kept in memory: the parts of a run (one per trace and policy) in the order
+    given to :meth:`start`, each made of chunks (:meth:`write`)."""
+
+    def start(self, parts: list[Hashable]) -> None:
+        self._chunks: dict[Hashable, list[pd.DataFrame]] = {p: [] for p in parts}
+
+    def write(self, part: Hashable, frame: pd.DataFrame) -> None:
+        self._chunks[part].append(frame)
+
+    def end(self, part: Hashable) -> None:
+        pass
+
+    def frame(self) -> pd.DataFrame:
+        """Every record, the parts in order."""
+        frames = [f for chunks in self._chunks.values() for f in chunks]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+class RecordsCsv:
+    """Records written to a CSV file chunk by chunk as the run makes them (what
+    ``requests.csv`` holds: ``to_csv`` of all of them at once, byte for byte), the parts
+    of the run in the order given to :meth:`start`; a part made before its turn (the
+    records of a later trace) waits in a spool file beside ``path``. Nothing is created
+    before the first chunk; :meth:`discard` removes what was."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._file: IO[str] | None = None
+        self._header = ""
+        self._made: list[Path] = []  # folders created for the file
+        self._spools: dict[Hashable, tuple[Path, IO[str]]] = {}
+        self.failed = False  # a write failed (the file's place is unusable, or full)
+
+    def start(self, parts: list[Hashable]) -> None:
+        self._order, self._next, self._done = list(parts), 0, set()
+
+    def _main(self) -> IO[str]:
+        if self._file is None:
+            missing = [p for p in self.path.parents if not p.exists()]
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._made = missing
+            self._file = open(self.path, "w", newline="")  # noqa: SIM115 - kept open
+            self._file.write(self._header)
+        return self._file
+
+    def write(self, part: Hashable, frame: pd.DataFrame) -> None:
+        with self._failing():
+            self._write(part, frame)
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError:
+            self.failed = True
+            raise
+
+    def _write(self, part: Hashable, frame: pd.DataFrame) -> None:
+        if not self._header:
+            self._header = frame.iloc[:0].to_csv(index=False)
+        if part == self._order[self._next]:
+            out = self._main()
+        else:
+            if part not in self._spools:
+                spool = self.path.with_name(f"{self.path.name}.part{len(self._spools)}")
+                self._main()  # the folder
+                self._spools[part] = (spool, open(spool, "w+", newline=""))  # noqa: SIM115
+            out = self._spools[part][1]
+        frame.to_csv(out, header=False, index=False)
+
+    def end(self, part: Hashable) -> None:
+        """``part`` is complete: append it, and every complete part after it, in order."""
+        with self._failing():
+            self._end(part)
+
+    def _end(self, part: Hashable) -> None:
+        self._done.add(part)
+        while self._next < len(self._order) and self._order[self._next] in self._done:
+            self._next += 1
+            nxt = self._order[self._next] if self._next < len(self._order) else None
+            if nxt in self._spools and nxt in self._done:
+                spool, f = self._spools.pop(nxt)
+                f.seek(0)
+                shutil.copyfileobj(f, self._main())
+                f.close()
+                spool.unlink()
+
+    def finish(self) -> None:
+        """Close the file (every part must have been written and ended)."""
+        if self._next < len(self._order):
+            raise RuntimeError(f"records of {self._order[self._next]} never ended")
+        if self._file is not None:
+            with self._failing():
+                self._file.close()
+
+    def discard(self) -> None:
+        """Remove the file, its spools, and the folders made for it."""
+        for path, f in [(self.path, self._file), *self._spools.values()]:
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        for folder in self._made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def user_record(user: int, record: Record) -> UserRecord:

@@ -18,8 +18,12 @@ from scipy import stats
 
 from sim.metrics import wilson_interval
 
-__all__ = ["bonferroni", "compare_paired", "holm", "mcnemar_exact", "paired_bootstrap_ci",
-           "wilcoxon_paired", "wilson_interval"]
+__all__ = ["bonferroni", "compare_columns", "compare_paired", "holm", "mcnemar_exact",
+           "paired_bootstrap_ci", "wilcoxon_paired", "wilson_interval"]
+
+
+#: indices drawn at once by :func:`paired_bootstrap_ci` (8 bytes each)
+BOOT_BATCH = 1 << 22
 
 
 def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,12 +49,18 @@ def wilcoxon_paired(x: np.ndarray, y: np.ndarray) -> float:
 
 def paired_bootstrap_ci(x: np.ndarray, y: np.ndarray, *, n_boot: int = 2000,
                         confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of ``mean(x - y)``, resampling requests (pairs)."""
+    """Percentile bootstrap CI of ``mean(x - y)``, resampling requests (pairs). The
+    resamples are drawn a batch of rows at a time (about :data:`BOOT_BATCH` indices), the
+    same draws as all at once, so memory stays flat however many requests there are."""
     d = np.asarray(x, float) - np.asarray(y, float)
     if d.size == 0:
         return (math.nan, math.nan)
     rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, (n_boot, d.size))].mean(axis=1)
+    means = np.empty(n_boot)
+    rows = max(1, BOOT_BATCH // d.size)
+    for i in range(0, n_boot, rows):
+        k = min(rows, n_boot - i)
+        means[i:i + k] = d[rng.integers(0, d.size, (k, d.size))].mean(axis=1)
     alpha = (1 - confidence) / 2
     return (float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha)))
 
@@ -83,18 +93,27 @@ def compare_paired(records: pd.DataFrame, reference: str, *, alpha: float = 0.05
     keys = ["request"] + ([group_column] if group_column else [])
     recs = records.assign(utility=np.where(records["hit"], records["quality"], 0.0))
     ref = recs[recs["policy"] == reference].set_index(keys).sort_index()
-    rows = []
+    columns = {}
     for policy, df in recs.groupby("policy", sort=False):
+        other = df.set_index(keys).sort_index()
+        if policy != reference and not other.index.equals(ref.index):
+            raise ValueError(f"{policy} and {reference} ran on different requests")
+        columns[policy] = (other["hit"].to_numpy(bool), other["utility"].to_numpy(float))
+    return compare_columns(columns, reference, alpha=alpha)
+
+
+def compare_columns(columns: dict[str, tuple[np.ndarray, np.ndarray]], reference: str, *,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`compare_paired` from each policy's hit and utility per request, the requests
+    in the same order for every policy (``columns`` in the order of the rows)."""
+    hit_r, u_r = columns[reference]
+    rows = []
+    for policy, (hit_a, u_a) in columns.items():
         if policy == reference:
             continue
-        other = df.set_index(keys).sort_index()
-        if not other.index.equals(ref.index):
-            raise ValueError(f"{policy} and {reference} ran on different requests")
-        hit_a, hit_r = other["hit"].to_numpy(bool), ref["hit"].to_numpy(bool)
-        u_a, u_r = other["utility"].to_numpy(float), ref["utility"].to_numpy(float)
         lo, hi = paired_bootstrap_ci(u_a, u_r)
         rows.append({
-            "policy": policy, "reference": reference, "n": len(other),
+            "policy": policy, "reference": reference, "n": len(hit_a),
             "hit_rate_diff": float(hit_a.mean() - hit_r.mean()),
             "hit_p": mcnemar_exact(hit_a, hit_r),
             "utility_diff": float(np.mean(u_a - u_r)),

@@ -8,7 +8,8 @@ paired comparisons).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -67,26 +68,30 @@ class TokenDistribution:
         return cls(kind, a, b)
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` draws (int64); a fixed value is one read-only value seen ``n`` times."""
         if self.kind == "fixed":
-            x = np.full(n, self.a)
-        elif self.kind == "normal":
+            return np.broadcast_to(np.int64(max(round(self.a), 1)), (n,))
+        if self.kind == "normal":
             x = rng.normal(self.a, self.b, n)
         elif self.kind == "lognormal":
             x = self.a * np.exp(rng.normal(0.0, self.b, n))
         else:
             x = rng.integers(int(self.a), int(self.b) + 1, n)
-        x = np.rint(x)
+        if x.dtype == float:
+            np.rint(x, out=x)
         over = int(np.count_nonzero(x > self.max_tokens))
         if over:
             raise InputError(f"context tokens {self.kind}:{self.a:g}:{self.b:g}: {over:,} of "
                              f"{n:,} draws exceed {self.max_tokens:,} tokens per request; "
                              "lower the distribution's parameters")
-        return np.maximum(x, 1).astype(np.int64)
+        np.maximum(x, 1, out=x)
+        return x.astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True)
 class Workload:
-    """Columns of a request stream (numpy arrays of equal length)."""
+    """Columns of a request stream (numpy arrays of equal length; a column that is the same
+    for every request is one read-only value broadcast to the length, 8 bytes in all)."""
 
     arrival_s: np.ndarray
     context_tokens: np.ndarray
@@ -104,10 +109,21 @@ class Workload:
                        float(self.deadline_s[i]))
 
     def requests(self) -> list[Request]:
-        cols = zip(self.arrival_s.tolist(), self.context_tokens.tolist(),
-                   self.question_tokens.tolist(), self.answer_tokens.tolist(),
-                   self.deadline_s.tolist(), strict=True)
-        return [Request(i, *c) for i, c in enumerate(cols)]
+        return list(self.iter_requests())
+
+    def slice(self, start: int, stop: int) -> Workload:
+        """Requests ``start`` to ``stop - 1`` (views, no copy)."""
+        return Workload(*(getattr(self, f.name)[start:stop] for f in fields(self)))
+
+    def iter_requests(self, chunk: int = 1 << 14) -> Iterator[Request]:
+        """The requests as objects, made ``chunk`` at a time (a run over millions of
+        requests never holds them all)."""
+        for start in range(0, len(self), chunk):
+            part = self.slice(start, start + chunk)
+            cols = zip(part.arrival_s.tolist(), part.context_tokens.tolist(),
+                       part.question_tokens.tolist(), part.answer_tokens.tolist(),
+                       part.deadline_s.tolist(), strict=True)
+            yield from (Request(i, *c) for i, c in enumerate(cols, start))
 
 
 def make_workload(*, requests: int, seed: int, arrival: str = "poisson",
@@ -137,16 +153,17 @@ def make_workload(*, requests: int, seed: int, arrival: str = "poisson",
     entropy = [seed, WORKLOAD_STREAM] + ([device] if device else [])
     rng = np.random.default_rng(np.random.SeedSequence(entropy))
     if arrival == "poisson":
-        arrivals = np.cumsum(rng.exponential(interval_s, requests))
+        arrivals = rng.exponential(interval_s, requests)
+        np.cumsum(arrivals, out=arrivals)
     elif arrival == "periodic":
         arrivals = np.arange(requests) * interval_s
     else:
         raise InputError(f"arrival process must be 'poisson' or 'periodic', not {arrival!r}")
     ctx = TokenDistribution.parse(context_tokens).draw(rng, requests)
     return Workload(
-        arrival_s=arrivals.astype(float),
+        arrival_s=arrivals.astype(float, copy=False),
         context_tokens=ctx,
-        question_tokens=np.full(requests, question_tokens, dtype=np.int64),
-        answer_tokens=np.full(requests, answer_tokens, dtype=np.int64),
-        deadline_s=np.full(requests, float(deadline_s)),
+        question_tokens=np.broadcast_to(np.int64(question_tokens), (requests,)),
+        answer_tokens=np.broadcast_to(np.int64(answer_tokens), (requests,)),
+        deadline_s=np.broadcast_to(np.float64(deadline_s), (requests,)),
     )

@@ -54,24 +54,34 @@ def test_default_trace_all_static_policies(devices):
     _assert_same(a, b)
 
 
-@settings(max_examples=30, deadline=None)
-@given(
+#: random traces (capacity with outages, a varying RTT, looping or clipped) and arrivals
+RANDOM_TRACES = dict(
     caps=st.lists(st.one_of(st.just(0.0), st.floats(0.2, 80.0)), min_size=1, max_size=8),
     rtts=st.lists(st.floats(0.0, 400.0), min_size=8, max_size=8),
     seed=st.integers(0, 10_000),
     interval=st.floats(0.05, 5.0),
     end=st.sampled_from(["loop", "clip"]),
-    policy=st.sampled_from(["int8", "int4:0.5", "scout", "cloud-text", "edge-local"]),
 )
-def test_random_traces_with_varying_rtt(tmp_path_factory, caps, rtts, seed, interval, end,
-                                        policy):
+
+
+def random_trace(tmp_path_factory, caps: list[float], rtts: list[float]) -> str:
+    """A trace file of 0.7 s samples from a :data:`RANDOM_TRACES` draw."""
     if sum(caps) == 0:
         caps = [10.0] + caps[1:]
     p = tmp_path_factory.mktemp("t") / "trace.csv"
     lines = ["time_s,bandwidth_mbps,rtt_ms"]
     lines += [f"{i * 0.7},{c},{rtts[i]}" for i, c in enumerate(caps)]
     p.write_text("\n".join(lines) + "\n")
-    a, b = _both(policies=[policy], trace=str(p), trace_end=end, requests=80, seed=seed,
+    return str(p)
+
+
+@settings(max_examples=30, deadline=None)
+@given(**RANDOM_TRACES,
+       policy=st.sampled_from(["int8", "int4:0.5", "scout", "cloud-text", "edge-local"]))
+def test_random_traces_with_varying_rtt(tmp_path_factory, caps, rtts, seed, interval, end,
+                                        policy):
+    p = random_trace(tmp_path_factory, caps, rtts)
+    a, b = _both(policies=[policy], trace=p, trace_end=end, requests=80, seed=seed,
                  interval_s=interval, context_tokens="uniform:50:400",
                  edge_device="jetson-agx-orin", cloud_device="h100-sxm", answer_tokens=4,
                  count_return_latency=True)
