@@ -25,11 +25,12 @@ MAX_CELLS = 100_000  # cells of one sweep (the product of its axes)
 BASE_BYTES = 250e6
 BYTES_PER_REQUEST = 150
 BYTES_PER_REQUEST_POLICY = 420
-#: streamed (records written in chunks, or not at all: ``sim.run``): the workload, one
-#: policy's summary columns at a time, and for paired tests a hit and a utility per
-#: request and policy
-STREAM_BYTES_PER_REQUEST = 100
-STREAM_BYTES_PER_REQUEST_PAIRED = 9
+#: streamed (records written in chunks, or not at all: what ``sim.run`` does), measured the
+#: same way: the workload and one policy's summary columns at a time, 60 B per request
+#: (7 policies: 246 MB at 10^6 requests, 417 MB at 4 x 10^6, 770 MB at 10^7), and with
+#: paired tests (a reference policy) 17 B more per request and policy (365 MB at 10^6)
+STREAM_BYTES_PER_REQUEST = 60
+STREAM_BYTES_PER_REQUEST_PAIRED = 17
 
 
 def run_bytes(requests: int, policies: int, *, records: bool = True,

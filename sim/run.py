@@ -191,15 +191,21 @@ OUT_FILES = ("requests.csv", "summary.csv", "scenario.json", "comparisons.csv", 
              "links.csv", "grid.csv", "spec.toml")
 
 
+def temp_path(out_dir: str, name: str) -> Path:
+    """Where :func:`write_files` writes ``name`` before renaming it."""
+    return Path(out_dir) / f".{name}.tmp"
+
+
 def write_files(out_dir: str, files: dict[str, Callable[[Path], Any]]) -> None:
-    """Write ``files`` (name -> writer of a path) into ``out_dir``: each to a temp file,
-    then all renamed; then the other :data:`OUT_FILES` an earlier run left are removed."""
+    """Write ``files`` (name -> writer of a path) into ``out_dir``: each to a temp file
+    (:func:`temp_path`; a writer may find it written already), then all renamed; then the
+    other :data:`OUT_FILES` an earlier run left are removed."""
     out = Path(out_dir)
     tmps: list[tuple[Path, Path]] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, write in files.items():
-            tmp = out / f".{name}.tmp"
+            tmp = temp_path(out_dir, name)
             tmps.append((tmp, out / name))
             write(tmp)
         for tmp, final in tmps:
@@ -211,16 +217,21 @@ def write_files(out_dir: str, files: dict[str, Callable[[Path], Any]]) -> None:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
         if isinstance(err, OSError):
-            raise InputError(f"cannot write there: {err.strerror or err}", f"--out {out_dir}"
-                             ) from None
+            raise _unwritable(err, out_dir) from None
         raise
 
 
-def write_outputs(result, out_dir: str) -> None:
+def _unwritable(err: OSError, out_dir: str) -> InputError:
+    return InputError(f"cannot write there: {err.strerror or err}", f"--out {out_dir}")
+
+
+def write_outputs(result, out_dir: str, *, requests_written: bool = False) -> None:
     """requests.csv, summary.csv, scenario.json (+ comparisons.csv with a reference policy,
-    users.csv and links.csv from the network engine), via :func:`write_files`."""
+    users.csv and links.csv from the network engine), via :func:`write_files`;
+    ``requests_written``: the run wrote requests.csv's temp file as it went."""
     files = {
-        "requests.csv": lambda p: result.requests.to_csv(p, index=False),
+        "requests.csv": (lambda p: None) if requests_written else
+        (lambda p: result.requests.to_csv(p, index=False)),
         "summary.csv": lambda p: result.summary.to_csv(p, index=False),
         "scenario.json": lambda p: p.write_text(json.dumps(
             dataclasses.asdict(result.scenario), indent=2) + "\n"),
@@ -236,8 +247,6 @@ def write_outputs(result, out_dir: str) -> None:
 @command
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
-    from sim.simulation import run
-
     args = build_parser().parse_args(argv)
     if args.list_policies:
         from policies.registry import describe_policies
@@ -248,9 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     if axes or args.print_spec:
         return grid_main(args, axes)
     scenario = scenario_from_args(args)
-    result = run(scenario, progress=not args.quiet and sys.stderr.isatty(), force=args.force)
+    result = run_streamed(scenario, args)
     if args.out:
-        write_outputs(result, args.out)
+        write_outputs(result, args.out, requests_written=True)
     if args.json:
         extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high", "users",
                              "jain_fairness", "user_hit_min", "user_hit_max", "user_ci_low",
@@ -282,6 +291,26 @@ def main(argv: list[str] | None = None) -> int:
                 ", users.csv, links.csv" if not result.users.empty else "")
             print(f"wrote {args.out}/requests.csv, summary.csv, scenario.json{extra}")
     return 0
+
+
+def run_streamed(scenario: Scenario, args: argparse.Namespace):
+    """Run ``scenario`` keeping no per-request records in memory: with ``--out`` they are
+    written to requests.csv's temp file chunk by chunk as the run makes them (removed if
+    the run fails)."""
+    from sim.records import RecordsCsv
+    from sim.simulation import run
+
+    sink = RecordsCsv(temp_path(args.out, "requests.csv")) if args.out else None
+    try:
+        return run(scenario, progress=not args.quiet and sys.stderr.isatty(),
+                   force=args.force, records=False, sink=sink)
+    except BaseException as err:
+        if sink is None:
+            raise
+        sink.discard()
+        if isinstance(err, OSError) and sink.failed:
+            raise _unwritable(err, args.out) from None
+        raise
 
 
 def grid_main(args: argparse.Namespace, axes: dict[str, list[str]]) -> int:
