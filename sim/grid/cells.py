@@ -81,7 +81,10 @@ def run_cell(task: dict[str, Any]) -> dict[str, Any]:
     if cell.params["bandwidth_mbps"] is None and is_kind(cell.params["trace"]):
         trace = str(materialise_kind(cell.params["trace"], task.get("traces_dir")))
     try:
-        result = run(cell.scenario(task["policies"], trace))
+        # per-request records only when the spec keeps them: summaries and paired tests
+        # are the same without (sim.simulation.run, records=False)
+        result = run(cell.scenario(task["policies"], trace),
+                     records=bool(task.get("keep_requests")))
     except InputError as err:  # name the cell: the spec's fields are fine, their mix is not
         raise InputError(f"cell {cell.describe()}: {err}", task.get("source")) from None
     rows = cell_rows(cell, task["policies"], result.summary, result.comparisons)
