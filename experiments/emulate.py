@@ -74,7 +74,7 @@ def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def unavailable_reason() -> str | None:
-    """Why this machine cannot emulate, or None when it can."""
+    """Why the emulation cannot run here (no root, Linux, iproute2 or namespaces), or None."""
     if sys.platform != "linux":
         return "network namespaces need Linux"
     if os.geteuid() != 0:
