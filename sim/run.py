@@ -18,15 +18,15 @@ import math
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from models.cli import Parser, add_common, command, run_main
 from models.errors import InputError
 from sim.grid.commandline import grid_records, grid_spec, run_grid, spec_toml, split_axes
-from sim.grid.summary import format_summary
 from sim.scenario import FIELDS, Scenario, coerce, flag_name, load_config, trace_by_name
+
+if TYPE_CHECKING:  # pandas loads with the simulation, not for --help
+    import pandas as pd
 
 SUMMARY_JSON_KEYS = (
     "policy", "requests", "hits", "deadline_hit_rate", "hit_rate_ci_low", "hit_rate_ci_high",
@@ -38,8 +38,7 @@ SUMMARY_JSON_KEYS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m sim.run", description=__doc__.splitlines()[0],
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(prog="python -m sim.run", description=__doc__.splitlines()[0])
     p.add_argument("--config", help="TOML or YAML file of settings (flags override it)")
     add_common(p, "out", help="folder for requests.csv, summary.csv and scenario.json")
     add_common(p, "json", help="print the summary as JSON")
@@ -55,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Scenario()
     for name, f in FIELDS.items():
         flag = flag_name(name)
-        kw = {"dest": name, "default": None, "help": f.metadata["help"]
-              + f" (default: {getattr(defaults, name)})"}
+        default = getattr(defaults, name)
+        said = "(default" in f.metadata["help"] or default is None
+        kw = {"dest": name, "default": None,
+              "help": f.metadata["help"] + ("" if said else f" (default: {default})")}
         if str(f.type).startswith("bool"):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
         else:
@@ -336,6 +337,8 @@ def grid_main(args: argparse.Namespace, axes: dict[str, list[str]]) -> int:
     if args.json:
         print(json.dumps(grid_records(spec, rows, SUMMARY_JSON_KEYS), indent=2))
         return 0
+    from sim.grid.summary import format_summary
+
     print(format_summary(spec, rows))
     print(f"note: {cells} cells x {len(spec.policies)} policies; every cell uses seed "
           f"{spec.seed} (as python -m sim.run --seed {spec.seed} with the cell's values); "

@@ -14,28 +14,25 @@ Modules, one concern each: :mod:`~sim.grid.traces` (trace values: files, folders
 :mod:`~sim.grid.summary` (the printed per-cell table).
 """
 
-from sim.grid.cells import cell_rows, run_cell
-from sim.grid.parse import NOT_SETTABLE, SECTIONS, SWEEP_KEYS, load_spec, spec_from_dict
-from sim.grid.spec import (
-    PARAM_FIELDS,
-    REPLICATE,
-    SPEC_FORMAT,
-    Cell,
-    Spec,
-    derive_seed,
-    stable_hash,
-)
-from sim.grid.summary import format_summary
-from sim.grid.traces import (
-    canonical_kind,
-    expand_trace,
-    is_kind,
-    kind_file_name,
-    materialise_kind,
-    parse_kind,
-)
+import importlib
+from typing import Any
 
-__all__ = ["NOT_SETTABLE", "PARAM_FIELDS", "REPLICATE", "SECTIONS", "SPEC_FORMAT", "SWEEP_KEYS",
-           "Cell", "Spec", "canonical_kind", "cell_rows", "derive_seed", "expand_trace",
-           "format_summary", "is_kind", "kind_file_name", "load_spec", "materialise_kind",
-           "parse_kind", "run_cell", "spec_from_dict", "stable_hash"]
+#: name -> module: loaded on first use (PEP 562), so that ``python -m sim.run --help`` does
+#: not pay for pandas and the engines
+_EXPORTS = {
+    **dict.fromkeys(("cell_rows", "run_cell"), "sim.grid.cells"),
+    **dict.fromkeys(("NOT_SETTABLE", "SECTIONS", "SWEEP_KEYS", "load_spec", "spec_from_dict"),
+                    "sim.grid.parse"),
+    **dict.fromkeys(("PARAM_FIELDS", "REPLICATE", "SPEC_FORMAT", "Cell", "Spec", "derive_seed",
+                     "stable_hash"), "sim.grid.spec"),
+    "format_summary": "sim.grid.summary",
+    **dict.fromkeys(("canonical_kind", "expand_trace", "is_kind", "kind_file_name",
+                     "materialise_kind", "parse_kind"), "sim.grid.traces"),
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sim.grid' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

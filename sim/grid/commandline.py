@@ -27,15 +27,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from models.errors import InputError
-from sim.grid.cells import run_cell
-from sim.grid.parse import spec_from_dict
-from sim.grid.spec import Spec
 from sim.scenario import FIELDS, flag_name
+
+if TYPE_CHECKING:  # pandas and the engines load when a grid runs, not for --help
+    import pandas as pd
+
+    from sim.grid.spec import Spec
 
 __all__ = ["GRID_FIELDS", "SOURCE", "grid_records", "run_grid", "spec_toml", "split_axes"]
 
@@ -88,6 +88,8 @@ def grid_spec(values: dict[str, Any], axes: dict[str, list[str]], seed: int) -> 
     if fixed.get("trace_dir") is not None:
         raise InputError("--trace-dir pools a folder into one run and cannot be combined "
                          "with a grid; give the traces as a comma list to --trace")
+    from sim.grid.parse import spec_from_dict
+
     data = {"sweep": {"name": "grid", "seed": seed, "seed_from": "spec"},
             "fixed": fixed, "axes": axes}
     return spec_from_dict(data, SOURCE)
@@ -96,6 +98,10 @@ def grid_spec(values: dict[str, Any], axes: dict[str, list[str]], seed: int) -> 
 def run_grid(spec: Spec, progress: Callable[[int], Any] | None = None) -> pd.DataFrame:
     """Every cell of ``spec`` in grid order, through :func:`run_cell`: one row per cell and
     policy (the sweep store's columns). ``progress(1)`` is called after each cell."""
+    import pandas as pd
+
+    from sim.grid.cells import run_cell
+
     frames = []
     for cell in spec.cells():
         out = run_cell({"cell": cell.to_dict(), "policies": spec.policies, "source": SOURCE})
