@@ -114,7 +114,8 @@ def run_sweep(spec: Spec, out: str | Path | None = None, *, jobs: int | None = N
     workers: set[str] = set()
     t0 = time.perf_counter()
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), unit="cell",
-               desc=spec.name, disable=quiet, file=sys.stderr, dynamic_ncols=True)
+               desc=spec.name, disable=quiet or not sys.stderr.isatty(), file=sys.stderr,
+               dynamic_ncols=True)
     ran = 0
     try:
         with contextlib.closing(runner):
