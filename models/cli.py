@@ -10,6 +10,8 @@
   (``| head``).
 - :func:`progress`: a tqdm bar on stderr for a long loop, shown only on a terminal and
   without ``--quiet``.
+- :func:`json_value`: a number as ``--json`` output writes it (NaN -> null, infinities ->
+  ``"inf"``/``"-inf"``, numpy scalars -> Python ones).
 
 It lives in ``models`` (the bottom of the import graph) so that the tools of every layer
 can use it; ``sim.cli`` re-exports it.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -82,6 +85,16 @@ def progress(items: Iterable[Any], *, desc: str, quiet: bool = False,
     from tqdm import tqdm
 
     return tqdm(items, desc=desc, total=total, unit=unit, file=sys.stderr, leave=False)
+
+
+def json_value(v: Any) -> Any:
+    """``v`` for ``json.dumps`` in ``--json`` output: a numpy scalar as a Python one, NaN as
+    None (null), an infinity as the string ``"inf"`` or ``"-inf"``; anything else as is."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
 
 
 def command(main: Main) -> Main:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from models.cli import Parser, add_common, command, run_main
+from models.cli import Parser, add_common, command, json_value, run_main
 from models.errors import InputError
 from sim.grid.commandline import grid_records, grid_spec, run_grid, spec_toml, split_axes
 from sim.scenario import FIELDS, Scenario, coerce, flag_name, load_config, trace_by_name
@@ -178,14 +178,6 @@ def format_network(result) -> str:
     return "\n".join(lines)
 
 
-def _json_value(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    if hasattr(v, "item"):
-        return _json_value(v.item())
-    return v
-
-
 #: every file ``sim.run --out`` may write; a run removes those it does not write, so a
 #: reused folder never mixes two runs
 OUT_FILES = ("requests.csv", "summary.csv", "scenario.json", "comparisons.csv", "users.csv",
@@ -248,6 +240,7 @@ def write_outputs(result, out_dir: str, *, requests_written: bool = False) -> No
 @command
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 bad input, 130 interrupted)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if args.list_policies:
         from policies.registry import describe_policies
@@ -256,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     axes = split_axes({n: getattr(args, n) for n in FIELDS})
     if axes or args.print_spec:
-        return grid_main(args, axes)
+        return grid_main(args, axes, argv)
     scenario = scenario_from_args(args)
     result = run_streamed(scenario, args)
     if args.out:
@@ -265,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = [k for k in ("trace", "traces", "trace_ci_low", "trace_ci_high", "users",
                              "jain_fairness", "user_hit_min", "user_hit_max", "user_ci_low",
                              "user_ci_high") if k in result.summary.columns]
-        rows = [{k: _json_value(r[k]) for k in (*SUMMARY_JSON_KEYS, *extra)}
+        rows = [{k: json_value(r[k]) for k in (*SUMMARY_JSON_KEYS, *extra)}
                 for r in result.summary.to_dict("records")]
         print(json.dumps(rows, indent=2))
     else:
@@ -314,44 +307,39 @@ def run_streamed(scenario: Scenario, args: argparse.Namespace):
         raise
 
 
-def grid_main(args: argparse.Namespace, axes: dict[str, list[str]]) -> int:
-    """A grid (or ``--print-spec``): the cells of the spec that the flags make, run in order."""
+def grid_main(args: argparse.Namespace, axes: dict[str, list[str]],
+              argv: list[str]) -> int:
+    """A grid (or ``--print-spec``): the cells of the spec that the flags make, run in order.
+    ``argv`` (the flags as given) goes into the spec's comment line."""
+    import shlex
+
     values = setting_values(args, skip=axes)
     spec = grid_spec(values, axes, values.pop("seed", Scenario().seed))
+    made_by = "python -m sim.run " + shlex.join(argv)
     if args.print_spec:
-        print(spec_toml(spec, "python -m sim.run " + " ".join(sys.argv[1:])), end="")
+        print(spec_toml(spec, made_by), end="")
         return 0
-    cells = len(spec.cells())
-    bar = None
-    if not args.quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(total=cells, desc="grid cells", unit="cell", file=sys.stderr)
-    try:
-        rows = run_grid(spec, bar.update if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
+    rows = run_grid(spec, quiet=args.quiet)
     if args.out:
-        write_grid(spec, rows, args.out)
+        write_grid(spec, rows, args.out, made_by)
     if args.json:
         print(json.dumps(grid_records(spec, rows, SUMMARY_JSON_KEYS), indent=2))
         return 0
     from sim.grid.summary import format_summary
 
     print(format_summary(spec, rows))
-    print(f"note: {cells} cells x {len(spec.policies)} policies; every cell uses seed "
-          f"{spec.seed} (as python -m sim.run --seed {spec.seed} with the cell's values); "
+    print(f"note: {len(spec.cells())} cells x {len(spec.policies)} policies; every cell uses "
+          f"seed {spec.seed} (as python -m sim.run --seed {spec.seed} with the cell's values); "
           "--json gives every metric per cell, --print-spec the spec for experiments.sweep")
     if args.out:
         print(f"wrote {args.out}/grid.csv, spec.toml")
     return 0
 
 
-def write_grid(spec, rows: pd.DataFrame, out_dir: str) -> None:
+def write_grid(spec, rows: pd.DataFrame, out_dir: str, made_by: str) -> None:
     """``grid.csv`` (one row per cell and policy, the sweep store's columns) and
-    ``spec.toml``, via :func:`write_files`."""
-    text = spec_toml(spec, "python -m sim.run " + " ".join(sys.argv[1:]))
+    ``spec.toml`` (its comment line ``made_by``), via :func:`write_files`."""
+    text = spec_toml(spec, made_by)
     write_files(out_dir, {"grid.csv": lambda p: rows.to_csv(p, index=False),
                           "spec.toml": lambda p: p.write_text(text)})
 

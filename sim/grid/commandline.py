@@ -25,10 +25,9 @@ Grid flags: every integer or real setting, ``--context-tokens`` (plain numbers) 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from models.cli import json_value
 from models.errors import InputError
 from sim.scenario import FIELDS, flag_name
 
@@ -95,28 +94,18 @@ def grid_spec(values: dict[str, Any], axes: dict[str, list[str]], seed: int) -> 
     return spec_from_dict(data, SOURCE)
 
 
-def run_grid(spec: Spec, progress: Callable[[int], Any] | None = None) -> pd.DataFrame:
+def run_grid(spec: Spec, quiet: bool = True) -> pd.DataFrame:
     """Every cell of ``spec`` in grid order, through :func:`run_cell`: one row per cell and
-    policy (the sweep store's columns). ``progress(1)`` is called after each cell."""
+    policy (the sweep store's columns); a progress bar on a terminal unless ``quiet``."""
     import pandas as pd
 
+    from models.cli import progress
     from sim.grid.cells import run_cell
 
-    frames = []
-    for cell in spec.cells():
-        out = run_cell({"cell": cell.to_dict(), "policies": spec.policies, "source": SOURCE})
-        frames.append(out["rows"])
-        if progress is not None:
-            progress(1)
+    frames = [run_cell({"cell": cell.to_dict(), "policies": spec.policies,
+                        "source": SOURCE})["rows"]
+              for cell in progress(spec.cells(), desc="grid cells", unit="cell", quiet=quiet)]
     return pd.concat(frames, ignore_index=True)
-
-
-def _plain(v: Any) -> Any:
-    if hasattr(v, "item"):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    return v
 
 
 def grid_records(spec: Spec, rows: pd.DataFrame, keys: tuple[str, ...]) -> list[dict]:
@@ -125,7 +114,7 @@ def grid_records(spec: Spec, rows: pd.DataFrame, keys: tuple[str, ...]) -> list[
     cmp_keys = [c for c in rows.columns if c.startswith("vs_")]
     cols = ["cell", "cell_index", "seed", *spec.axes, "policy",
             *(k for k in keys if k in rows.columns and k != "policy"), *cmp_keys]
-    return [{k: _plain(r[k]) for k in cols} for r in rows.to_dict("records")]
+    return [{k: json_value(r[k]) for k in cols} for r in rows.to_dict("records")]
 
 
 def _toml_value(v: Any) -> str:

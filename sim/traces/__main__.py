@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from models.cli import Parser, add_common, command, run_main
+from models.cli import Parser, add_common, command, json_value, run_main
 from models.errors import InputError
 from models.files import check_output_file
 from sim.traces.stats import STAT_KEYS, trace_stats
@@ -134,8 +134,8 @@ def cmd_transfer_time(args: argparse.Namespace) -> int:
                                  latency=args.latency) - clock
     finish = start + duration
     if args.json:
-        print(json.dumps({"start_s": start, "finish_s": _json_time(finish),
-                          "duration_s": _json_time(duration), "bytes": size,
+        print(json.dumps({"start_s": start, "finish_s": json_value(finish),
+                          "duration_s": json_value(duration), "bytes": size,
                           "rtt_ms": rtt_s * 1e3, "link_efficiency": efficiency,
                           "latency": args.latency, "trace_end": args.trace_end,
                           "cooked_convention": args.cooked_convention}))
@@ -154,10 +154,6 @@ def _origin_s(args: argparse.Namespace) -> float:
     if fmt == "cooked" and args.cooked_convention == "pensieve":
         return first_timestamp(args.file)
     return 0.0
-
-
-def _json_time(x: float) -> float | str:
-    return x if math.isfinite(x) else "inf"
 
 
 def transfer_finish_s(trace: Trace, start_s: float, size_bytes: float, *, rtt_s: float = 0.0,
