@@ -49,6 +49,8 @@ class NetworkView:
     link_efficiency: float = 1.0
     count_return_latency: bool = True
     latency: str = "after"  # where the link's latency sits (models.pipeline)
+    #: the transport's TCP settings (models.transport.TcpConfig), None for the fluid link
+    tcp: Any = None
     #: Clairvoyant policies only: exact first-token time of the current request under an
     #: operating point, from the future trace. None for every other policy.
     what_if: Callable[[OperatingPoint], float] | None = None

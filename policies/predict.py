@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from models.operating import OperatingPoint
 from models.pipeline import at_cloud_s, at_user_s, bytes_start_s, edge_stage_s, first_token_s
 from models.request import Request
+from models.transport import constant_rate_s
 from policies.base import NetworkView
 
 
@@ -39,7 +40,12 @@ def predict(op: OperatingPoint, req: Request, view: NetworkView, costs,
     if rate <= 0:
         return Prediction(math.inf, c.payload_bytes, c.quality)
     drained = now + (view.link_backlog_bytes + extra_backlog_bytes) / rate
-    end = bytes_start_s(max(ready, drained), rtt_s, view.latency) + c.payload_bytes / rate
+    if view.tcp is None:
+        end = bytes_start_s(max(ready, drained), rtt_s, view.latency) + c.payload_bytes / rate
+    else:  # TCP on a link whose goodput is the estimate (its capacity: goodput + headers)
+        end = max(ready, drained) + constant_rate_s(
+            view.tcp, c.payload_bytes, rate / view.tcp.efficiency, rtt_s,
+            connect=view.tcp.connection == "new")
     arrive = at_cloud_s(end, rtt_s / 2, view.latency)
     token = first_token_s(max(arrive, view.cloud_free_at_s + view.waiting_cloud_work_s), c)
     return Prediction(at_user_s(token, rtt_s / 2, view.count_return_latency),

@@ -51,7 +51,8 @@ def run_network(s: Scenario, *, progress: bool = False) -> Result:
                              link_efficiency=s.link_efficiency,
                              count_return_latency=s.count_return_latency,
                              cloud_serving=s.cloud_serving, max_batch=s.max_batch,
-                             progress=bar.update if progress else None)
+                             progress=bar.update if progress else None,
+                             tcp=s.tcp_config())
         df = pd.DataFrame.from_records(r.rows, columns=USER_RECORD_COLUMNS)
         df = df.sort_values(["user", "request"], kind="stable", ignore_index=True)
         df.insert(0, "policy", label)

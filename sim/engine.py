@@ -36,15 +36,15 @@ from models.pipeline import (
     at_cloud_s,
     at_user_s,
     edge_stage_s,
-    fifo_start_s,
     first_token_s,
     take_edge_s,
 )
 from models.request import Request
+from models.transport import TcpConfig
 from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy, TransferObservation
 from sim.costs import CostModel, OpCost
-from sim.network import FluidLink
+from sim.network import Link
 from sim.records import RECORD_COLUMNS, Record, RunResult, record_row, truth_mbps
 from sim.server import FifoServer
 from sim.traces import Trace
@@ -67,7 +67,7 @@ class Job:
 
 
 class EventEngine:
-    """One policy on one FIFO fluid link, an edge accelerator and a cloud GPU."""
+    """One policy on one FIFO link (fluid or TCP), an edge accelerator and a cloud GPU."""
 
     __slots__ = ("policy", "trace", "costs", "count_return_latency", "env", "edge", "cloud",
                  "link", "view", "observe", "result", "to_link", "to_cloud", "estimates",
@@ -75,17 +75,18 @@ class EventEngine:
 
     def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
                  link_efficiency: float = 1.0, count_return_latency: bool = True,
-                 label: str = "policy", latency: str = "after",
+                 label: str = "policy", latency: str = "after", tcp: TcpConfig | None = None,
                  on_record: Callable[[Record], None] | None = None):
         self.policy, self.trace, self.costs = policy, trace, costs
         self.count_return_latency = count_return_latency
         self.env = simpy.Environment()
         self.edge = FifoServer("edge")
         self.cloud = FifoServer("cloud")
-        self.link = FluidLink(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency,
-                              latency=latency)
+        self.link = Link(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency,
+                         latency=latency, tcp=tcp)
         self.view = NetworkView(link_efficiency=link_efficiency,
-                                count_return_latency=count_return_latency, latency=latency)
+                                count_return_latency=count_return_latency, latency=latency,
+                                tcp=tcp)
         self.observe = not policy.static
         self.result = RunResult(label)
         self.to_link: list[tuple[float, int, Job]] = []  # heap by ready time
@@ -215,18 +216,16 @@ class EventEngine:
         _, ready = edge_stage_s(now, self.edge.free_at_s, c)
         if not c.uses_link:
             return ready
-        link, latency_s = self.link, self.link.one_way_latency_s
-        free = link.free_at_s
+        link = self.link.fork()
+        latency_s = link.one_way_latency_s
         at_cloud = [(t, i, j.cost.cloud_busy_s) for t, i, j in self.to_cloud]
         for t, i, j in sorted(self.to_link):
             if t > ready:
                 break
-            start = fifo_start_s(t, free)
-            free = link.transfer_end_s(start, j.cost.payload_bytes)
+            start, free = link.send(t, j.cost.payload_bytes)
             at_cloud.append((at_cloud_s(free, latency_s(start), link.latency), i,
                              j.cost.cloud_busy_s))
-        start = fifo_start_s(ready, free)
-        end = link.transfer_end_s(start, c.payload_bytes)
+        start, end = link.send(ready, c.payload_bytes)
         if not math.isfinite(end):
             return math.inf
         arrive = at_cloud_s(end, latency_s(start), link.latency)
@@ -242,10 +241,12 @@ class EventEngine:
 def simulate(policy_label: str, policy: Policy, requests: Iterable[Request], trace: Trace,
              costs: CostModel, *, default_rtt_s: float, link_efficiency: float = 1.0,
              count_return_latency: bool = True, latency: str = "after",
+             tcp: TcpConfig | None = None,
              on_record: Callable[[Record], None] | None = None) -> RunResult:
     """Run ``policy`` over ``requests`` (sorted by arrival); returns per-request rows, or
     hands each to ``on_record`` as its request completes (then ``rows`` stays empty)."""
     return EventEngine(policy, trace, costs, default_rtt_s=default_rtt_s,
                        link_efficiency=link_efficiency,
                        count_return_latency=count_return_latency,
-                       label=policy_label, latency=latency, on_record=on_record).run(requests)
+                       label=policy_label, latency=latency, tcp=tcp,
+                       on_record=on_record).run(requests)

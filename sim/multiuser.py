@@ -27,6 +27,7 @@ import simpy
 from models.errors import InputError
 from models.pipeline import at_cloud_s, at_user_s, take_edge_s, wire_bytes
 from models.request import Request
+from models.transport import ConstantRate, TcpConfig, TcpFlow
 from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy, TransferObservation
 from sim.cloud import CloudGpu
@@ -82,6 +83,10 @@ class _NetworkDriver:
         self._reschedule()
 
 
+#: a route with no traced link: its access link is unconstrained
+_UNCONSTRAINED = ConstantRate(math.inf)
+
+
 @dataclass
 class _Device:
     index: int
@@ -92,6 +97,7 @@ class _Device:
     uplink: simpy.Resource
     view: NetworkView
     waiting_cloud_work_s: float = 0.0
+    tcp_flow: TcpFlow | None = None  # its TCP connection on its access link (TCP only)
 
 
 @dataclass(slots=True)
@@ -114,8 +120,10 @@ class NetworkEngine:
                  costs: CostModel, *, link_efficiency: float = 1.0,
                  count_return_latency: bool = True, cloud_serving: str = "fifo",
                  max_batch: int = 8, independent: bool = True, label: str = "policy",
-                 progress: Callable[[int], object] | None = None):
+                 progress: Callable[[int], object] | None = None,
+                 tcp: TcpConfig | None = None):
         self.topology, self.costs = topology, costs
+        self.tcp = tcp
         self.progress = progress  # called with 1 per request recorded (a progress bar)
         self.link_efficiency = link_efficiency
         self.count_return_latency = count_return_latency
@@ -134,9 +142,16 @@ class NetworkEngine:
                              "engine (no exact what-if under sharing); run it without "
                              "--users/--topology")
         view = NetworkView(link_efficiency=self.link_efficiency,
-                           count_return_latency=self.count_return_latency)
-        return _Device(i, name, policy, [s.name for s in self.topology.route(name)],
-                       FifoServer(name), simpy.Resource(self.env, 1), view)
+                           count_return_latency=self.count_return_latency, tcp=self.tcp)
+        route = self.topology.route(name)
+        flow = None
+        if self.tcp is not None:
+            access = next((x.trace for x in route if x.trace is not None), None)
+            flow = TcpFlow(access if access is not None else _UNCONSTRAINED, self.tcp,
+                           rtt_s=lambda t: 2 * self.topology.path_delay_s(name, t),
+                           efficiency=self.link_efficiency)
+        return _Device(i, name, policy, [x.name for x in route], FifoServer(name),
+                       simpy.Resource(self.env, 1), view, tcp_flow=flow)
 
     def run(self, workloads: list[list[Request]]) -> NetworkRunResult:
         """Run ``workloads[i]`` on device ``topology.devices[i]``; per-request records."""
@@ -198,15 +213,35 @@ class NetworkEngine:
         self._record(p, end, cloud_start, at_user_s(token, back_s, self.count_return_latency))
 
     def _transfer(self, dev: _Device, key: tuple[int, int], p: _Pending):
-        """Wait for the device's uplink, then share the route until the payload is sent."""
+        """Wait for the device's uplink, then share the route until the payload is sent.
+        With TCP the flow first spends its own TCP terms (:meth:`_tcp_terms`), then shares
+        the route max-min with its wire bytes (headers and bytes sent again included)."""
         with dev.uplink.request() as slot:
             yield slot
             start = p.link_start_s = self.env.now
             dev.view.inflight = [(p.cost.payload_bytes, start)]
-            start, end = yield self.driver.transfer(key, dev.route,
-                                                    wire_bytes(p.cost, self.link_efficiency))
+            size = wire_bytes(p.cost, self.link_efficiency)
+            if self.tcp is not None:
+                delay_s, size = self._tcp_terms(dev, start, p.cost.payload_bytes)
+                if delay_s > 0:
+                    yield self.env.timeout(delay_s)
+            _, end = yield self.driver.transfer(key, dev.route, size)
             dev.view.inflight = []
         return start, end
+
+    def _tcp_terms(self, dev: _Device, start_s: float, payload_bytes: float
+                   ) -> tuple[float, float]:
+        """(delay before the flow shares the route, its bytes on the route) under TCP: the
+        device's connection (:class:`~models.transport.TcpFlow`) on its own access link (the
+        first link of its route with a trace) alone gives the handshake, slow start's idle
+        rounds and the timeouts' waits, as the time beyond the fluid transfer of the same
+        wire bytes on that link; sharing then follows max-min, as in congestion avoidance."""
+        flow = dev.tcp_flow
+        flow.send(start_s, payload_bytes)
+        st = flow.last
+        wire = (self.tcp.wire_bytes(payload_bytes) + st.extra_wire_bytes) / self.link_efficiency
+        fluid_end = flow.trace.finish_time(start_s, wire)
+        return max(0.0, st.end_s - fluid_end), wire
 
     @staticmethod
     def _observe(dev: _Device, c: OpCost, start: float, end: float, one_way: float) -> None:
@@ -241,7 +276,8 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
                      link_efficiency: float = 1.0, count_return_latency: bool = True,
                      cloud_serving: str = "fifo", max_batch: int = 8,
                      independent: bool = True,
-                     progress: Callable[[int], object] | None = None) -> NetworkRunResult:
+                     progress: Callable[[int], object] | None = None,
+                     tcp: TcpConfig | None = None) -> NetworkRunResult:
     """Run one policy (a fresh instance per device, ``policy_for(device index)``) over
     ``workloads[i]`` for device ``topology.devices[i]``. ``independent=False`` turns off the
     fluid network's independent-bottleneck shortcut (same results; for benchmarks)."""
@@ -251,4 +287,4 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
                          count_return_latency=count_return_latency,
                          cloud_serving=cloud_serving, max_batch=max_batch,
                          independent=independent, label=policy_label,
-                         progress=progress).run(workloads)
+                         progress=progress, tcp=tcp).run(workloads)

@@ -17,6 +17,7 @@ from models.arch import get_arch
 from models.devices import get_device
 from models.errors import InputError
 from models.operating import MODES
+from models.transport import AFTER_TIMEOUT, CONGESTION_CONTROLS, CONNECTIONS, TRANSPORTS, TcpConfig
 from models.units import KV_GROUP_SIZE
 from policies.registry import split_specs
 from sim.limits import MAX_DEVICES, MAX_REQUESTS, MAX_TOKENS
@@ -71,6 +72,27 @@ class Scenario:
     link_efficiency: float = _f(1.0, "goodput / capacity of the link, (0, 1]: 1 when the trace "
                                 "records goodput (throughput logs); 0.955 measured for "
                                 "link-layer capacity (python -m experiments.emulate)")
+    transport: str = _f("fluid", "fluid (the bytes at the link's full capacity: the ideal "
+                        "bound) or tcp (handshake, slow start, congestion avoidance, buffer "
+                        "losses and retransmission timeouts over the trace, per round; "
+                        "docs/transport.md)", choices=TRANSPORTS)
+    tcp_connection: str = _f("new", "tcp: a connection per request (new: handshake and "
+                             "initial window each time) or one kept open per device "
+                             "(persistent: Linux's restart after idle)", choices=CONNECTIONS)
+    handshake_rtts: int = _f(1, "tcp: round trips before a new connection's first byte "
+                             "(1 TCP, 2 TCP + TLS 1.3)")
+    initial_window_packets: int = _f(10, "tcp: initial congestion window, segments")
+    mss_bytes: int = _f(1448, "tcp: payload bytes per segment (66 more of headers on the "
+                        "wire)")
+    buffer_packets: int = _f(1000, "tcp: bottleneck buffer, packets (a window beyond the "
+                             "bandwidth-delay product plus this loses its overshoot)")
+    congestion_control: str = _f("cubic", "tcp: congestion control", flag="cc",
+                                 choices=CONGESTION_CONTROLS)
+    min_rto_ms: float = _f(200.0, "tcp: minimum retransmission timeout, ms (RFC 6298 "
+                           "estimator above it)")
+    after_timeout: str = _f("undo", "tcp: after a timeout in an outage: undo (Linux F-RTO: "
+                            "spurious, the window restored) or restart (RFC 5681 / ns-3: one "
+                            "segment, held data sent again)", choices=AFTER_TIMEOUT)
     requests: int = _f(200, "number of requests")
     arrival: str = _f("poisson", "arrival process", choices=("poisson", "periodic"))
     rate_per_s: float | None = _f(None, "arrival rate in requests/s", flag="rate")
@@ -135,6 +157,11 @@ class Scenario:
             "cell_mbps": (0, inf, True, True), "backhaul_mbps": (0, inf, True, True),
             "backhaul_delay_ms": (0, inf, False, True), "max_batch": (1, inf, False, True),
             "seed": (0, 2**32 - 1, False, False),
+            "handshake_rtts": (0, 10, False, False),
+            "initial_window_packets": (1, 10_000, False, False),
+            "mss_bytes": (100, 65_535, False, False),
+            "buffer_packets": (1, 10**7, False, False),
+            "min_rto_ms": (1, 120_000, False, False),
         }
         for name, (low, high, low_open, high_open) in ranges.items():
             value = getattr(self, name)
@@ -170,7 +197,27 @@ class Scenario:
                              "with --users or --topology")
         if self.trace_end not in ("loop", "clip"):
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
+        for name, allowed in (("transport", TRANSPORTS), ("tcp_connection", CONNECTIONS),
+                              ("congestion_control", CONGESTION_CONTROLS),
+                              ("after_timeout", AFTER_TIMEOUT)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{setting_name(name)} must be one of {', '.join(allowed)}, "
+                                 f"not {getattr(self, name)!r}")
+        if self.transport == "tcp" and self.latency == "before":
+            raise InputError("--latency before is the fluid link's placement (Sabre); with "
+                             "--transport tcp the handshake and rounds place the latency")
+        self.tcp_config()
         return self
+
+    def tcp_config(self) -> TcpConfig | None:
+        """The TCP model's settings with ``transport = "tcp"``, else None (fluid)."""
+        if self.transport != "tcp":
+            return None
+        return TcpConfig(connection=self.tcp_connection, handshake_rtts=self.handshake_rtts,
+                         initial_window_packets=self.initial_window_packets,
+                         mss_bytes=self.mss_bytes, buffer_packets=self.buffer_packets,
+                         cc=self.congestion_control, min_rto_s=self.min_rto_ms / 1e3,
+                         after_timeout=self.after_timeout)
 
     @property
     def networked(self) -> bool:

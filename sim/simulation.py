@@ -200,7 +200,7 @@ def _simulate(s: Scenario, policy: Policy, workload: Workload, trace: Trace,
     """Run ``policy`` over ``workload`` on ``trace``, handing its records in request order,
     chunk by chunk, to ``take``; returns (compute sources, engine)."""
     kw = dict(default_rtt_s=s.rtt_ms / 1e3, link_efficiency=s.link_efficiency,
-              count_return_latency=s.count_return_latency)
+              count_return_latency=s.count_return_latency, tcp=s.tcp_config())
     closed_form = s.engine == "auto" and s.latency == "after"  # its FIFO is in level space
     if policy.static and closed_form:
         engine = ClosedFormEngine(policy, trace, costs, **kw)

@@ -29,9 +29,11 @@ import numpy as np
 import pandas as pd
 
 from models.pipeline import at_cloud_s, at_user_s, first_token_s, wire_bytes
+from models.transport import TcpConfig
 from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy
 from sim.costs import CostModel, OpCost
+from sim.network import Link
 from sim.records import records_frame
 from sim.traces import Trace
 from sim.workload import Workload
@@ -84,10 +86,12 @@ class ClosedFormEngine:
     chunks of requests with the queues' state carried between them (:meth:`chunks`)."""
 
     def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
-                 link_efficiency: float = 1.0, count_return_latency: bool = True):
+                 link_efficiency: float = 1.0, count_return_latency: bool = True,
+                 tcp: TcpConfig | None = None):
         self.policy, self.trace, self.costs = policy, trace, costs
         self.default_rtt_s = default_rtt_s
         self.link_efficiency = link_efficiency
+        self.tcp = tcp
         self.count_return_latency = count_return_latency
         self.compute_sources: set[str] = set()
 
@@ -156,6 +160,11 @@ class _Stages:
         self.edge_busy, self.uses_link = edge_busy, uses_link
         self.edge, self.link, self.cloud = Lindley(), Lindley(), Lindley()
         self.link_free = 0.0
+        # TCP: the link is a connection whose rounds depend on when each transfer starts,
+        # so its FIFO runs transfer by transfer (the other stages stay closed-form)
+        self.tcp_link = None if engine.tcp is None else Link(
+            engine.trace, default_rtt_s=engine.default_rtt_s, efficiency=self.efficiency,
+            tcp=engine.tcp)
         rtts = engine.trace.rtt_s
         self.one_way_min = 0.5 * (float(np.min(rtts)) if rtts is not None and len(rtts)
                                   else self.rtt_s)
@@ -178,10 +187,13 @@ class _Stages:
         if not self.uses_link:
             return _finish(cols, np.nan, np.nan, np.nan, ready)
         trace = self.trace
-        end_level = self.link.end(trace.cumulative_bytes_array(ready),
-                                  wire_bytes(c, self.efficiency))
-        link_end = np.maximum(trace.time_at_level_array(end_level), ready)
-        link_start = np.maximum(ready, np.concatenate(([self.link_free], link_end[:-1])))
+        if self.tcp_link is not None:
+            link_start, link_end = self.tcp_link.send_all(ready, c.payload_bytes)
+        else:
+            end_level = self.link.end(trace.cumulative_bytes_array(ready),
+                                      wire_bytes(c, self.efficiency))
+            link_end = np.maximum(trace.time_at_level_array(end_level), ready)
+            link_start = np.maximum(ready, np.concatenate(([self.link_free], link_end[:-1])))
         self.link_free = link_end[-1]
         cols.update(link_start_s=link_start, link_end_s=link_end,
                     at_cloud=at_cloud_s(link_end, 0.5 * trace.rtt_at_array(link_start,
@@ -244,10 +256,11 @@ def _finish(cols: dict, link_start, link_end, cloud_start, at_user: np.ndarray) 
 
 def simulate_static(policy_label: str, policy: Policy, workload: Workload, trace: Trace,
                     costs: CostModel, *, default_rtt_s: float, link_efficiency: float = 1.0,
-                    count_return_latency: bool = True, chunk: int | None = None
-                    ) -> tuple[pd.DataFrame, set[str]]:
+                    count_return_latency: bool = True, chunk: int | None = None,
+                    tcp: TcpConfig | None = None) -> tuple[pd.DataFrame, set[str]]:
     """Per-request records (RECORD_COLUMNS) of a static policy, and the compute sources
     (``chunk``: requests per chunk, default all at once)."""
     return ClosedFormEngine(policy, trace, costs, default_rtt_s=default_rtt_s,
                             link_efficiency=link_efficiency,
-                            count_return_latency=count_return_latency).run(workload, chunk)
+                            count_return_latency=count_return_latency,
+                            tcp=tcp).run(workload, chunk)

@@ -21,6 +21,19 @@ SPEC_FORMAT = 1
 #: every Scenario field but policies and seed, in declaration order: a row's parameters
 PARAM_FIELDS = [n for n in FIELDS if n not in ("policies", "seed")]
 DEFAULTS = Scenario()
+#: settings added after cell keys were first published: each enters a cell's key (and so
+#: its derived seed) only when it differs from its default, so that adding a setting never
+#: changes an existing cell's key, seed or results. Every setting added from now on goes here.
+LATER_FIELDS = ("transport", "tcp_connection", "handshake_rtts", "initial_window_packets",
+                "mss_bytes", "buffer_packets", "congestion_control", "min_rto_ms",
+                "after_timeout")
+
+
+def cell_key(params: dict[str, Any]) -> str:
+    """A cell's key: the hash of its parameters, less the :data:`LATER_FIELDS` at their
+    defaults."""
+    return stable_hash({k: v for k, v in params.items()
+                        if k not in LATER_FIELDS or v != getattr(DEFAULTS, k)})[:16]
 
 
 def stable_hash(obj: Any) -> str:
@@ -122,7 +135,7 @@ class Spec:
                 params["trace"] = None
             if params["rate_per_s"] is not None and "interval_s" not in explicit:
                 params["interval_s"] = None
-            key = stable_hash(params)[:16]
+            key = cell_key(params)
             if key in seen:
                 raise InputError(f"cells {seen[key]} and {i} are identical; remove the "
                                  "duplicate axis value", self.source)

@@ -1,5 +1,5 @@
 """Network elements, one per file: the fluid FIFO link."""
 
-from sim.network.link import FluidLink
+from sim.network.link import Link
 
-__all__ = ["FluidLink"]
+__all__ = ["Link"]

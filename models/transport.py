@@ -1,0 +1,403 @@
+"""The transport over a link: how long a transfer takes, as an ideal fluid or as TCP.
+
+``fluid`` (the ideal bound): the payload's bytes flow at the link's full capacity from the
+moment the transfer takes the link; the time is the exact solution of
+``C(t) - C(s) = bytes / efficiency`` on the trace's cumulative capacity curve ``C``.
+
+``tcp``: the same link, carrying a TCP connection's segments, one **round** (one congestion
+window) at a time, never packet by packet:
+
+- **Connection.** ``new``: every transfer opens its own connection, ``handshake_rtts``
+  round trips (1 for TCP, 2 with TLS 1.3 on a new connection) before the first data byte,
+  each with its SYN (or ClientHello) through the bottleneck; ``persistent``: one connection
+  per device, opened by its first transfer, whose window carries over; after an idle period
+  longer than the RTO it restarts from the initial window the way Linux does (RFC 2861 as in
+  ``tcp_cwnd_restart``: halved once per RTO of idle, down to ``min(IW, cwnd)``).
+- **Rounds.** A round sends ``min(cwnd, bytes left)`` (``mss_bytes`` of payload per packet,
+  plus ``header_bytes`` of headers on the wire); the bottleneck serves them in order on the
+  cumulative capacity curve. The ACK of a round's first packet returns one RTT after that
+  packet leaves the bottleneck and starts the next round; if the bottleneck finished the
+  round before then, it idles until then (slow start's cost on a new connection), else it
+  stays busy (the window covers the bandwidth-delay product and the transfer runs at the
+  link's rate).
+- **Window growth.** Slow start multiplies the window by ``slow_start_growth`` per round (2:
+  an ACK per segment, or Linux's byte counting with delayed ACKs) until ``ssthresh``; Cubic
+  leaves slow start by HyStart's delay test (the round's queueing delay above
+  ``clamp(RTT/8, 4 ms, 16 ms)``); congestion avoidance grows by one segment per round
+  (NewReno) or along Cubic's curve ``W(t) = C (t - K)^3 + W_max`` with its Reno-friendly
+  floor.
+- **Buffer.** A window that overfills the bottleneck buffer (``buffer_packets`` beyond the
+  bandwidth-delay product) loses its overshoot: the lost bytes are sent again (extra wire
+  bytes) and the window drops by the congestion control's factor (0.7 Cubic, 0.5 NewReno).
+- **Timeouts.** The retransmission timer follows RFC 6298: SRTT and RTTVAR from each round's
+  RTT sample (path RTT plus queueing delay), ``RTO = max(min_rto_s, SRTT + 4 RTTVAR)``
+  (``initial_rto_s`` before the first sample), doubled per timeout, at most ``max_rto_s``.
+  When a round's packets wait in an outage (the bottleneck holds them) longer than the
+  RTO, the timer fires, and again at each doubled RTO until the outage ends; each timeout
+  sends one segment again. What follows is ``after_timeout``: ``undo`` (Linux's F-RTO
+  finds the timeout spurious and restores the window: the held data drains and the
+  transfer goes on) or ``restart`` (RFC 5681 without F-RTO, as ns-3: the window falls to one
+  segment, ssthresh to half the flight, and the held data that was marked lost is sent again
+  behind it before new data flows).
+
+Everything here is per round: O(rounds) work per transfer (about 10 for a 5 MB payload from
+an initial window of 10), using only the trace's cumulative curve (``cumulative_bytes``,
+``finish_time``, ``next_drop_below_s``); duck-typed, so that ``policies`` can predict with a
+constant-rate stand-in (:class:`ConstantRate`) without importing ``sim``. Times in seconds,
+sizes in bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from models.errors import InputError
+
+#: the transports a scenario may choose (``--transport``)
+TRANSPORTS = ("fluid", "tcp")
+#: a connection per transfer, or one kept open per device
+CONNECTIONS = ("new", "persistent")
+#: congestion controls the model knows
+CONGESTION_CONTROLS = ("cubic", "newreno")
+#: what follows a retransmission timeout (see the module docstring)
+AFTER_TIMEOUT = ("undo", "restart")
+
+_CUBIC_C = 0.4  # segments / s^3 (RFC 9438)
+_CUBIC_BETA = 0.7
+_RENO_BETA = 0.5
+_SYN_WIRE_BYTES = 74  # a SYN with options, on the wire
+_HYSTART_MIN_S, _HYSTART_MAX_S = 0.004, 0.016
+_HYSTART_LOW_WINDOW = 16  # segments: HyStart acts only above this window
+
+
+@dataclass(frozen=True)
+class TcpConfig:
+    """The TCP model's settings (defaults: Linux-like Cubic over a deep buffer)."""
+
+    connection: str = "new"
+    handshake_rtts: int = 1
+    initial_window_packets: int = 10
+    mss_bytes: int = 1448
+    header_bytes: int = 66  # Ethernet 14 + IPv4 20 + TCP 20 + timestamps 12
+    buffer_packets: int = 1000
+    cc: str = "cubic"
+    min_rto_s: float = 0.2
+    max_rto_s: float = 120.0
+    initial_rto_s: float = 1.0
+    idle_restart: bool = True
+    after_timeout: str = "undo"
+    slow_start_growth: float = 2.0
+    hystart: bool = True
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("connection", CONNECTIONS), ("cc", CONGESTION_CONTROLS),
+                              ("after_timeout", AFTER_TIMEOUT)):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"tcp {name} must be one of {', '.join(allowed)}, not "
+                                 f"{getattr(self, name)!r}")
+        for name in ("handshake_rtts", "initial_window_packets", "mss_bytes", "header_bytes",
+                     "buffer_packets"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (
+                    0 if name in ("handshake_rtts", "header_bytes") else 1):
+                raise InputError(f"tcp {name} must be a whole number >= "
+                                 f"{0 if name in ('handshake_rtts', 'header_bytes') else 1}, "
+                                 f"not {v!r}")
+        if not (0 < self.min_rto_s <= self.max_rto_s and self.initial_rto_s > 0):
+            raise InputError("tcp RTOs must satisfy 0 < min_rto_s <= max_rto_s, "
+                             "initial_rto_s > 0")
+        if not self.slow_start_growth > 1:
+            raise InputError("tcp slow_start_growth must be above 1")
+
+    @property
+    def packet_wire_bytes(self) -> int:
+        return self.mss_bytes + self.header_bytes
+
+    @property
+    def efficiency(self) -> float:
+        """Goodput / capacity of full segments (1448/1514 by default)."""
+        return self.mss_bytes / self.packet_wire_bytes
+
+    def wire_bytes(self, payload_bytes: float) -> float:
+        """Bytes on the wire for ``payload_bytes`` of payload: headers per segment."""
+        if payload_bytes <= 0:
+            return 0.0
+        return payload_bytes + math.ceil(payload_bytes / self.mss_bytes) * self.header_bytes
+
+
+class ConstantRate:
+    """A link of constant capacity (bytes/s) with the trace methods the model reads: a
+    predictor's stand-in for the real trace, which it must not see."""
+
+    def __init__(self, bytes_per_s: float):
+        self.rate = float(bytes_per_s)
+
+    def cumulative_bytes(self, t_s: float) -> float:
+        return self.rate * t_s
+
+    def finish_time(self, start_s: float, size_bytes: float) -> float:
+        if size_bytes <= 0:
+            return start_s
+        return start_s + size_bytes / self.rate if self.rate > 0 else math.inf
+
+    def capacity_at(self, t_s: float) -> float:
+        return self.rate
+
+    def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
+        return math.inf
+
+
+@dataclass
+class TransferStats:
+    """What one transfer did (for tests, checks and the single-transfer command)."""
+
+    start_s: float = 0.0  # when the application wrote (or connected)
+    first_byte_s: float = 0.0  # when its first data byte took the bottleneck
+    end_s: float = 0.0  # when its last byte left the bottleneck
+    rounds: int = 0
+    timeouts: int = 0
+    losses: int = 0  # windows that overfilled the buffer
+    idle_s: float = 0.0  # time the bottleneck idled waiting for ACKs (slow start)
+    extra_wire_bytes: float = 0.0  # headers excluded: bytes sent again
+
+
+class TcpFlow:
+    """One TCP connection's transfers over ``trace`` (FIFO: a transfer starts when the
+    previous one's last byte has left the bottleneck), with path RTT ``rtt_s`` (a
+    constant, or a callable of the time). ``efficiency`` scales the trace's capacity
+    before headers (other losses; 1 by default)."""
+
+    def __init__(self, trace: Any, config: TcpConfig | None = None, *, rtt_s: Any,
+                 efficiency: float = 1.0):
+        self.trace = trace
+        self.cfg = config or TcpConfig()
+        self._rtt = rtt_s
+        self.efficiency = efficiency
+        self.free_s = 0.0  # the last byte of the previous transfer left the bottleneck
+        self.last_ack_s = -math.inf
+        self.open = False
+        self.cwnd = 0.0  # payload bytes
+        self.ssthresh = math.inf
+        self.srtt = self.rttvar = None
+        self.rto_s = self.cfg.initial_rto_s
+        self.epoch_s = None  # Cubic: start of the current congestion-avoidance epoch
+        self.w_max = 0.0
+        self.last = TransferStats()
+
+    # ---------------------------------------------------------------- helpers
+    def rtt_at(self, t_s: float) -> float:
+        return self._rtt(t_s) if callable(self._rtt) else self._rtt
+
+    def _level(self, t_s: float) -> float:
+        return self.trace.cumulative_bytes(t_s) * self.efficiency
+
+    def _time_at(self, t_s: float, wire_bytes: float) -> float:
+        """When ``wire_bytes`` more leave the bottleneck, serving from ``t_s``."""
+        return self.trace.finish_time(t_s, wire_bytes / self.efficiency)
+
+    def _sample(self, rtt_s: float) -> None:
+        """RFC 6298's estimator with one RTT sample."""
+        if self.srtt is None:
+            self.srtt, self.rttvar = rtt_s, rtt_s / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt_s)
+            self.srtt = 0.875 * self.srtt + 0.125 * rtt_s
+        self.rto_s = min(self.cfg.max_rto_s, max(self.cfg.min_rto_s,
+                                                 self.srtt + 4 * self.rttvar))
+
+    # ---------------------------------------------------------------- transfers
+    def send(self, ready_s: float, size_bytes: float) -> float:
+        """Send ``size_bytes`` written at ``ready_s``; returns when the last byte reaches
+        the receiver (its departure from the bottleneck plus half the RTT). The details
+        are in :attr:`last`."""
+        cfg = self.cfg
+        t = max(ready_s, self.free_s)
+        st = self.last = TransferStats(start_s=ready_s)
+        if not self.open or cfg.connection == "new":
+            t = self._connect(t)
+        elif cfg.idle_restart:
+            self._restart_after_idle(t)
+        st.first_byte_s = t
+        end = self._data(t, float(size_bytes), st) if size_bytes > 0 else t
+        st.end_s = self.free_s = end
+        self.last_ack_s = end + self.rtt_at(end)
+        return end + self.rtt_at(end) / 2
+
+    def duration_s(self, ready_s: float, size_bytes: float) -> float:
+        """:meth:`send`, as the time from the write to the last byte at the receiver."""
+        return self.send(ready_s, size_bytes) - ready_s
+
+    def _connect(self, t: float) -> float:
+        """A new connection from ``t``: its handshakes (each through the bottleneck, then
+        one RTT), a fresh window and estimator; returns when data may flow."""
+        cfg = self.cfg
+        start = t
+        for _ in range(cfg.handshake_rtts):
+            t = self._time_at(t, _SYN_WIRE_BYTES) + self.rtt_at(t)
+        self.open = True
+        self.cwnd = float(cfg.initial_window_packets * cfg.mss_bytes)
+        self.ssthresh = math.inf
+        self.srtt = self.rttvar = None
+        self.rto_s = cfg.initial_rto_s
+        self.epoch_s, self.w_max = None, 0.0
+        if cfg.handshake_rtts:
+            self._sample((t - start) / cfg.handshake_rtts)
+        return t
+
+    def _restart_after_idle(self, t: float) -> None:
+        """Linux's ``tcp_cwnd_restart``: after an idle period longer than the RTO, halve
+        the window once per RTO of idle, down to ``min(IW, cwnd)``."""
+        idle = t - self.last_ack_s
+        if idle <= self.rto_s:
+            return
+        restart = min(self.cwnd, self.cfg.initial_window_packets * self.cfg.mss_bytes)
+        self.ssthresh = max(self.ssthresh if math.isfinite(self.ssthresh) else 0.0,
+                            0.75 * self.cwnd)
+        delta = idle - self.rto_s
+        while delta > 0 and self.cwnd > restart:
+            self.cwnd /= 2
+            delta -= self.rto_s
+        self.cwnd = max(self.cwnd, restart)
+        self.epoch_s = None
+
+    def _data(self, b: float, left: float, st: TransferStats) -> float:
+        """Send ``left`` payload bytes in rounds from ``b`` (the bottleneck is free then);
+        returns when the last byte leaves the bottleneck."""
+        cfg = self.cfg
+        pkt = cfg.packet_wire_bytes
+        while True:
+            w = min(self.cwnd, left)
+            wire = cfg.wire_bytes(w)
+            rtt = self.rtt_at(b)
+            e, stalled = self._serve(b, wire, rtt, st)
+            st.rounds += 1
+            left -= w
+            if left <= 0 or not math.isfinite(e):  # done, or a clipped trace ended first
+                return e
+            if stalled is not None:
+                b = stalled  # the window was reset; the held data has drained
+                continue
+            first_ack = self._time_at(b, min(wire, pkt)) + rtt
+            # the next round's first packet waits behind this round's queue
+            queue_s = max(0.0, e - first_ack)
+            self._sample(rtt + queue_s)
+            if first_ack > e:
+                st.idle_s += first_ack - e
+            self._grow(w, b, e, rtt, queue_s, st)
+            b = max(e, first_ack)
+
+    def _serve(self, b: float, wire: float, rtt: float, st: TransferStats
+               ) -> tuple[float, float | None]:
+        """Serve one round of ``wire`` bytes from ``b``: (when its last byte leaves, and
+        None, or the time data may flow again after a timeout that reset the window)."""
+        cfg = self.cfg
+        pkt = cfg.packet_wire_bytes
+        e = self._time_at(b, wire)
+        # an outage: capacity below one packet per minimum RTO
+        threshold = pkt / cfg.min_rto_s / self.efficiency
+        g = (b if self.trace.capacity_at(b) < threshold
+             else self.trace.next_drop_below_s(b, threshold, e))
+        if not g < e:
+            return e, None
+        level0 = self._level(b)
+        done = min(wire, self._level(g) - level0)
+        k = math.floor(done / pkt)  # packets out before the outage
+        prev = self._time_at(b, k * pkt) if k else b
+        nxt = self._time_at(b, min(wire, (k + 1) * pkt))
+        armed = prev + rtt if k else b  # the timer restarts with each ACK
+        fire = armed + self.rto_s
+        if fire >= nxt + rtt:  # the next ACK arrives first: no timeout
+            return e, None
+        rto = self.rto_s
+        n = 0
+        while fire < nxt + rtt:
+            n += 1
+            rto = min(cfg.max_rto_s, 2 * rto)
+            fire += rto
+        st.timeouts += n
+        self.rto_s = rto
+        again = n * cfg.packet_wire_bytes
+        st.extra_wire_bytes += again
+        if cfg.after_timeout == "undo":
+            # F-RTO: spurious; the segments sent again ride behind the held data
+            return self._time_at(b, wire + again), None
+        # restart (RFC 5681): window of one segment, ssthresh half the flight; what was
+        # still held is sent again after it drains
+        flight = wire - done
+        self.ssthresh = max(2.0 * cfg.mss_bytes, flight / 2)
+        self.cwnd = float(cfg.mss_bytes)
+        self.epoch_s, self.w_max = None, 0.0
+        resent = max(0.0, wire - (k + 1) * pkt)
+        st.extra_wire_bytes += resent
+        return self._time_at(b, wire + again + resent), self._time_at(b, wire + again + resent)
+
+    def _grow(self, w: float, b: float, e: float, rtt: float, queue_s: float,
+              st: TransferStats) -> None:
+        """The window after a round of ``w`` bytes served over ``[b, e]``."""
+        cfg = self.cfg
+        mss = cfg.mss_bytes
+        beta = _CUBIC_BETA if cfg.cc == "cubic" else _RENO_BETA
+        rate = (cfg.wire_bytes(w) / (e - b)) if e > b else math.inf
+        bdp_wire = rate * rtt
+        buffer_wire = cfg.buffer_packets * cfg.packet_wire_bytes
+        if self.cwnd < self.ssthresh:  # slow start
+            grown = self.cwnd * cfg.slow_start_growth
+            over = cfg.wire_bytes(grown) - bdp_wire - buffer_wire
+            if math.isfinite(over) and over > 0 and w >= self.cwnd:
+                st.losses += 1
+                st.extra_wire_bytes += over / 2  # arrivals at twice the rate: half dropped
+                self.w_max = grown / mss
+                self.cwnd = self.ssthresh = max(2.0 * mss, beta * grown)
+                self.epoch_s = e
+                return
+            self.cwnd = grown
+            if (cfg.cc == "cubic" and cfg.hystart and self.cwnd >= _HYSTART_LOW_WINDOW * mss
+                    and queue_s > min(_HYSTART_MAX_S, max(_HYSTART_MIN_S, rtt / 8))):
+                self.ssthresh = self.cwnd
+                self.w_max = self.cwnd / mss
+                self.epoch_s = e
+            return
+        if cfg.cc == "newreno":
+            self.cwnd += mss
+        else:
+            if self.epoch_s is None:
+                self.epoch_s, self.w_max = e, max(self.w_max, self.cwnd / mss)
+            t = e - self.epoch_s + rtt
+            k = ((self.w_max * (1 - _CUBIC_BETA)) / _CUBIC_C) ** (1 / 3)
+            cubic = _CUBIC_C * (t - k) ** 3 + self.w_max
+            friendly = self.w_max * _CUBIC_BETA + (
+                3 * (1 - _CUBIC_BETA) / (1 + _CUBIC_BETA)) * (t / rtt if rtt > 0 else 0)
+            self.cwnd = max(self.cwnd + 0.0, min(2 * self.cwnd, max(cubic, friendly) * mss))
+        over = cfg.wire_bytes(self.cwnd) - bdp_wire - buffer_wire
+        if math.isfinite(over) and over > 0 and w >= self.cwnd - mss:
+            st.losses += 1
+            st.extra_wire_bytes += min(over, mss)
+            self.w_max = self.cwnd / mss
+            self.cwnd = self.ssthresh = max(2.0 * mss, beta * self.cwnd)
+            self.epoch_s = e
+
+
+def constant_rate_s(config: TcpConfig, size_bytes: float, rate_bytes_per_s: float,
+                    rtt_s: float, *, connect: bool) -> float:
+    """Time from the write (or the connect, with ``connect``) until the last byte of
+    ``size_bytes`` leaves a bottleneck of constant ``rate_bytes_per_s`` (goodput before
+    headers), starting from the initial window: the predictors' closed form of
+    :class:`TcpFlow` on a constant link with no outage (handshakes, then idle rounds while
+    the window is below the bandwidth-delay product, then the rest at the rate)."""
+    if rate_bytes_per_s <= 0:
+        return math.inf
+    cfg = config
+    t = cfg.handshake_rtts * (rtt_s + _SYN_WIRE_BYTES / rate_bytes_per_s) if connect else 0.0
+    left, cwnd = float(size_bytes), float(cfg.initial_window_packets * cfg.mss_bytes)
+    first = cfg.packet_wire_bytes / rate_bytes_per_s + rtt_s  # first packet's ACK returns
+    while left > 0:
+        w = min(cwnd, left)
+        serve = cfg.wire_bytes(w) / rate_bytes_per_s
+        if serve >= first or w >= left:  # the link stays busy from here on
+            return t + cfg.wire_bytes(left) / rate_bytes_per_s
+        t += first
+        left -= w
+        cwnd *= cfg.slow_start_growth
+    return t
