@@ -229,6 +229,17 @@ class TcpFlow:
         """:meth:`send`, as the time from the write to the last byte at the receiver."""
         return self.send(ready_s, size_bytes) - ready_s
 
+    def open_idle(self) -> None:
+        """Mark the connection open and idle since long ago (its handshake done, its window
+        the initial one, its estimator seeded with the path RTT at time 0): a persistent
+        connection's first transfer then pays no handshake."""
+        self.open = True
+        self.cwnd = float(self.cfg.initial_window_packets * self.cfg.mss_bytes)
+        self.ssthresh = math.inf
+        self.srtt = self.rttvar = None
+        self._sample(self.rtt_at(0.0))
+        self.epoch_s, self.w_max = None, 0.0
+
     def _connect(self, t: float) -> float:
         """A new connection from ``t``: its handshakes (each through the bottleneck, then
         one RTT), a fresh window and estimator; returns when data may flow."""

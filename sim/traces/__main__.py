@@ -6,7 +6,11 @@
 - ``transfer-time FILE --start S --bytes B [--rtt MS] [--link-efficiency E]
   [--latency after|before] [--trace-end loop|clip] [--last-duration S] [--json]``: when B
   bytes sent at S (the trace's own clock) have arrived (fluid model; default: no latency,
-  efficiency 1, looping).
+  efficiency 1, looping). ``--transport tcp [--connection new|persistent] [--cc
+  cubic|newreno] [--buffer-packets N] [--handshake-rtts N] [--initial-window-packets N]
+  [--mss-bytes N] [--min-rto-ms MS] [--after-timeout undo|restart] [--warm-start S
+  --warm-bytes B]``: over the TCP model (:mod:`models.transport`), from the write (or the
+  connect, for a new connection) to the last byte at the receiver.
 - ``fit FILE... [--json]``: fit the synthetic model (:mod:`sim.traces.synthetic`).
 - ``generate (--kind KIND | --params FILE) --duration S --seed N -o out.csv``.
 
@@ -130,18 +134,66 @@ def cmd_transfer_time(args: argparse.Namespace) -> int:
             raise InputError(f"--start {start:g} is before the trace starts "
                              f"({_origin_s(args):g} s on its clock)")
         clock += trace.duration_s  # a later pass (Pensieve wraps to 0)
-    duration = transfer_finish_s(trace, clock, size, rtt_s=rtt_s, efficiency=efficiency,
-                                 latency=args.latency) - clock
+    tcp = None if args.transport == "fluid" else _tcp_config(args)
+    if tcp is None:
+        duration = transfer_finish_s(trace, clock, size, rtt_s=rtt_s, efficiency=efficiency,
+                                     latency=args.latency) - clock
+    else:
+        if args.latency == "before":
+            raise InputError("--latency before is the fluid link's placement (Sabre); TCP "
+                             "places its own round trips")
+        duration, stats = _tcp_transfer(trace, clock, size, rtt_s, efficiency, tcp, args)
     finish = start + duration
     if args.json:
-        print(json.dumps({"start_s": start, "finish_s": json_value(finish),
-                          "duration_s": json_value(duration), "bytes": size,
-                          "rtt_ms": rtt_s * 1e3, "link_efficiency": efficiency,
-                          "latency": args.latency, "trace_end": args.trace_end,
-                          "cooked_convention": args.cooked_convention}))
+        out = {"start_s": start, "finish_s": json_value(finish),
+               "duration_s": json_value(duration), "bytes": size, "rtt_ms": rtt_s * 1e3,
+               "link_efficiency": efficiency, "latency": args.latency,
+               "trace_end": args.trace_end, "cooked_convention": args.cooked_convention,
+               "transport": args.transport}
+        if tcp is not None:
+            out.update(connection=tcp.connection, cc=tcp.cc, buffer_packets=tcp.buffer_packets,
+                       rounds=stats.rounds, timeouts=stats.timeouts, losses=stats.losses,
+                       idle_s=stats.idle_s, extra_wire_bytes=stats.extra_wire_bytes)
+        print(json.dumps(out))
     else:
         print(f"{finish:.9f}")
     return 0
+
+
+def _tcp_config(args: argparse.Namespace):
+    """The TCP model's settings from the flags (InputError naming a bad one)."""
+    from models.transport import TcpConfig
+
+    whole = {}
+    for flag in ("handshake_rtts", "initial_window_packets", "mss_bytes", "buffer_packets"):
+        text = getattr(args, flag)
+        try:
+            whole[flag] = int(text)
+        except ValueError:
+            raise InputError(f"--{flag.replace('_', '-')} must be a whole number, not "
+                             f"{text!r}") from None
+    min_rto_s = _finite(args.min_rto_ms, "--min-rto-ms", 1e-9) / 1e3
+    return TcpConfig(connection=args.connection, cc=args.cc, min_rto_s=min_rto_s,
+                     after_timeout=args.after_timeout, **whole)
+
+
+def _tcp_transfer(trace: Trace, start_s: float, size: float, rtt_s: float,
+                  efficiency: float, tcp, args: argparse.Namespace):
+    """(duration, stats) of one transfer over the TCP model; with ``--warm-start`` and
+    ``--warm-bytes`` the connection first carries that transfer (a persistent one)."""
+    from models.transport import TcpFlow
+
+    flow = TcpFlow(trace, tcp, rtt_s=lambda t: trace.rtt_at(t, rtt_s), efficiency=efficiency)
+    if (args.warm_start is None) != (args.warm_bytes is None):
+        raise InputError("--warm-start and --warm-bytes go together")
+    if args.warm_start is not None:
+        if tcp.connection != "persistent":
+            raise InputError("--warm-start needs --connection persistent")
+        warm = _finite(args.warm_start, "--warm-start") - _origin_s(args)
+        flow.send(warm, _finite(args.warm_bytes, "--warm-bytes"))
+    elif tcp.connection == "persistent":
+        flow.open_idle()  # an open connection, idle: no handshake, the initial window
+    return flow.send(start_s, size) - start_s, flow.last
 
 
 def _origin_s(args: argparse.Namespace) -> float:
@@ -224,6 +276,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+def _tcp_options(s: argparse.ArgumentParser) -> None:
+    """The TCP model's flags of ``transfer-time`` (the same settings as sim.run's)."""
+    from models.transport import AFTER_TIMEOUT, CONGESTION_CONTROLS, CONNECTIONS, TRANSPORTS
+
+    g = s.add_argument_group("transport (models.transport)")
+    g.add_argument("--transport", choices=TRANSPORTS, default="fluid",
+                   help="fluid (the ideal bound) or tcp")
+    g.add_argument("--connection", choices=CONNECTIONS, default="new",
+                   help="tcp: new (from the connect: handshake, initial window) or "
+                        "persistent (an open connection: from the write)")
+    g.add_argument("--cc", choices=CONGESTION_CONTROLS, default="cubic")
+    g.add_argument("--buffer-packets", default="1000", metavar="N",
+                   help="bottleneck buffer, packets")
+    g.add_argument("--handshake-rtts", default="1", metavar="N",
+                   help="round trips before the first byte (1 TCP, 2 with TLS 1.3)")
+    g.add_argument("--initial-window-packets", default="10", metavar="N")
+    g.add_argument("--mss-bytes", default="1448", metavar="N")
+    g.add_argument("--min-rto-ms", default="200", metavar="MS")
+    g.add_argument("--after-timeout", choices=AFTER_TIMEOUT, default="undo",
+                   help="undo (Linux F-RTO) or restart (RFC 5681, ns-3)")
+    g.add_argument("--warm-start", metavar="S", help="persistent: the connection first "
+                   "carries --warm-bytes from this time (the trace's clock)")
+    g.add_argument("--warm-bytes", metavar="B")
+
+
 def _reading_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("reading")
     g.add_argument("--format", help="trace format (default: detected from the content)")
@@ -270,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after: RTT/2 after the transfer (scoutsim's default; Pensieve with "
                         "--rtt 160); before: one RTT before it, the link idle (Sabre)")
     s.add_argument("--trace-end", choices=["loop", "clip"], default="loop")
+    _tcp_options(s)
     add_common(s, "json", help="print one JSON object (start_s, finish_s, duration_s, ...)")
     _reading_options(s)
     s.set_defaults(func=cmd_transfer_time)

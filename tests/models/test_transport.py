@@ -169,3 +169,36 @@ def test_the_network_engine_adds_each_flows_tcp_terms():
     tcp = run(Scenario(**kw, transport="tcp")).requests
     f, t = fluid.latency_s.to_numpy(), tcp.latency_s.to_numpy()
     assert np.median(t - f) > 0.05  # at least a handshake RTT (50 ms) per request
+
+
+def _transfer_time(capsys, *flags):
+    from sim.traces.__main__ import main
+
+    code = main(["transfer-time", "traces/lte.csv", "--start", "10", "--bytes", "1000000",
+                 "--rtt", "50", "--json", *flags])
+    out = capsys.readouterr()
+    return code, out
+
+
+def test_the_single_transfer_command_takes_the_tcp_model(capsys):
+    import json
+
+    _, fluid = _transfer_time(capsys)
+    _, new = _transfer_time(capsys, "--transport", "tcp")
+    _, warm = _transfer_time(capsys, "--transport", "tcp", "--connection", "persistent")
+    fluid, new, warm = (json.loads(x.out) for x in (fluid, new, warm))
+    assert new["transport"] == "tcp" and new["rounds"] >= 1
+    assert new["duration_s"] > warm["duration_s"] > fluid["duration_s"]
+    # the command's number is the model's
+    from sim.simulation import build_trace
+
+    flow = TcpFlow(build_trace(Scenario()), CFG, rtt_s=0.05)
+    assert new["duration_s"] == pytest.approx(flow.duration_s(10.0, 1_000_000), rel=1e-12)
+
+
+def test_the_single_transfer_command_rejects_bad_tcp_flags(capsys):
+    code, out = _transfer_time(capsys, "--transport", "tcp", "--buffer-packets", "x")
+    assert code == 2 and out.err.strip() == (
+        "error: --buffer-packets must be a whole number, not 'x'")
+    code, out = _transfer_time(capsys, "--transport", "tcp", "--warm-start", "1")
+    assert code == 2 and "--warm-bytes" in out.err
