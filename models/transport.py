@@ -148,6 +148,12 @@ class ConstantRate:
     def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         return math.inf
 
+    def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
+        return math.inf
+
+    def next_change_s(self, t_s: float) -> float:
+        return math.inf
+
 
 @dataclass
 class TransferStats:
@@ -275,20 +281,35 @@ class TcpFlow:
 
     def _data(self, b: float, left: float, st: TransferStats) -> float:
         """Send ``left`` payload bytes in rounds from ``b`` (the bottleneck is free then);
-        returns when the last byte leaves the bottleneck."""
+        returns when the last byte leaves the bottleneck.
+
+        While the link stays busy in congestion avoidance (the window covers the
+        bandwidth-delay product), the rounds are not stepped one by one: the bytes flow at
+        the link's rate until the transfer ends or the capacity rises above what the window
+        sustains (``cwnd / RTT``), whichever comes first, in one step; outages inside it
+        are found by :meth:`_serve` as in any round."""
         cfg = self.cfg
         pkt = cfg.packet_wire_bytes
+        busy = False  # the previous round kept the link busy
         while True:
-            w = min(self.cwnd, left)
-            wire = cfg.wire_bytes(w)
             rtt = self.rtt_at(b)
-            e, stalled = self._serve(b, wire, rtt, st)
+            w = min(self.cwnd, left)
+            jump = False
+            if busy and self.cwnd >= self.ssthresh and left > self.cwnd:
+                w, jump = self._busy_span(b, left, rtt)
+            wire = cfg.wire_bytes(w)
+            e, resume = self._serve(b, wire, rtt, st)
             st.rounds += 1
             left -= w
             if left <= 0 or not math.isfinite(e):  # done, or a clipped trace ended first
                 return e
-            if stalled is not None:
-                b = stalled  # the window was reset; the held data has drained
+            if resume is not None:
+                b, busy = resume, False  # the window was reset; the held data has drained
+                continue
+            if jump:  # the window grew along the way; the capacity now exceeds it
+                self._sample(rtt + max(0.0, cfg.wire_bytes(self.cwnd) * (e - b) / wire - rtt))
+                self._grow(w, b, e, rtt, 0.0, st)
+                b, busy = e, False
                 continue
             first_ack = self._time_at(b, min(wire, pkt)) + rtt
             # the next round's first packet waits behind this round's queue
@@ -297,52 +318,79 @@ class TcpFlow:
             if first_ack > e:
                 st.idle_s += first_ack - e
             self._grow(w, b, e, rtt, queue_s, st)
+            busy = e >= first_ack
             b = max(e, first_ack)
+
+    def _busy_span(self, b: float, left: float, rtt: float) -> tuple[float, bool]:
+        """(payload bytes, True) that flow from ``b`` at the link's rate before the capacity
+        rises above what the window sustains, or (``left``, True) if it never does first."""
+        cfg = self.cfg
+        whole = cfg.wire_bytes(left)
+        end = self._time_at(b, whole)
+        sustained = cfg.wire_bytes(self.cwnd) / rtt / self.efficiency if rtt > 0 else math.inf
+        rise = self.trace.next_rise_above_s(b, sustained, end)
+        if not rise < end:
+            return left, True
+        span = (self._level(rise) - self._level(b)) * cfg.mss_bytes / cfg.packet_wire_bytes
+        span = math.floor(span / cfg.mss_bytes) * cfg.mss_bytes
+        if span <= self.cwnd:
+            return min(self.cwnd, left), False
+        return min(span, left), True
 
     def _serve(self, b: float, wire: float, rtt: float, st: TransferStats
                ) -> tuple[float, float | None]:
-        """Serve one round of ``wire`` bytes from ``b``: (when its last byte leaves, and
-        None, or the time data may flow again after a timeout that reset the window)."""
+        """Serve ``wire`` bytes from ``b``: (when the last byte leaves, and None, or the
+        time data may flow again after a timeout that reset the window). Every outage
+        inside (capacity below one packet per minimum RTO) that outlasts the RTO fires the
+        timer, as often as the doubled RTO allows before the next ACK."""
         cfg = self.cfg
         pkt = cfg.packet_wire_bytes
-        e = self._time_at(b, wire)
-        # an outage: capacity below one packet per minimum RTO
         threshold = pkt / cfg.min_rto_s / self.efficiency
-        g = (b if self.trace.capacity_at(b) < threshold
-             else self.trace.next_drop_below_s(b, threshold, e))
-        if not g < e:
-            return e, None
+        trace = self.trace
         level0 = self._level(b)
-        done = min(wire, self._level(g) - level0)
-        k = math.floor(done / pkt)  # packets out before the outage
-        prev = self._time_at(b, k * pkt) if k else b
-        nxt = self._time_at(b, min(wire, (k + 1) * pkt))
-        armed = prev + rtt if k else b  # the timer restarts with each ACK
-        fire = armed + self.rto_s
-        if fire >= nxt + rtt:  # the next ACK arrives first: no timeout
-            return e, None
-        rto = self.rto_s
-        n = 0
-        while fire < nxt + rtt:
-            n += 1
-            rto = min(cfg.max_rto_s, 2 * rto)
-            fire += rto
-        st.timeouts += n
-        self.rto_s = rto
-        again = n * cfg.packet_wire_bytes
-        st.extra_wire_bytes += again
-        if cfg.after_timeout == "undo":
-            # F-RTO: spurious; the segments sent again ride behind the held data
-            return self._time_at(b, wire + again), None
-        # restart (RFC 5681): window of one segment, ssthresh half the flight; what was
-        # still held is sent again after it drains
-        flight = wire - done
-        self.ssthresh = max(2.0 * cfg.mss_bytes, flight / 2)
-        self.cwnd = float(cfg.mss_bytes)
-        self.epoch_s, self.w_max = None, 0.0
-        resent = max(0.0, wire - (k + 1) * pkt)
-        st.extra_wire_bytes += resent
-        return self._time_at(b, wire + again + resent), self._time_at(b, wire + again + resent)
+        e = self._time_at(b, wire)
+        t = b
+        for _ in range(100_000):
+            g = t if trace.capacity_at(t) < threshold else trace.next_drop_below_s(
+                t, threshold, e)
+            if not g < e:
+                return e, None
+            done = min(wire, self._level(g) - level0)
+            k = math.floor(done / pkt)  # packets out before the outage
+            prev = self._time_at(b, k * pkt) if k else b
+            nxt = self._time_at(b, min(wire, (k + 1) * pkt))
+            if not math.isfinite(nxt):  # a clipped trace ends inside: never delivered
+                return math.inf, None
+            armed = prev + rtt if k else b  # the timer restarts with each ACK
+            fire = armed + self.rto_s
+            t = nxt if nxt > g else trace.next_change_s(g)
+            if fire >= nxt + rtt:  # the next ACK arrives first: no timeout
+                continue
+            rto, n = self.rto_s, 0
+            while fire < nxt + rtt:
+                n += 1
+                rto = min(cfg.max_rto_s, 2 * rto)
+                fire += rto
+            st.timeouts += n
+            self.rto_s = rto
+            again = n * pkt
+            st.extra_wire_bytes += again
+            if cfg.after_timeout == "undo":
+                # F-RTO: spurious; the segments sent again ride behind the held data
+                wire += again
+                e = self._time_at(b, wire)
+                continue
+            # restart (RFC 5681): window of one segment, ssthresh half the flight; what
+            # was still held is sent again after it drains
+            flight = wire - done
+            self.ssthresh = max(2.0 * cfg.mss_bytes, flight / 2)
+            self.cwnd = float(cfg.mss_bytes)
+            self.epoch_s, self.w_max = None, 0.0
+            resent = max(0.0, wire - (k + 1) * pkt)
+            st.extra_wire_bytes += resent
+            end = self._time_at(b, wire + again + resent)
+            return end, end
+        return e, None
 
     def _grow(self, w: float, b: float, e: float, rtt: float, queue_s: float,
               st: TransferStats) -> None:

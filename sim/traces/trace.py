@@ -230,6 +230,20 @@ class Trace:
         is infinite)."""
         if self.end == "loop" and self._min_cap >= threshold:
             return math.inf
+        return self._next_boundary(t_s, horizon_s, lambda c: c < threshold,
+                                   clip_end=threshold > 0)
+
+    def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
+        """The first segment boundary after ``t_s`` and before ``horizon_s`` where the
+        capacity rises above ``threshold`` bytes/s (``inf`` if none does); the mirror of
+        :meth:`next_drop_below_s`."""
+        if self._max_cap <= threshold:
+            return math.inf
+        return self._next_boundary(t_s, horizon_s, lambda c: c > threshold, clip_end=False)
+
+    def _next_boundary(self, t_s: float, horizon_s: float, hit, clip_end: bool) -> float:
+        """The first segment start after ``t_s`` and before ``horizon_s`` whose capacity
+        satisfies ``hit`` (a clipped trace's end counts when ``clip_end``), else ``inf``."""
         k, base, end, j = self._locate(t_s)
         t, cap, n, d = self._t, self._cap, len(self._t), self.duration_s
         if j >= n:
@@ -238,7 +252,7 @@ class Trace:
             j += 1
             if j >= n:
                 if self.end == "clip":  # capacity drops to 0 at the end
-                    return end if threshold > 0 and end < horizon_s else math.inf
+                    return end if clip_end and end < horizon_s else math.inf
                 k, j = k + 1, 0
                 base, end = end, (k + 1) * d
             start = base + t[j]
@@ -247,7 +261,7 @@ class Trace:
             if start >= horizon_s:
                 return math.inf
             # (a segment shorter than the float spacing at this time never holds: skip it)
-            if cap[j] < threshold and (end if j + 1 >= n else min(base + t[j + 1], end)) > start:
+            if hit(cap[j]) and (end if j + 1 >= n else min(base + t[j + 1], end)) > start:
                 return start
         return math.inf
 
