@@ -519,7 +519,7 @@ def transfers_for(trace_path: str, policy: str, args) -> list[tuple[int, float, 
 
 RAW_COLUMNS = ["trace", "policy", "id", "start_s", "end_s", "size_bytes", "one_way_s"]
 SETTINGS = ("policy", "requests", "interval", "max_seconds", "rtt", "tc_step", "per_request",
-            "seed", "buffer_packets", "cc", "transfers", "grid", "connection")
+            "seed", "buffer_packets", "cc", "transfers", "grid", "connection", "trickle")
 
 
 class Progress:
@@ -753,7 +753,7 @@ def emulate_transfers(args) -> pd.DataFrame:
                  " ...")
             todo = [(i, c["start_s"], c["size_bytes"]) for i, c in enumerate(placed)]
             with Testbed(one_way_delay_s=args.rtt / 2e3, buffer_packets=args.buffer_packets,
-                         cc=args.cc) as bed:
+                         cc=args.cc, hold=not args.trickle) as bed:
                 got, lags = replay(bed, replayed, todo, per_request=connection == "new",
                                    max_s=replayed.duration_s + 120)
                 progress.info.update(sysctls=bed.sysctls, outages_held=bed.hold,
@@ -814,7 +814,8 @@ def emulate(args) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
             got, lags, delay = [], [], 0.0
             if todo:
                 with Testbed(one_way_delay_s=one_way if args.rtt > 0 else 0.0,
-                             buffer_packets=args.buffer_packets, cc=args.cc) as bed:
+                             buffer_packets=args.buffer_packets, cc=args.cc,
+                             hold=not args.trickle) as bed:
                     got, lags = replay(bed, trace, todo, per_request=args.per_request,
                                        max_s=args.max_seconds + 300)
                     delay = one_way if bed.delay_emulated else 0.0
@@ -921,6 +922,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--buffer-packets", type=int, default=1000,
                     help="the shaper's queue, in full-size packets (and as many held "
                     "during a zero-capacity stretch)")
+    ap.add_argument("--trickle", action="store_true",
+                    help="zero capacity as an 8 kbit/s trickle, as before outages were held "
+                    "(for comparison)")
     ap.add_argument("--cc", choices=("cubic", "reno", "bbr"),
                     help="congestion control of the sender's sockets (TCP_CONGESTION; "
                     "default: the namespace's, which it inherits from the host)")

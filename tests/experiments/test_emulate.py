@@ -5,6 +5,7 @@ Runs as root on Linux with iproute2 (as in CI); skips with the reason otherwise.
 
 from __future__ import annotations
 
+import math
 import subprocess
 
 import pytest
@@ -235,3 +236,104 @@ def test_kill_9_mid_replay_then_cleanup_leaves_nothing(tmp_path):
     made = {p for p in set(Path(tempfile.gettempdir()).iterdir()) - temp_before
             if p.suffix == ".json"}
     assert not made
+
+
+def _gappy() -> Trace:
+    """4 Mbit/s with zero-capacity stretches at 10-11 s and 30-30.5 s, 60 s long."""
+    r = 500_000
+    return Trace.from_arrays([0.0, 10.0, 11.0, 30.0, 30.5], [r, 0.0, r, 0.0, r],
+                             last_duration_s=29.5, name="gappy")
+
+
+def test_grid_starts_before_each_outage_and_in_calm_periods():
+    trace = _gappy()
+    assert emulate.low_stretches(trace, 1e-9) == [(10.0, 1.0), (30.0, 0.5)]
+    grid = emulate.grid_transfers(trace, sizes=(22_000, 1_000_000), calm=2)
+    outage = [g for g in grid if g["kind"] == "outage"]
+    assert sorted({g["trace_start_s"] for g in outage}) == [9.5, 9.8, 29.5, 29.8]
+    assert len(outage) == 8
+    calm = [g for g in grid if g["kind"] == "calm"]
+    assert len(calm) == 4
+    for g in calm:  # no outage near a calm transfer
+        end = trace.finish_time(g["trace_start_s"], g["size_bytes"])
+        assert emulate.min_capacity(trace, g["trace_start_s"] - 2, end + 2) > 0
+
+
+def test_windows_copy_the_trace_around_each_transfer():
+    trace = _gappy()
+    chosen = [{"trace_start_s": 9.8, "size_bytes": 1_000_000, "kind": "outage"},
+              {"trace_start_s": 9.5, "size_bytes": 22_000, "kind": "outage"},
+              {"trace_start_s": 40.0, "size_bytes": 1_000_000, "kind": "calm"}]
+    replayed, placed = emulate.windowed(trace, chosen, pre_s=1.5, post_s=3.0)
+    assert placed[0]["start_s"] == pytest.approx(1.5)
+    for c in placed:  # the same capacity around each start as on the trace
+        for dt in (-1.0, 0.1, 0.3, 0.6, 1.5):
+            assert replayed.capacity_at(c["start_s"] + dt) == \
+                trace.capacity_at(c["trace_start_s"] + dt)
+        assert placed.index(c) == 0 or c["start_s"] > placed[placed.index(c) - 1]["start_s"]
+    # the same fluid time on the windows as on the trace
+    for c in placed:
+        assert replayed.finish_time(c["start_s"], c["size_bytes"]) - c["start_s"] == \
+            pytest.approx(trace.finish_time(c["trace_start_s"], c["size_bytes"])
+                          - c["trace_start_s"])
+
+
+def test_zero_below_makes_true_outages():
+    trace = Trace.from_arrays([0.0, 1.0, 2.0], [1e6, 2_000.0, 1e6], last_duration_s=1.0)
+    assert emulate.zero_below(trace, 12_500.0).capacity_at(1.5) == 0.0
+    assert emulate.zero_below(trace, 0.0) is trace
+
+
+def test_transfer_rows_predict_and_flag_outages(monkeypatch):
+    """Fluid predictions on the replayed trace, outage crossings, and the TCP model's hook:
+    NaN (fluid only) while ``models.transport`` does not import."""
+    import sys
+    from argparse import Namespace
+
+    monkeypatch.setitem(sys.modules, "models.transport", None)
+    trace = _gappy()
+    chosen = [{"trace_start_s": 9.8, "size_bytes": 1_000_000, "kind": "outage",
+               "start_s": 9.8}, {"trace_start_s": 2.0, "size_bytes": 500_000,
+                                 "kind": "calm", "start_s": 2.0}]
+    got = [{"id": 0, "start_s": 9.801, "end_s": 12.4, "size_bytes": 1_000_000,
+            "one_way_s": 0.025, "sched_s": 9.8, "tcp": {"rto": 204000, "snd_cwnd": 10},
+            "counters": {"TcpExtTCPTimeouts": 2, "TcpExtTCPSpuriousRTOs": 1}},
+           {"id": 1, "start_s": 2.0, "end_s": 3.1, "size_bytes": 500_000, "one_way_s": 0.025,
+            "sched_s": 2.0}]
+    args = Namespace(cc="cubic", buffer_packets=1000, rtt=50.0)
+    rows = emulate.transfer_rows(trace, chosen, got, path="t.csv", label="grid",
+                                 connection="new", args=args)
+    hit, calm = rows
+    assert hit["crosses_outage"] and not calm["crosses_outage"]
+    assert hit["fluid_s"] == pytest.approx(trace.finish_time(9.801, 1e6) - 9.801 + 0.025)
+    assert hit["zero_s"] == pytest.approx(1.0) and hit["lead_s"] == pytest.approx(0.199)
+    assert hit["TcpExtTCPTimeouts"] == 2 and hit["rto_ms"] == 204.0
+    assert calm["rel_error_fluid"] == pytest.approx(1.1 / (0.025 + 500_000 / 500_000) - 1)
+    assert math.isnan(hit["tcp_model_s"]) and math.isnan(calm["rel_error_tcp_model"])
+    summary = emulate.transfer_summary(__import__("pandas").DataFrame(rows))
+    assert set(summary["transfers"]) == {"calm", "outage"}
+
+
+def test_read_transfers_checks_its_input(tmp_path):
+    from models.errors import InputError
+
+    good = tmp_path / "t.csv"
+    good.write_text("start_s,size_bytes\n1.5,22000\n3,1000000\n")
+    assert [r["size_bytes"] for r in emulate.read_transfers(str(good))] == [22000, 1000000]
+    bad = tmp_path / "b.csv"
+    bad.write_text("start,size\n1,2\n")
+    with pytest.raises(InputError):
+        emulate.read_transfers(str(bad))
+
+
+def test_tcp_model_column_one_flow_or_one_per_transfer():
+    transport = pytest.importorskip("models.transport")
+    trace = _gappy()
+    rows = [{"start_s": 2.0, "size_bytes": 1_000_000}, {"start_s": 5.0, "size_bytes": 22_000}]
+    persistent = emulate.tcp_model(trace, rows, "persistent", "cubic", 1000, 0.05)
+    new = emulate.tcp_model(trace, rows, "new", "reno", 1000, 0.05)
+    fresh = transport.TcpFlow(trace, transport.TcpConfig(connection="new", cc="newreno"),
+                              rtt_s=0.05).send(5.0, 22_000) - 5.0
+    assert new[1] == pytest.approx(fresh)
+    assert all(math.isfinite(x) and x > 0 for x in persistent + new)
+    assert all(math.isnan(x) for x in emulate.tcp_model(trace, rows, "new", "bbr", 1000, 0.05))
