@@ -34,11 +34,12 @@ window) at a time, never packet by packet:
   (``initial_rto_s`` before the first sample), doubled per timeout, at most ``max_rto_s``.
   When a round's packets wait in an outage (the bottleneck holds them) longer than the
   RTO, the timer fires, and again at each doubled RTO until the outage ends; each timeout
-  sends one segment again. What follows is ``after_timeout``: ``undo`` (Linux's F-RTO
-  finds the timeout spurious and restores the window: the held data drains and the
-  transfer goes on) or ``restart`` (RFC 5681 without F-RTO, as ns-3: the window falls to one
-  segment, ssthresh to half the flight, and the held data that was marked lost is sent again
-  behind it before new data flows).
+  sends one segment again. What follows depends on the ``stack``: ``linux`` (F-RTO finds
+  the timeout spurious and restores the window: the held data drains and the transfer goes
+  on) or ``ns3`` (RFC 5681 without F-RTO: the window falls to one segment and ssthresh to
+  half the flight; the held data drains, then slow start begins again).
+- **Stacks.** ``linux`` also restarts an idle connection's window (above); ``ns3`` (ns-3.44,
+  the packet-level reference of ``python -m experiments.packetcheck``) does not.
 
 Everything here is per round: O(rounds) work per transfer (about 10 for a 5 MB payload from
 an initial window of 10), using only the trace's cumulative curve (``cumulative_bytes``,
@@ -61,8 +62,8 @@ TRANSPORTS = ("fluid", "tcp")
 CONNECTIONS = ("new", "persistent")
 #: congestion controls the model knows
 CONGESTION_CONTROLS = ("cubic", "newreno")
-#: what follows a retransmission timeout (see the module docstring)
-AFTER_TIMEOUT = ("undo", "restart")
+#: TCP implementations the model follows where they differ (see the module docstring)
+STACKS = ("linux", "ns3")
 
 _CUBIC_C = 0.4  # segments / s^3 (RFC 9438)
 _CUBIC_BETA = 0.7
@@ -86,14 +87,13 @@ class TcpConfig:
     min_rto_s: float = 0.2
     max_rto_s: float = 120.0
     initial_rto_s: float = 1.0
-    idle_restart: bool = True
-    after_timeout: str = "undo"
+    stack: str = "linux"
     slow_start_growth: float = 2.0
     hystart: bool = True
 
     def __post_init__(self) -> None:
         for name, allowed in (("connection", CONNECTIONS), ("cc", CONGESTION_CONTROLS),
-                              ("after_timeout", AFTER_TIMEOUT)):
+                              ("stack", STACKS)):
             if getattr(self, name) not in allowed:
                 raise InputError(f"tcp {name} must be one of {', '.join(allowed)}, not "
                                  f"{getattr(self, name)!r}")
@@ -143,6 +143,10 @@ class ConstantRate:
         return start_s + size_bytes / self.rate if self.rate > 0 else math.inf
 
     def capacity_at(self, t_s: float) -> float:
+        return self.rate
+
+    @property
+    def max_capacity_bytes_per_s(self) -> float:
         return self.rate
 
     def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
@@ -223,7 +227,7 @@ class TcpFlow:
         st = self.last = TransferStats(start_s=ready_s)
         if not self.open or cfg.connection == "new":
             t = self._connect(t)
-        elif cfg.idle_restart:
+        elif cfg.stack == "linux":
             self._restart_after_idle(t)
         st.first_byte_s = t
         end = self._data(t, float(size_bytes), st) if size_bytes > 0 else t
@@ -295,7 +299,7 @@ class TcpFlow:
             rtt = self.rtt_at(b)
             w = min(self.cwnd, left)
             jump = False
-            if busy and self.cwnd >= self.ssthresh and left > self.cwnd:
+            if busy and self.cwnd >= self.ssthresh and left > self.cwnd and self._deep(rtt):
                 w, jump = self._busy_span(b, left, rtt)
             wire = cfg.wire_bytes(w)
             e, resume = self._serve(b, wire, rtt, st)
@@ -308,8 +312,9 @@ class TcpFlow:
                 continue
             if jump:  # the window grew along the way; the capacity now exceeds it
                 self._sample(rtt + max(0.0, cfg.wire_bytes(self.cwnd) * (e - b) / wire - rtt))
-                self._grow(w, b, e, rtt, 0.0, st)
-                b, busy = e, False
+                resend, pause = self._grow(w, b, e, rtt, 0.0, st)
+                left += resend
+                b, busy = e + pause, False
                 continue
             first_ack = self._time_at(b, min(wire, pkt)) + rtt
             # the next round's first packet waits behind this round's queue
@@ -317,9 +322,19 @@ class TcpFlow:
             self._sample(rtt + queue_s)
             if first_ack > e:
                 st.idle_s += first_ack - e
-            self._grow(w, b, e, rtt, queue_s, st)
-            busy = e >= first_ack
-            b = max(e, first_ack)
+            resend, pause = self._grow(w, b, e, rtt, queue_s, st)
+            left += resend
+            busy = e >= first_ack and not pause
+            b = max(e, first_ack) + pause
+
+    def _deep(self, rtt: float) -> bool:
+        """Whether the buffer keeps the link busy through congestion avoidance's losses at
+        any capacity of the trace: after a loss the window ``beta (BDP + buffer)`` still
+        covers the BDP. Only then may a busy span go in one step; with a shallower buffer
+        the rounds are stepped, each loss and the idle rounds after it included."""
+        beta = _CUBIC_BETA if self.cfg.cc == "cubic" else _RENO_BETA
+        bdp = self.trace.max_capacity_bytes_per_s * self.efficiency * rtt
+        return self.cfg.buffer_packets * self.cfg.packet_wire_bytes * beta >= (1 - beta) * bdp
 
     def _busy_span(self, b: float, left: float, rtt: float) -> tuple[float, bool]:
         """(payload bytes, True) that flow from ``b`` at the link's rate before the capacity
@@ -375,26 +390,34 @@ class TcpFlow:
             self.rto_s = rto
             again = n * pkt
             st.extra_wire_bytes += again
-            if cfg.after_timeout == "undo":
+            if cfg.stack == "linux":
                 # F-RTO: spurious; the segments sent again ride behind the held data
                 wire += again
                 e = self._time_at(b, wire)
                 continue
-            # restart (RFC 5681): window of one segment, ssthresh half the flight; what
-            # was still held is sent again after it drains
+            # ns-3 (RFC 5681, no F-RTO): window of one segment, ssthresh half the flight;
+            # the held data drains when the capacity returns and its ACKs come back before
+            # the go-back-N retransmissions get far (fitted on the packet-level grid:
+            # sending it all again overshoots), then slow start begins again
             flight = wire - done
             self.ssthresh = max(2.0 * cfg.mss_bytes, flight / 2)
             self.cwnd = float(cfg.mss_bytes)
             self.epoch_s, self.w_max = None, 0.0
-            resent = max(0.0, wire - (k + 1) * pkt)
-            st.extra_wire_bytes += resent
-            end = self._time_at(b, wire + again + resent)
+            end = self._time_at(b, wire + again)
             return end, end
         return e, None
 
     def _grow(self, w: float, b: float, e: float, rtt: float, queue_s: float,
-              st: TransferStats) -> None:
-        """The window after a round of ``w`` bytes served over ``[b, e]``."""
+              st: TransferStats) -> tuple[float, float]:
+        """The window after a round of ``w`` bytes served over ``[b, e]``; returns the
+        payload bytes lost that must be sent again and how long the sender then waits for
+        its retransmission timer (0 unless the loss ends in a timeout).
+
+        A slow-start window that overfills the buffer loses half of what arrives beyond it
+        (ACK-clocked at twice the link's rate); if it loses more packets than the buffer
+        holds, the retransmissions meet a still full queue and the episode ends in a
+        timeout (one RTO with the link idle, then slow start from one segment); else fast
+        recovery cuts the window by the congestion control's factor."""
         cfg = self.cfg
         mss = cfg.mss_bytes
         beta = _CUBIC_BETA if cfg.cc == "cubic" else _RENO_BETA
@@ -406,18 +429,26 @@ class TcpFlow:
             over = cfg.wire_bytes(grown) - bdp_wire - buffer_wire
             if math.isfinite(over) and over > 0 and w >= self.cwnd:
                 st.losses += 1
-                st.extra_wire_bytes += over / 2  # arrivals at twice the rate: half dropped
+                lost = over / 2  # arrivals at twice the rate: half dropped
+                st.extra_wire_bytes += lost
                 self.w_max = grown / mss
-                self.cwnd = self.ssthresh = max(2.0 * mss, beta * grown)
                 self.epoch_s = e
-                return
+                if lost > buffer_wire:
+                    st.timeouts += 1
+                    pause = self.rto_s
+                    self.rto_s = min(cfg.max_rto_s, 2 * self.rto_s)
+                    self.ssthresh = max(2.0 * mss, beta * grown / 2)
+                    self.cwnd = float(mss)
+                    return lost * mss / cfg.packet_wire_bytes, pause
+                self.cwnd = self.ssthresh = max(2.0 * mss, beta * grown)
+                return lost * mss / cfg.packet_wire_bytes, 0.0
             self.cwnd = grown
             if (cfg.cc == "cubic" and cfg.hystart and self.cwnd >= _HYSTART_LOW_WINDOW * mss
                     and queue_s > min(_HYSTART_MAX_S, max(_HYSTART_MIN_S, rtt / 8))):
                 self.ssthresh = self.cwnd
                 self.w_max = self.cwnd / mss
                 self.epoch_s = e
-            return
+            return 0.0, 0.0
         if cfg.cc == "newreno":
             self.cwnd += mss
         else:
@@ -436,6 +467,8 @@ class TcpFlow:
             self.w_max = self.cwnd / mss
             self.cwnd = self.ssthresh = max(2.0 * mss, beta * self.cwnd)
             self.epoch_s = e
+            return min(over, mss) * mss / cfg.packet_wire_bytes, 0.0
+        return 0.0, 0.0
 
 
 def constant_rate_s(config: TcpConfig, size_bytes: float, rate_bytes_per_s: float,

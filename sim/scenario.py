@@ -17,7 +17,7 @@ from models.arch import get_arch
 from models.devices import get_device
 from models.errors import InputError
 from models.operating import MODES
-from models.transport import AFTER_TIMEOUT, CONGESTION_CONTROLS, CONNECTIONS, TRANSPORTS, TcpConfig
+from models.transport import CONGESTION_CONTROLS, CONNECTIONS, STACKS, TRANSPORTS, TcpConfig
 from models.units import KV_GROUP_SIZE
 from policies.registry import split_specs
 from sim.limits import MAX_DEVICES, MAX_REQUESTS, MAX_TOKENS
@@ -90,9 +90,10 @@ class Scenario:
                                  choices=CONGESTION_CONTROLS)
     min_rto_ms: float = _f(200.0, "tcp: minimum retransmission timeout, ms (RFC 6298 "
                            "estimator above it)")
-    after_timeout: str = _f("undo", "tcp: after a timeout in an outage: undo (Linux F-RTO: "
-                            "spurious, the window restored) or restart (RFC 5681 / ns-3: one "
-                            "segment, held data sent again)", choices=AFTER_TIMEOUT)
+    tcp_stack: str = _f("linux", "tcp: linux (F-RTO undoes a spurious timeout after an "
+                        "outage; an idle connection restarts its window) or ns3 (RFC 5681 "
+                        "after a timeout: one segment, held data sent again; no restart "
+                        "after idle)", choices=STACKS)
     requests: int = _f(200, "number of requests")
     arrival: str = _f("poisson", "arrival process", choices=("poisson", "periodic"))
     rate_per_s: float | None = _f(None, "arrival rate in requests/s", flag="rate")
@@ -199,7 +200,7 @@ class Scenario:
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
         for name, allowed in (("transport", TRANSPORTS), ("tcp_connection", CONNECTIONS),
                               ("congestion_control", CONGESTION_CONTROLS),
-                              ("after_timeout", AFTER_TIMEOUT)):
+                              ("tcp_stack", STACKS)):
             if getattr(self, name) not in allowed:
                 raise InputError(f"{setting_name(name)} must be one of {', '.join(allowed)}, "
                                  f"not {getattr(self, name)!r}")
@@ -217,7 +218,7 @@ class Scenario:
                          initial_window_packets=self.initial_window_packets,
                          mss_bytes=self.mss_bytes, buffer_packets=self.buffer_packets,
                          cc=self.congestion_control, min_rto_s=self.min_rto_ms / 1e3,
-                         after_timeout=self.after_timeout)
+                         stack=self.tcp_stack)
 
     @property
     def networked(self) -> bool:

@@ -8,7 +8,7 @@
   bytes sent at S (the trace's own clock) have arrived (fluid model; default: no latency,
   efficiency 1, looping). ``--transport tcp [--connection new|persistent] [--cc
   cubic|newreno] [--buffer-packets N] [--handshake-rtts N] [--initial-window-packets N]
-  [--mss-bytes N] [--min-rto-ms MS] [--after-timeout undo|restart] [--warm-start S
+  [--mss-bytes N] [--min-rto-ms MS] [--stack linux|ns3] [--warm-start S
   --warm-bytes B]``: over the TCP model (:mod:`models.transport`), from the write (or the
   connect, for a new connection) to the last byte at the receiver.
 - ``fit FILE... [--json]``: fit the synthetic model (:mod:`sim.traces.synthetic`).
@@ -174,7 +174,7 @@ def _tcp_config(args: argparse.Namespace):
                              f"{text!r}") from None
     min_rto_s = _finite(args.min_rto_ms, "--min-rto-ms", 1e-9) / 1e3
     return TcpConfig(connection=args.connection, cc=args.cc, min_rto_s=min_rto_s,
-                     after_timeout=args.after_timeout, **whole)
+                     stack=args.stack, **whole)
 
 
 def _tcp_transfer(trace: Trace, start_s: float, size: float, rtt_s: float,
@@ -278,7 +278,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def _tcp_options(s: argparse.ArgumentParser) -> None:
     """The TCP model's flags of ``transfer-time`` (the same settings as sim.run's)."""
-    from models.transport import AFTER_TIMEOUT, CONGESTION_CONTROLS, CONNECTIONS, TRANSPORTS
+    from models.transport import CONGESTION_CONTROLS, CONNECTIONS, STACKS, TRANSPORTS
 
     g = s.add_argument_group("transport (models.transport)")
     g.add_argument("--transport", choices=TRANSPORTS, default="fluid",
@@ -294,8 +294,9 @@ def _tcp_options(s: argparse.ArgumentParser) -> None:
     g.add_argument("--initial-window-packets", default="10", metavar="N")
     g.add_argument("--mss-bytes", default="1448", metavar="N")
     g.add_argument("--min-rto-ms", default="200", metavar="MS")
-    g.add_argument("--after-timeout", choices=AFTER_TIMEOUT, default="undo",
-                   help="undo (Linux F-RTO) or restart (RFC 5681, ns-3)")
+    g.add_argument("--stack", choices=STACKS, default="linux",
+                   help="linux (F-RTO, restart after idle) or ns3 (RFC 5681 after a "
+                        "timeout, no restart after idle)")
     g.add_argument("--warm-start", metavar="S", help="persistent: the connection first "
                    "carries --warm-bytes from this time (the trace's clock)")
     g.add_argument("--warm-bytes", metavar="B")
