@@ -18,6 +18,7 @@ from experiments.analyses import run_analysis
 from experiments.sweep import run_sweep
 from models.cli import Main, Parser, add_common, command, make_parser
 from models.errors import InputError
+from models.transport import TRANSPORTS
 from sim.grid import Spec, spec_from_dict
 from sim.scenario import FIELDS, REPO_ROOT, Scenario
 from sim.settings import parse_settings_file
@@ -101,11 +102,17 @@ def experiment_main(name: str, doc: str | None, *, trace_set: str, writes: str, 
         add_common(ap, "seed", default=None, help="workload seed (default: the spec's, 0)")
         for field, (flag, kw) in (flags or {}).items():
             ap.add_argument(flag, dest=field, **kw)
-        add_common(ap, "out", default=out, help=f"output folder (sweep store and {writes}; "
+        ap.add_argument("--transport", choices=TRANSPORTS, default=None,
+                        help="fluid or tcp (default: the spec's, fluid); tcp's default out "
+                             "folder gets the suffix -tcp")
+        add_common(ap, "out", default=None, help=f"output folder (sweep store and {writes}; "
                    f"default {out})")
         add_sweep_flags(ap)
         args = ap.parse_args(argv)
-        fixed = {"requests": args.requests, **{f: getattr(args, f) for f in flags or {}}}
+        if args.out is None:
+            args.out = out + ("-tcp" if args.transport == "tcp" else "")
+        fixed = {"requests": args.requests, "transport": args.transport,
+                 **{f: getattr(args, f) for f in flags or {}}}
         spec = experiment_spec(SPECS_DIR / f"{name}.toml", sweep={"seed": args.seed},
                                fixed=fixed)
         print(run_experiment(name, spec, args.out, jobs=args.jobs, quiet=args.quiet,
