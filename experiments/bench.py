@@ -55,6 +55,7 @@ from typing import Any
 import simpy
 
 from models.cli import Parser, add_common, command, progress, run_main
+from models.transport import TcpConfig
 from policies import NetworkView, Policy, PolicyContext, make_policy
 from sim.costs import CostModel
 from sim.engine import RECORD_COLUMNS, simulate
@@ -68,6 +69,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TRACE = REPO.parent / "shared/traces/hsdpa-norway-3g/norway_train_13"
 POLICY_SPECS = ("int8", "scout", "cloud-text")
 TARGET_REQ_PER_S = 100_000.0
+TARGET_FLUID_REQ_PER_S = 5_000_000.0  # the closed form, fluid transport (issue 17)
+TARGET_TCP_REQ_PER_S = 1_000_000.0  # the closed form, tcp transport (issue 17)
 TARGET_SPEEDUP = 10.0
 REL_TOL = 1e-6
 ABS_TOL = 1e-9  # for times near zero
@@ -170,7 +173,8 @@ def naive_first_token_times(policy: Policy, requests: Sequence[Request], trace: 
     return first
 
 
-def compare(naive: Sequence[float], engine: Sequence[float]) -> dict[str, Any]:
+def compare(naive: Sequence[float], engine: Sequence[float], rel_tol: float = REL_TOL
+            ) -> dict[str, Any]:
     """Agreement of two first-token-time lists: max abs/rel difference, pass/fail."""
     max_abs = max_rel = 0.0
     mismatched = 0
@@ -182,7 +186,7 @@ def compare(naive: Sequence[float], engine: Sequence[float]) -> dict[str, Any]:
         d = abs(a - b)
         max_abs = max(max_abs, d)
         max_rel = max(max_rel, d / max(abs(a), abs(b), 1e-300))
-        if d > REL_TOL * max(abs(a), abs(b)) + ABS_TOL:
+        if d > rel_tol * max(abs(a), abs(b)) + ABS_TOL:
             mismatched += 1
     return {"requests": len(engine), "max_abs_diff_s": max_abs, "max_rel_diff": max_rel,
             "mismatched": mismatched, "ok": mismatched == 0}
@@ -339,7 +343,31 @@ def _bench_policy(st: _Setup, spec: str, requests: int, naive_requests: int,
                      float(cdf["latency_s"].mean())))
     rows.append(_row("naive SimPy", label, len(sub), gap, load, nsecs, naive_rps, 1.0,
                      sum(naive_ft[i] - r.arrival_s for i, r in enumerate(sub)) / len(sub)))
+    _tcp_rows(st, label, policy, workload, gap, load, naive_rps, rows, checks)
     return label, gap
+
+
+def _tcp_rows(st: _Setup, label: str, policy: Policy, workload: Workload, gap: float,
+              load: float, naive_rps: float, rows: list[dict[str, Any]],
+              checks: dict[str, Any]) -> None:
+    """The same policy and requests over the TCP transport (default settings: a new
+    connection per request, Cubic, deep buffer), in the closed form and the events engine;
+    the two must agree per request (relative 1e-9)."""
+    tcp = TcpConfig()
+    csecs, (cdf, _src) = _timed(lambda: simulate_static(
+        label, policy, workload, st.trace, st.costs, tcp=tcp, **st.kw), st.repeats)
+    reqs = workload.requests()
+    esecs, res = _timed(lambda: simulate(label, policy, reqs, st.trace, st.costs, tcp=tcp,
+                                         **st.kw), st.repeats)
+    n = len(reqs)
+    closed = list(cdf["first_token_s"].to_numpy())
+    checks[label + " (tcp: closed form vs events)"] = compare(
+        engine_first_token_times(res.rows, n), closed, rel_tol=1e-9)
+    lat = [r[LATENCY] for r in res.rows]
+    rows.append(_row("closed-form engine, tcp", label, n, gap, load, csecs, n / csecs,
+                     n / csecs / naive_rps, float(cdf["latency_s"].mean())))
+    rows.append(_row("events engine, tcp", label, n, gap, load, esecs, n / esecs,
+                     n / esecs / naive_rps, sum(lat) / len(lat)))
 
 
 def _end_to_end(trace_path: Path, requests: int, gap: float, seed: int) -> dict[str, Any]:
@@ -358,7 +386,15 @@ def _targets(rows: list[dict[str, Any]], checks: dict[str, Any]) -> dict[str, bo
     """Which throughput, speed-up and agreement targets the rows and checks meet."""
     event_rows = [r for r in rows if r["model"] == "events engine"]
     static_rows = [r for r in rows if r["model"] == "closed-form engine"]
+    tcp_static = [r for r in rows if r["model"] == "closed-form engine, tcp"]
+    tcp_events = [r for r in rows if r["model"] == "events engine, tcp"]
     return {
+        "static_fluid_req_per_s_ge_5M": all(r["req_per_s"] >= TARGET_FLUID_REQ_PER_S
+                                            for r in static_rows),
+        "static_tcp_req_per_s_ge_1M": all(r["req_per_s"] >= TARGET_TCP_REQ_PER_S
+                                          for r in tcp_static),
+        "events_tcp_req_per_s_ge_100k": all(r["req_per_s"] >= TARGET_REQ_PER_S
+                                            for r in tcp_events),
         "static_policies_req_per_s_ge_100k": all(r["req_per_s"] >= TARGET_REQ_PER_S
                                                  for r in static_rows),
         "static_policies_ge_10x_naive": all(r["ratio_vs_naive"] >= TARGET_SPEEDUP
@@ -411,12 +447,12 @@ def print_report(rep: dict[str, Any]) -> None:
           f"{c['trace_duration_s']:.0f} s, {c['trace_end']}); edge {c['edge']}, cloud "
           f"{c['cloud']}; RTT {c['rtt_ms']:.0f} ms; Poisson seed {c['seed']}; "
           f"best of {c['repeats']} (engine and naive)")
-    head = (f"{'model':<18} {'policy':<22} {'requests':>9} {'interval':>8} {'load':>5} "
+    head = (f"{'model':<24} {'policy':<16} {'requests':>9} {'interval':>8} {'load':>5} "
             f"{'seconds':>9} {'requests/s':>11} {'vs naive':>9} {'mean lat':>9}")
     print(head)
     print("-" * len(head))
     for r in rep["rows"]:
-        print(f"{r['model']:<18} {r['policy']:<22} {r['requests']:>9,} "
+        print(f"{r['model']:<24} {r['policy']:<16} {r['requests']:>9,} "
               f"{r['interval_s']:>7.0f}s {_fmt(r['link_load'], '.2f'):>5} "
               f"{r['seconds']:>9.3f} {r['req_per_s']:>11,.0f} "
               f"{_fmt(r['ratio_vs_naive'], '.1f') + ('x' if r['ratio_vs_naive'] else ''):>9} "
@@ -429,7 +465,7 @@ def print_report(rep: dict[str, Any]) -> None:
             extra = (f"; events engine on these requests "
                      f"{ck['engine_req_per_s_same_requests']:,.0f} req/s "
                      f"({ck['ratio_same_requests']:.1f}x naive)")
-        print(f"  {label:<24} {ck['requests']:,} requests: max |diff| "
+        print(f"  {label:<38} {ck['requests']:,} requests: max |diff| "
               f"{ck['max_abs_diff_s']:.3g} s, max rel {ck['max_rel_diff']:.3g}, "
               f"mismatched {ck['mismatched']} -> {'agree' if ck['ok'] else 'DISAGREE'}{extra}")
     t = rep["targets"]
@@ -440,6 +476,11 @@ def print_report(rep: dict[str, Any]) -> None:
           f"events engine >= {TARGET_REQ_PER_S:,.0f} req/s: "
           f"{yes[t['events_engine_req_per_s_ge_100k']]}; naive agrees with both engines: "
           f"{'yes' if t['naive_agrees_with_engine'] else 'NO'}")
+    print(f"transport targets (issue 17): closed form, fluid >= {TARGET_FLUID_REQ_PER_S:,.0f} "
+          f"req/s: {yes[t['static_fluid_req_per_s_ge_5M']]}; closed form, tcp >= "
+          f"{TARGET_TCP_REQ_PER_S:,.0f} req/s: {yes[t['static_tcp_req_per_s_ge_1M']]}; events "
+          f"engine, tcp >= {TARGET_REQ_PER_S:,.0f} req/s: "
+          f"{yes[t['events_tcp_req_per_s_ge_100k']]}")
 
 
 @command
