@@ -302,9 +302,9 @@ class TcpFlow:
             if busy and self.cwnd >= self.ssthresh and left > self.cwnd and self._deep(rtt):
                 w, jump = self._busy_span(b, left, rtt)
             wire = cfg.wire_bytes(w)
-            e, resume = self._serve(b, wire, rtt, st)
+            e, resume, resend = self._serve(b, wire, rtt, st)
             st.rounds += 1
-            left -= w
+            left += resend - w
             if left <= 0 or not math.isfinite(e):  # done, or a clipped trace ended first
                 return e
             if resume is not None:
@@ -353,11 +353,14 @@ class TcpFlow:
         return min(span, left), True
 
     def _serve(self, b: float, wire: float, rtt: float, st: TransferStats
-               ) -> tuple[float, float | None]:
-        """Serve ``wire`` bytes from ``b``: (when the last byte leaves, and None, or the
-        time data may flow again after a timeout that reset the window). Every outage
-        inside (capacity below one packet per minimum RTO) that outlasts the RTO fires the
-        timer, as often as the doubled RTO allows before the next ACK."""
+               ) -> tuple[float, float | None, float]:
+        """Serve ``wire`` bytes from ``b``: (when the last byte leaves, None or the time
+        data may flow again after a timeout that reset the window, payload bytes lost that
+        must be sent again). Every outage inside (capacity below one packet per minimum
+        RTO) that outlasts the RTO fires the timer, as often as the doubled RTO allows
+        before the next ACK. The buffer holds at most ``buffer_packets`` of the window in
+        flight through the outage; the rest is dropped at its tail, so the timeout is real
+        (no stack undoes it) and those bytes are sent again after the held ones drain."""
         cfg = self.cfg
         pkt = cfg.packet_wire_bytes
         threshold = pkt / cfg.min_rto_s / self.efficiency
@@ -369,13 +372,13 @@ class TcpFlow:
             g = t if trace.capacity_at(t) < threshold else trace.next_drop_below_s(
                 t, threshold, e)
             if not g < e:
-                return e, None
+                return e, None, 0.0
             done = min(wire, self._level(g) - level0)
             k = math.floor(done / pkt)  # packets out before the outage
             prev = self._time_at(b, k * pkt) if k else b
             nxt = self._time_at(b, min(wire, (k + 1) * pkt))
             if not math.isfinite(nxt):  # a clipped trace ends inside: never delivered
-                return math.inf, None
+                return math.inf, None, 0.0
             armed = prev + rtt if k else b  # the timer restarts with each ACK
             fire = armed + self.rto_s
             t = nxt if nxt > g else trace.next_change_s(g)
@@ -390,22 +393,30 @@ class TcpFlow:
             self.rto_s = rto
             again = n * pkt
             st.extra_wire_bytes += again
-            if cfg.stack == "linux":
+            # in flight when the outage began: the rest of the round, at most a window;
+            # the buffer holds what it can of it, the rest is dropped
+            flight = min(wire - done, cfg.wire_bytes(self.cwnd))
+            held = min(flight, cfg.buffer_packets * pkt)
+            lost = flight - held
+            if cfg.stack == "linux" and lost <= 0:
                 # F-RTO: spurious; the segments sent again ride behind the held data
                 wire += again
                 e = self._time_at(b, wire)
                 continue
-            # ns-3 (RFC 5681, no F-RTO): window of one segment, ssthresh half the flight;
-            # the held data drains when the capacity returns and its ACKs come back before
-            # the go-back-N retransmissions get far (fitted on the packet-level grid:
-            # sending it all again overshoots), then slow start begins again
-            flight = wire - done
+            # a real loss, or ns-3 (RFC 5681, no F-RTO): window of one segment, ssthresh
+            # half the flight; the held data drains when the capacity returns and its ACKs
+            # come back before the go-back-N retransmissions get far (fitted on the
+            # packet-level grid: sending it all again overshoots); what was dropped and
+            # the rest of the round are sent again; then slow start begins again
             self.ssthresh = max(2.0 * cfg.mss_bytes, flight / 2)
             self.cwnd = float(cfg.mss_bytes)
             self.epoch_s, self.w_max = None, 0.0
-            end = self._time_at(b, wire + again)
-            return end, end
-        return e, None
+            served = done + held
+            end = self._time_at(b, served + again)
+            unsent = (wire - served) * cfg.mss_bytes / pkt
+            st.extra_wire_bytes += lost
+            return end, end, unsent
+        return e, None, 0.0
 
     def _grow(self, w: float, b: float, e: float, rtt: float, queue_s: float,
               st: TransferStats) -> tuple[float, float]:
