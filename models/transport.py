@@ -71,6 +71,8 @@ _RENO_BETA = 0.5
 _SYN_WIRE_BYTES = 74  # a SYN with options, on the wire
 _HYSTART_MIN_S, _HYSTART_MAX_S = 0.004, 0.016
 _HYSTART_LOW_WINDOW = 16  # segments: HyStart acts only above this window
+#: bins (s) over which a fine staircase trace is averaged for the rounds' decisions
+SCAN_BIN_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,10 @@ class TcpFlow:
     def __init__(self, trace: Any, config: TcpConfig | None = None, *, rtt_s: Any,
                  efficiency: float = 1.0):
         self.trace = trace
+        # what the per-round decisions (outages, capacity rises) read: a fine staircase
+        # (mahimahi's 1-ms packet opportunities) averaged over bins, so that the gaps between
+        # opportunities are not taken for outages; transfer times use the exact trace
+        self.scan = trace.smoothed(SCAN_BIN_S) if hasattr(trace, "smoothed") else trace
         self.cfg = config or TcpConfig()
         self._rtt = rtt_s
         self.efficiency = efficiency
@@ -333,7 +339,7 @@ class TcpFlow:
         covers the BDP. Only then may a busy span go in one step; with a shallower buffer
         the rounds are stepped, each loss and the idle rounds after it included."""
         beta = _CUBIC_BETA if self.cfg.cc == "cubic" else _RENO_BETA
-        bdp = self.trace.max_capacity_bytes_per_s * self.efficiency * rtt
+        bdp = self.scan.max_capacity_bytes_per_s * self.efficiency * rtt
         return self.cfg.buffer_packets * self.cfg.packet_wire_bytes * beta >= (1 - beta) * bdp
 
     def _busy_span(self, b: float, left: float, rtt: float) -> tuple[float, bool]:
@@ -343,7 +349,7 @@ class TcpFlow:
         whole = cfg.wire_bytes(left)
         end = self._time_at(b, whole)
         sustained = cfg.wire_bytes(self.cwnd) / rtt / self.efficiency if rtt > 0 else math.inf
-        rise = self.trace.next_rise_above_s(b, sustained, end)
+        rise = self.scan.next_rise_above_s(b, sustained, end)
         if not rise < end:
             return left, True
         span = (self._level(rise) - self._level(b)) * cfg.mss_bytes / cfg.packet_wire_bytes
@@ -364,7 +370,7 @@ class TcpFlow:
         cfg = self.cfg
         pkt = cfg.packet_wire_bytes
         threshold = pkt / cfg.min_rto_s / self.efficiency
-        trace = self.trace
+        trace = self.scan
         level0 = self._level(b)
         e = self._time_at(b, wire)
         t = b

@@ -166,6 +166,27 @@ class Trace:
         j = np.clip(np.searchsorted(t, local, side="right") - 1, 0, t.size - 1)
         return Trace(grid, cap, r[j], duration, end=self.end, name=name)
 
+    def smoothed(self, bin_s: float) -> Trace:
+        """The trace averaged over bins of ``bin_s`` (the same cumulative capacity at every
+        bin edge), or itself when its segments last ``bin_s`` or longer on the median:
+        what a transport's decisions read where a trace is a fine staircase (mahimahi's
+        1-ms packet opportunities), so that the gap between two opportunities is not taken
+        for an outage. Cached per ``bin_s``."""
+        cache = self.__dict__.setdefault("_smoothed", {})
+        if bin_s not in cache:
+            seg = np.diff(np.append(self.times_s, self.duration_s))
+            if not len(seg) or np.median(seg) >= bin_s or self.duration_s <= bin_s:
+                cache[bin_s] = self
+            else:
+                edges = np.arange(0.0, self.duration_s, bin_s)
+                ends = np.minimum(edges + bin_s, self.duration_s)
+                cum = self.cumulative_bytes_array(np.append(edges, self.duration_s))
+                rates = np.diff(cum) / (ends - edges)
+                cache[bin_s] = Trace.from_arrays(
+                    edges, rates, last_duration_s=float(ends[-1] - edges[-1]), end=self.end,
+                    name=f"{self.name} ({bin_s:g} s bins)")
+        return cache[bin_s]
+
     def rotated(self, offset_s: float) -> Trace:
         """A looping trace that starts ``offset_s`` into this one: capacity at ``t`` is this
         trace's at ``t + offset_s`` (another device's position on the same trace). A clipped
@@ -227,11 +248,10 @@ class Trace:
         capacity falls below ``threshold`` bytes/s (``inf`` if none does): until then the
         link keeps carrying at least ``threshold``, and :meth:`capacity_at` of the returned
         boundary is below it. Scans segments forward (at most one period when the horizon
-        is infinite)."""
+        is infinite), skipping blocks of segments whose least capacity is not below."""
         if self.end == "loop" and self._min_cap >= threshold:
             return math.inf
-        return self._next_boundary(t_s, horizon_s, lambda c: c < threshold,
-                                   clip_end=threshold > 0)
+        return self._next_boundary(t_s, horizon_s, threshold, below=True)
 
     def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         """The first segment boundary after ``t_s`` and before ``horizon_s`` where the
@@ -239,29 +259,60 @@ class Trace:
         :meth:`next_drop_below_s`."""
         if self._max_cap <= threshold:
             return math.inf
-        return self._next_boundary(t_s, horizon_s, lambda c: c > threshold, clip_end=False)
+        return self._next_boundary(t_s, horizon_s, threshold, below=False)
 
-    def _next_boundary(self, t_s: float, horizon_s: float, hit, clip_end: bool) -> float:
-        """The first segment start after ``t_s`` and before ``horizon_s`` whose capacity
-        satisfies ``hit`` (a clipped trace's end counts when ``clip_end``), else ``inf``."""
+    #: segments per block of the blocks' least and largest capacities (scans skip blocks)
+    _BLOCK = 64
+
+    def _blocks(self) -> tuple[list[float], list[float]]:
+        """Least and largest capacity of each block of :attr:`_BLOCK` segments (cached)."""
+        if getattr(self, "_block_lo", None) is None:
+            caps = self.capacity_bytes_per_s
+            b = self._BLOCK
+            self._block_lo = [float(caps[i:i + b].min()) for i in range(0, len(caps), b)]
+            self._block_hi = [float(caps[i:i + b].max()) for i in range(0, len(caps), b)]
+        return self._block_lo, self._block_hi
+
+    def _next_boundary(self, t_s: float, horizon_s: float, threshold: float,
+                       below: bool) -> float:
+        """The first segment start after ``t_s`` and before ``horizon_s`` whose capacity is
+        below (``below``) or above ``threshold`` (a clipped trace's end counts as a drop
+        below a positive threshold), else ``inf``."""
         k, base, end, j = self._locate(t_s)
         t, cap, n, d = self._t, self._cap, len(self._t), self.duration_s
         if j >= n:
             return math.inf
-        for _ in range(n + 1):
+        lo, hi = self._blocks()
+        size = self._BLOCK
+        for _ in range(2 * n + 2):
             j += 1
             if j >= n:
                 if self.end == "clip":  # capacity drops to 0 at the end
-                    return end if clip_end and end < horizon_s else math.inf
+                    return end if below and threshold > 0 and end < horizon_s else math.inf
                 k, j = k + 1, 0
                 base, end = end, (k + 1) * d
+            if j % size == 0:  # a block starts: skip it whole if none of it can hit
+                blk = j // size
+                while (lo[blk] >= threshold if below else hi[blk] <= threshold):
+                    nxt = j + size
+                    if nxt >= n:
+                        j = n - 1  # its last segment: the loop wraps from there
+                        break
+                    if min(base + t[nxt], end) >= horizon_s:
+                        return math.inf
+                    j, blk = nxt, blk + 1
+                else:
+                    pass
+                if j == n - 1 and (lo[blk] >= threshold if below else hi[blk] <= threshold):
+                    continue
             start = base + t[j]
             if start > end:
                 start = end
             if start >= horizon_s:
                 return math.inf
+            hit = cap[j] < threshold if below else cap[j] > threshold
             # (a segment shorter than the float spacing at this time never holds: skip it)
-            if hit(cap[j]) and (end if j + 1 >= n else min(base + t[j + 1], end)) > start:
+            if hit and (end if j + 1 >= n else min(base + t[j + 1], end)) > start:
                 return start
         return math.inf
 

@@ -202,3 +202,41 @@ def test_the_single_transfer_command_rejects_bad_tcp_flags(capsys):
         "error: --buffer-packets must be a whole number, not 'x'")
     code, out = _transfer_time(capsys, "--transport", "tcp", "--warm-start", "1")
     assert code == 2 and "--warm-bytes" in out.err
+
+
+def _brute_next(trace, t_s, threshold, horizon_s, below):
+    """The first segment start after t_s (before horizon_s) whose capacity is below /
+    above threshold, by walking every segment start in order."""
+    d, n = trace.duration_s, len(trace.times_s)
+    k = math.floor(t_s / d)
+    for kk in range(k, k + 3):
+        for j in range(n):
+            start = min(kk * d + trace.times_s[j], (kk + 1) * d)
+            seg_end = (kk + 1) * d if j + 1 >= n else min(kk * d + trace.times_s[j + 1],
+                                                           (kk + 1) * d)
+            if start <= t_s or seg_end <= start:
+                continue
+            if start >= horizon_s:
+                return math.inf
+            c = trace.capacity_bytes_per_s[j]
+            if (c < threshold) if below else (c > threshold):
+                return start
+    return math.inf
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_block_skipping_scans_find_what_a_walk_finds(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    times = np.concatenate(([0.0], np.cumsum(rng.uniform(0.01, 0.5, n - 1))))
+    caps = rng.choice([0.0, 1e3, 5e4, 2e5, 1e6], size=n, p=[0.05, 0.05, 0.3, 0.3, 0.3])
+    caps[0] = max(caps[0], 1.0)
+    trace = Trace.from_arrays(times, caps, last_duration_s=0.3)
+    for _ in range(60):
+        t = float(rng.uniform(0, 2.5 * trace.duration_s))
+        horizon = t + float(rng.uniform(0, 1.5 * trace.duration_s))
+        x = float(rng.choice([1e3, 3e4, 1e5, 5e5]))
+        assert trace.next_drop_below_s(t, x, horizon) == _brute_next(trace, t, x, horizon,
+                                                                    True)
+        assert trace.next_rise_above_s(t, x, horizon) == _brute_next(trace, t, x, horizon,
+                                                                    False)
