@@ -389,9 +389,9 @@ def _execute(todo: list[list[dict]], workers: int) -> Iterable[list[dict]]:
     from concurrent.futures import ProcessPoolExecutor
 
     # spawned workers (a fork of a process holding cppyy is unsafe), each one loading ns-3
-    # once; recycled now and then to bound ns-3's per-run leftovers
+    # once (no max_tasks_per_child: Python 3.11's pool can hang when it replaces a worker)
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"),
-                             initializer=_init_worker, max_tasks_per_child=100) as ex:
+                             initializer=_init_worker) as ex:
         yield from ex.map(run_group, todo)
 
 
@@ -491,22 +491,34 @@ def errors(reference: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray
 
     ``predict``: a predictor (a function of the reference table returning one duration
     per row, like :func:`predict_fluid`), an array of durations, or a dict of them by
-    model name (default: :data:`PREDICTORS` that can run here). Only finished runs that
+    model name (default: fluid, and the TCP model when it imports and runs; why it did not
+    is in ``result.attrs["notes"]``). Only finished runs that
     are not stuck are compared. Returns those rows with, per model ``m``: ``m_s`` (the
     prediction), ``m_err`` (signed, ``(m - ns3) / ns3``) and ``m_abs``; plus the
     categories: ``crossing`` (:func:`crosses_outage`) and ``small_new`` (a new connection
     of <= 22 KB).
     """
     ok = reference[reference["finished"] & ~reference["stuck"]].reset_index(drop=True)
-    if predict is None:
+    notes = []
+    defaults = predict is None
+    if defaults:
         predict = {"fluid": predict_fluid}
-        if tcp_model_unavailable() is None:
+        why = tcp_model_unavailable()
+        if why is None:
             predict["tcp"] = predict_tcp_model
+        else:
+            notes.append(f"tcp model left out: {why}")
     elif not isinstance(predict, dict):
         predict = {"model": predict}
     out = ok.copy()
     for name, p in predict.items():
-        pred = np.asarray(p(ok) if callable(p) else p, dtype=float)
+        try:
+            pred = np.asarray(p(ok) if callable(p) else p, dtype=float)
+        except Exception as err:  # the model under construction may fail: keep the rest
+            if not defaults or name == "fluid":
+                raise
+            notes.append(f"{name} model left out: it failed ({type(err).__name__}: {err})")
+            continue
         if pred.shape != (len(ok),):
             raise InputError(f"{name}: {pred.shape[0] if pred.ndim else 0} predictions for "
                              f"{len(ok)} runs")
@@ -515,6 +527,7 @@ def errors(reference: pd.DataFrame, predict: Callable[[pd.DataFrame], np.ndarray
         out[f"{name}_abs"] = out[f"{name}_err"].abs()
     out["crossing"] = crosses_outage(ok)
     out["small_new"] = (ok["connection"] == "new") & (ok["size_bytes"] <= 22_000)
+    out.attrs["notes"] = notes
     return out
 
 
@@ -605,14 +618,13 @@ def main(argv: list[str] | None = None) -> int:
         keys = {_key(s) for s in specs}
         ref = ref[[(_key(r) in keys) for r in ref.to_dict("records")]].reset_index(drop=True)
     out.mkdir(parents=True, exist_ok=True)
-    why = tcp_model_unavailable()
     err = errors(ref)
     err.to_csv(out / "errors.csv", index=False, float_format="%.6g")
     table = cells(err)
     table.to_csv(out / "cells.csv", index=False, float_format="%.6g")
     summ = summary(err)
     summ.to_csv(out / "summary.csv", index=False, float_format="%.6g")
-    _print(ref, err, summ, made, time.perf_counter() - t0, out, why)
+    _print(ref, err, summ, made, time.perf_counter() - t0, out, err.attrs.get("notes", []))
     return 0
 
 
@@ -622,7 +634,7 @@ def _rows(path: Path) -> int:
     return len(read_reference(path))
 
 
-def _print(ref, err, summ, made, wall, out, why) -> None:
+def _print(ref, err, summ, made, wall, out, notes) -> None:
     pd.set_option("display.width", 200)
     pct = lambda x: f"{x * 100:.1f}%"  # noqa: E731
     stuck = int(ref["stuck"].sum())
@@ -638,8 +650,8 @@ def _print(ref, err, summ, made, wall, out, why) -> None:
         if c.endswith(("_med", "_p90")):
             sizes[c] = sizes[c].map(pct)
     print(sizes.to_string(index=False))
-    if why:
-        print(f"tcp model left out: {why}")
+    for note in notes:
+        print(note)
     print(f"per-cell errors: {out / 'cells.csv'}", file=sys.stderr)
 
 
