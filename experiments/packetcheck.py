@@ -441,13 +441,19 @@ def tcp_model_unavailable() -> str | None:
 
 def predict_tcp_model(reference: pd.DataFrame) -> np.ndarray:
     """The TCP model's durations (models.transport, the API in docs/packetcheck.md):
-    one :class:`TcpFlow` per run; a persistent one first carries the same warm-up."""
+    one :class:`TcpFlow` per run, with ``stack="ns3"`` where :class:`TcpConfig` has that
+    setting; a persistent one first carries the same warm-up."""
+    import dataclasses
+
     from models.transport import TcpConfig, TcpFlow
 
+    # the model's ns-3 flavour where it has one (TcpConfig.stack: "linux" | "ns3")
+    extra = {"stack": "ns3"} if "stack" in {f.name for f in dataclasses.fields(TcpConfig)} \
+        else {}
     out = []
     for r in reference.itertuples():
         cfg = TcpConfig(connection=r.connection, cc=r.cc, buffer_packets=int(r.buffer_packets),
-                        mss_bytes=MSS_BYTES, initial_window_packets=10, min_rto_s=0.2)
+                        mss_bytes=MSS_BYTES, initial_window_packets=10, min_rto_s=0.2, **extra)
         flow = TcpFlow(load_trace(r.trace), cfg, rtt_s=r.rtt_ms / 1e3)
         if r.connection == "persistent" and r.warmup_bytes > 0:
             flow.send(float(r.warmup_start_s), int(r.warmup_bytes))
