@@ -547,7 +547,7 @@ def _category(err: pd.DataFrame, name: str) -> pd.Series:
             "rest": ~err["crossing"] & ~err["small_new"]}[name]
 
 
-def summary(err: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+def summary(err: pd.DataFrame) -> pd.DataFrame:
     """Median / p90 of |error| and the median signed error per category and model, with
     the targets (met / NOT met) where there is one."""
     rows = []
