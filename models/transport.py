@@ -37,9 +37,13 @@ window) at a time, never packet by packet:
   sends one segment again. What follows depends on the ``stack``: ``linux`` (F-RTO finds
   the timeout spurious and restores the window: the held data drains and the transfer goes
   on) or ``ns3`` (RFC 5681 without F-RTO: the window falls to one segment and ssthresh to
-  half the flight; the held data drains, then slow start begins again).
+  0.7 (Cubic) or 0.5 (NewReno) of the flight, two segments after a second timeout in the
+  same outage; the held data drains, then the window grows again from one segment).
+  A window the buffer cannot hold through the outage loses its tail: the timeout is then
+  real under either stack and the dropped bytes are sent again.
 - **Stacks.** ``linux`` also restarts an idle connection's window (above); ``ns3`` (ns-3.44,
-  the packet-level reference of ``python -m experiments.packetcheck``) does not.
+  the packet-level reference of ``python -m experiments.packetcheck``) does not, and its
+  NewReno grows 1.5x per round in slow start (one segment per delayed ACK).
 
 Everything here is per round: O(rounds) work per transfer (about 10 for a 5 MB payload from
 an initial window of 10), using only the trace's cumulative curve (``cumulative_bytes``,
@@ -129,6 +133,15 @@ class TcpConfig:
         return payload_bytes + math.ceil(payload_bytes / self.mss_bytes) * self.header_bytes
 
 
+def slow_start_growth(config: TcpConfig) -> float:
+    """Slow start's window factor per round: ns-3's NewReno adds one segment per ACK, so
+    with delayed ACKs (one per two segments) it grows 1.5x per round; Linux (byte counting)
+    and ns-3's Cubic double the window."""
+    if config.stack == "ns3" and config.cc == "newreno":
+        return 1.0 + (config.slow_start_growth - 1.0) / 2
+    return config.slow_start_growth
+
+
 class ConstantRate:
     """A link of constant capacity (bytes/s) with the trace methods the model reads: a
     predictor's stand-in for the real trace, which it must not see."""
@@ -212,6 +225,10 @@ class TcpFlow:
     def _time_at(self, t_s: float, wire_bytes: float) -> float:
         """When ``wire_bytes`` more leave the bottleneck, serving from ``t_s``."""
         return self.trace.finish_time(t_s, wire_bytes / self.efficiency)
+
+    @property
+    def _ss_growth(self) -> float:
+        return slow_start_growth(self.cfg)
 
     def _sample(self, rtt_s: float) -> None:
         """RFC 6298's estimator with one RTT sample."""
@@ -413,8 +430,13 @@ class TcpFlow:
             # half the flight; the held data drains when the capacity returns and its ACKs
             # come back before the go-back-N retransmissions get far (fitted on the
             # packet-level grid: sending it all again overshoots); what was dropped and
-            # the rest of the round are sent again; then slow start begins again
-            self.ssthresh = max(2.0 * cfg.mss_bytes, flight / 2)
+            # the rest of the round are sent again; then the window grows from one segment
+            # (ns-3 sets ssthresh again at each further timeout, from a flight of one
+            # segment: two segments after a second one; Linux keeps the first value)
+            beta = _CUBIC_BETA if cfg.cc == "cubic" else _RENO_BETA
+            self.ssthresh = max(2.0 * cfg.mss_bytes, beta * flight)
+            if cfg.stack == "ns3" and n >= 2:
+                self.ssthresh = 2.0 * cfg.mss_bytes
             self.cwnd = float(cfg.mss_bytes)
             self.epoch_s, self.w_max = None, 0.0
             served = done + held
@@ -442,7 +464,7 @@ class TcpFlow:
         bdp_wire = rate * rtt
         buffer_wire = cfg.buffer_packets * cfg.packet_wire_bytes
         if self.cwnd < self.ssthresh:  # slow start
-            grown = self.cwnd * cfg.slow_start_growth
+            grown = self.cwnd * self._ss_growth
             over = cfg.wire_bytes(grown) - bdp_wire - buffer_wire
             if math.isfinite(over) and over > 0 and w >= self.cwnd:
                 st.losses += 1
@@ -508,5 +530,5 @@ def constant_rate_s(config: TcpConfig, size_bytes: float, rate_bytes_per_s: floa
             return t + cfg.wire_bytes(left) / rate_bytes_per_s
         t += first
         left -= w
-        cwnd *= cfg.slow_start_growth
+        cwnd *= slow_start_growth(cfg)
     return t
