@@ -549,22 +549,27 @@ def _category(err: pd.DataFrame, name: str) -> pd.Series:
 
 def summary(err: pd.DataFrame) -> pd.DataFrame:
     """Median / p90 of |error| and the median signed error per category and model, with
-    the targets (met / NOT met) where there is one."""
+    the targets (met / NOT met) where there is one: over every run (``buffer`` "all"),
+    then over each buffer kind (deep, bdp) apart."""
     rows = []
-    for m in models_in(err):
-        for cat in CATEGORIES:
-            sub = err.loc[_category(err, cat), f"{m}_err"].dropna()
-            a = sub.abs()
-            med, p90 = (float(a.median()), float(a.quantile(0.9))) if len(a) else (math.nan,) * 2
-            target = TARGETS.get(cat)
-            met = "" if target is None or not len(a) else (
-                "met" if med <= target[0] and p90 <= target[1] else "NOT met")
-            rows.append({"model": m, "category": cat, "runs": len(a),
-                         "median_abs": med, "p90_abs": p90,
-                         "median_signed": float(sub.median()) if len(sub) else math.nan,
-                         "target": "" if target is None else
-                         f"median <= {target[0]:.0%}, p90 <= {target[1]:.0%}",
-                         "result": met})
+    groups = [("all", err)] + [(b, err[err["buffer"] == b])
+                               for b in ("deep", "bdp") if (err["buffer"] == b).any()]
+    for buffer, part in groups:
+        for m in models_in(part):
+            for cat in CATEGORIES:
+                sub = part.loc[_category(part, cat), f"{m}_err"].dropna()
+                a = sub.abs()
+                med, p90 = ((float(a.median()), float(a.quantile(0.9))) if len(a)
+                            else (math.nan,) * 2)
+                target = TARGETS.get(cat)
+                met = "" if target is None or not len(a) else (
+                    "met" if med <= target[0] and p90 <= target[1] else "NOT met")
+                rows.append({"buffer": buffer, "model": m, "category": cat, "runs": len(a),
+                             "median_abs": med, "p90_abs": p90,
+                             "median_signed": float(sub.median()) if len(sub) else math.nan,
+                             "target": "" if target is None else
+                             f"median <= {target[0]:.0%}, p90 <= {target[1]:.0%}",
+                             "result": met})
     return pd.DataFrame(rows)
 
 
