@@ -46,14 +46,20 @@ def build_trace(s: Scenario, path: str | Path | None = None) -> Trace:
     return trace
 
 
+#: file kinds a trace folder may hold beside its traces
+NOT_TRACES = (".md", ".txt", ".png", ".pdf", ".py", ".pyc", ".toml")
+
+
 def trace_files(folder: str | Path) -> list[Path]:
-    """Regular, non-hidden files of a trace folder, sorted by name (recursively)."""
+    """Regular, non-hidden files of a trace folder, sorted by name (recursively), but
+    documents, figures and code (:data:`NOT_TRACES`; JSON stays: Sabre's traces are JSON)."""
     root = resolve_path(str(folder))
     if not root.is_dir():
         raise InputError("trace folder not found", str(root))
     files = sorted(p for p in root.rglob("*") if p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts)
-                   and p.suffix.lower() not in (".md", ".txt", ".png", ".pdf"))
+                   and not any(part.startswith(".") or part == "__pycache__"
+                               for part in p.relative_to(root).parts)
+                   and p.suffix.lower() not in NOT_TRACES)
     if not files:
         raise InputError("trace folder has no trace files", str(root))
     return files
