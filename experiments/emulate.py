@@ -519,7 +519,8 @@ def transfers_for(trace_path: str, policy: str, args) -> list[tuple[int, float, 
 
 RAW_COLUMNS = ["trace", "policy", "id", "start_s", "end_s", "size_bytes", "one_way_s"]
 SETTINGS = ("policy", "requests", "interval", "max_seconds", "rtt", "tc_step", "per_request",
-            "seed", "buffer_packets", "cc", "transfers", "grid", "connection", "trickle")
+            "seed", "buffer_packets", "cc", "transfers", "grid", "connection", "trickle",
+            "sizes", "zero_below")
 
 
 class Progress:
@@ -776,6 +777,37 @@ def emulate_transfers(args) -> pd.DataFrame:
     return df
 
 
+def remodel(src: Path, args) -> pd.DataFrame:
+    """The rows of a ``--transfers``/``--grid`` run in ``src`` with the TCP model's column
+    computed again by today's ``models.transport`` (its windows rebuilt from the run's
+    settings; ``--zero-below``, ``--sizes`` and ``--tc-step`` as given to that run)."""
+    raw = pd.read_csv(check_input_file(src / "raw.csv", "emulation transfers"))
+    settings = json.loads(check_input_file(src / "run.json", "emulation run").read_text()
+                          ).get("settings", {})
+    if not (settings.get("grid") or settings.get("transfers")) or "set" not in raw:
+        raise InputError("not a --transfers or --grid run", f"--from {src}")
+    thr = mbps_to_bytes_per_s(args.zero_below) if args.zero_below else 0.0
+    sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else GRID_SIZES
+    out = []
+    for (path, connection), d in raw.groupby(["trace", "connection"], sort=False):
+        trace = zero_below(traces_of([path], args.tc_step)[path], thr)
+        chosen = (grid_transfers(trace, sizes) if settings.get("grid")
+                  else read_transfers(settings["transfers"]))
+        replayed, placed = windowed(trace, chosen)
+        d = d.sort_values("id").copy()
+        if d["id"].max() >= len(placed) or any(
+                abs(placed[i]["trace_start_s"] - t) > 1e-6 or placed[i]["size_bytes"] != n
+                for i, t, n in zip(d["id"], d["trace_start_s"], d["size_bytes"], strict=True)):
+            raise InputError("the transfers differ from the run's: give --zero-below and "
+                             "--sizes as that run had them", f"--from {src}")
+        model = tcp_model(replayed, d.to_dict("records"), connection, settings.get("cc"),
+                          settings.get("buffer_packets", 1000), settings.get("rtt", 0.0) / 1e3)
+        d["tcp_model_s"] = model
+        d["rel_error_tcp_model"] = d["measured_s"] / d["tcp_model_s"] - 1
+        out.append(d)
+    return pd.concat(out)
+
+
 def transfer_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Median and 90th percentile of |relative error|, calm vs outage crossings, per trace
     and connection: fluid at efficiency 1, fluid with headers, the TCP model."""
@@ -948,8 +980,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cleanup", action="store_true", help="remove leftovers and exit")
     add_common(ap, "quiet", help="no progress lines on stderr")
     ap.add_argument("--from", dest="from_dir", help="re-analyse DIR/transfers.csv of an "
-                    "earlier run (no emulation, no root)")
+                    "earlier run (no emulation, no root); for a --transfers/--grid run "
+                    "(DIR/raw.csv), the TCP model's column again (--out: the new raw.csv)")
     args = ap.parse_args(argv)
+    if args.from_dir and (Path(args.from_dir) / "raw.csv").exists() and not (
+            Path(args.from_dir) / "transfers.csv").exists():
+        df = remodel(Path(args.from_dir), args)
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            df.to_csv(Path(args.out) / "raw.csv", index=False, float_format="%.9g")
+        return report_transfers(df, args)
     if args.from_dir:
         src = Path(args.from_dir)
         try:

@@ -337,3 +337,39 @@ def test_tcp_model_column_one_flow_or_one_per_transfer():
     assert new[1] == pytest.approx(fresh)
     assert all(math.isfinite(x) and x > 0 for x in persistent + new)
     assert all(math.isnan(x) for x in emulate.tcp_model(trace, rows, "new", "bbr", 1000, 0.05))
+
+
+def test_from_a_grid_run_computes_the_tcp_model_again(tmp_path):
+    """``--from DIR`` on a --grid run rebuilds its windows and fills the model's column
+    anew; other --sizes than the run's are refused."""
+    import json
+    from argparse import Namespace
+
+    import pandas as pd
+
+    from models.errors import InputError
+
+    pytest.importorskip("models.transport")
+    trace_csv = tmp_path / "gap.csv"
+    trace_csv.write_text("time_s,bandwidth_mbps\n" + "".join(
+        f"{t},{0.0 if t in (10, 30) else 4.0}\n" for t in range(60)))
+    path = str(trace_csv)
+    trace = emulate.traces_of([path], 0.1)[path]
+    chosen = emulate.grid_transfers(trace, sizes=(22_000,))
+    replayed, placed = emulate.windowed(trace, chosen)
+    got = [{"id": i, "start_s": c["start_s"], "end_s": c["start_s"] + 0.5,
+            "size_bytes": c["size_bytes"], "one_way_s": 0.025, "sched_s": c["start_s"]}
+           for i, c in enumerate(placed)]
+    args = Namespace(cc="cubic", buffer_packets=1000, rtt=50.0)
+    rows = emulate.transfer_rows(replayed, placed, got, path=path, label="grid",
+                                 connection="persistent", args=args)
+    expected = [r["tcp_model_s"] for r in rows]
+    out = tmp_path / "run"
+    out.mkdir()
+    pd.DataFrame([{**r, "tcp_model_s": 0.0} for r in rows]).to_csv(out / "raw.csv", index=False)
+    (out / "run.json").write_text(json.dumps({"settings": {
+        "grid": True, "cc": "cubic", "buffer_packets": 1000, "rtt": 50.0}}))
+    again = emulate.remodel(out, Namespace(zero_below=0.0, sizes="22000", tc_step=0.1))
+    assert again["tcp_model_s"].tolist() == pytest.approx(expected)
+    with pytest.raises(InputError):
+        emulate.remodel(out, Namespace(zero_below=0.0, sizes="1000000", tc_step=0.1))
