@@ -961,8 +961,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="congestion control of the sender's sockets (TCP_CONGESTION; "
                     "default: the namespace's, which it inherits from the host)")
     add_common(ap, "seed", help=None)
-    add_common(ap, "out", help="folder for transfers.csv, summary.csv, info.json; a rerun "
-               "with the same settings resumes there")
+    add_common(ap, "out", help="folder for transfers.csv, summary.csv, info.json (with "
+               "--transfers/--grid: raw.csv, one row per transfer, summary.csv, run.json); a "
+               "rerun with the same settings resumes there")
     chosen = (  # chosen transfers instead of a scenario's
         ("--transfers", {"metavar": "FILE.csv", "help": "replay these transfers (columns "
                          "start_s,size_bytes, times on the trace), each in its own window"}),
