@@ -594,6 +594,39 @@ def by_size(err: pd.DataFrame) -> pd.DataFrame:
     return err.groupby(["size_bytes", "connection", "start_kind"]).agg(**agg).reset_index()
 
 
+def markdown_tables(err: pd.DataFrame) -> str:
+    """The tables of docs/packetcheck.md, as Markdown: the summary (per buffer kind), then
+    median / p90 / median signed error per model, grouped by size, connection and start
+    kind; by trace and buffer; by connection and congestion control; by RTT and buffer."""
+    pct = lambda x: f"{x * 100:.1f}%"  # noqa: E731
+    models = models_in(err)
+    out = ["Summary (`summary.csv`):", "",
+           "| buffer | model | category | runs | median abs | p90 abs | median signed | "
+           "target | result |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in summary(err).itertuples():
+        out.append(f"| {r.buffer} | {r.model} | {r.category} | {r.runs} | "
+                   f"{pct(r.median_abs)} | {pct(r.p90_abs)} | {pct(r.median_signed)} | "
+                   f"{r.target} | {r.result} |")
+    groups = [("size, connection and start kind", ["size_bytes", "connection", "start_kind"]),
+              ("trace and buffer", ["trace", "buffer"]),
+              ("connection and congestion control", ["connection", "cc"]),
+              ("RTT and buffer", ["rtt_ms", "buffer"])]
+    for title, keys in groups:
+        cols = [f"{m} {k}" for m in models for k in ("med", "p90", "signed")]
+        out += ["", f"Per {title}:", "", "| " + " | ".join([*keys, "runs", *cols]) + " |",
+                "|" + "---|" * (len(keys) + 1 + len(cols))]
+        for key, g in err.groupby(keys, sort=True):
+            key = key if isinstance(key, tuple) else (key,)
+            cells = [Path(str(k)).name if keys[i] == "trace" else str(k)
+                     for i, k in enumerate(key)]
+            for m in models:
+                a = g[f"{m}_abs"]
+                cells += [pct(a.median()), pct(a.quantile(0.9)), pct(g[f"{m}_err"].median())]
+            out.append("| " + " | ".join([*cells[:len(keys)], str(len(g)),
+                                           *cells[len(keys):]]) + " |")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------------ CLI
 @command
 def main(argv: list[str] | None = None) -> int:
@@ -608,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
                     "run nothing")
     ap.add_argument("--workers", type=int, default=2, help="ns-3 processes (default 2)")
     add_common(ap, "quiet", help="no progress bar")
+    ap.add_argument("--tables", action="store_true",
+                    help="print the Markdown tables of docs/packetcheck.md instead")
     args = ap.parse_args(argv)
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, not {args.workers}")
@@ -635,6 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     table.to_csv(out / "cells.csv", index=False, float_format="%.6g")
     summ = summary(err)
     summ.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    if args.tables:
+        print(markdown_tables(err))
+        return 0
     _print(ref, err, summ, made, time.perf_counter() - t0, out, err.attrs.get("notes", []))
     return 0
 

@@ -330,3 +330,10 @@ def test_the_tcp_model_meets_the_targets_behind_a_deep_buffer(committed_errors):
     # new connections of 22 KB or less: the handshake and slow start, to within 1%
     assert summ.loc[("all", "tcp", "new <= 22 KB"), "median_abs"] < 0.01
     assert summ.loc[("all", "fluid", "new <= 22 KB"), "median_abs"] > 0.5
+
+
+def test_the_docs_tables_are_what_the_code_prints(committed_errors):
+    doc = (pc.REPO_ROOT / "docs" / "packetcheck.md").read_text()
+    assert pc.markdown_tables(committed_errors) in doc, (
+        "docs/packetcheck.md's tables are stale: python -m experiments.packetcheck "
+        "--reference experiments/packetcheck/reference.csv --tables")
