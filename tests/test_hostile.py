@@ -38,6 +38,12 @@ SIM_RUN_CASES = [
     (["--bandwidth", "1,1"], "repeats"),
     (["--seed", "1,2"], "--seed takes one value"),
     (["--trace", "no-such-trace"], "no-such-trace"),
+    (["--transport", "tcp", "--mss-bytes", "0"], "--mss-bytes = 0 is outside"),
+    (["--transport", "tcp", "--buffer-packets", "0"], "--buffer-packets = 0 is outside"),
+    (["--transport", "tcp", "--min-rto-ms", "0"], "--min-rto-ms = 0.0 is outside"),
+    (["--transport", "tcp", "--handshake-rtts", "1.5"], "--handshake-rtts expects a whole"),
+    (["--transport", "tcp", "--latency", "before"], "--latency before is the fluid link's"),
+    (["--transport", "quic"], "--transport"),
 ]
 
 
@@ -87,7 +93,8 @@ def test_reused_out_folder_holds_one_run(tmp_path, capsys):
 
 NUMERIC_FLAGS = ["--requests", "--users", "--seed", "--question-tokens", "--answer-tokens",
                  "--max-batch", "--kv-group-size", "--deadline", "--rtt", "--bandwidth",
-                 "--link-efficiency", "--scout-retention", "--cell-mbps"]
+                 "--link-efficiency", "--scout-retention", "--cell-mbps", "--handshake-rtts",
+                 "--initial-window-packets", "--mss-bytes", "--buffer-packets", "--min-rto-ms"]
 JUNK = st.one_of(
     st.sampled_from(["inf", "-inf", "nan", "1e400", "-1", "0", "1e30", "0x10", "", " ", "1,",
                      ",", "--", "1e-400", "True", "None", "١٢"]),
@@ -105,7 +112,7 @@ def test_numeric_flags_never_trace_back(flag, value):
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = run_main(["--requests", "3", "--policy", "scout", "--bandwidth", "10",
-                         f"{flag}={value}"])
+                         "--transport", "tcp", f"{flag}={value}"])
     text = err.getvalue()
     assert code in (0, 2), (flag, value, text)
     if code == 2:
