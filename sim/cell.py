@@ -80,6 +80,11 @@ def run_network(s: Scenario, *, progress: bool = False) -> Result:
     notes.append(f"engine: network (SimPy events, max-min fair fluid links); topology: "
                  f"{topology.describe()} ({topology.source}); cloud {s.cloud_serving}"
                  + (f" (max batch {s.max_batch})" if s.cloud_serving == "batched" else ""))
+    tcp = s.tcp_config()
+    if tcp is not None:
+        notes.append(f"transport: tcp ({tcp.connection} connection, {tcp.cc}, stack "
+                     f"{tcp.stack}); each flow's handshake, slow start and timeouts from its "
+                     "own access link, then max-min sharing (docs/transport.md)")
     notes.append("user_ci_low/high: t-interval of the mean per-device hit rate (requests of "
                  "one device are clustered); Jain's index over per-device hit rates")
     return Result(s, records, summary, notes, users=per_user, links=pd.DataFrame(links))

@@ -140,6 +140,12 @@ def _run_links(s: Scenario, keep: bool, sink: RecordsCsv | None) -> Result:
     notes = notes_for(set().union(*(r.unmeasured for r in first)),
                       {label: r.sources for label, r in zip(labels, first, strict=True)})
     notes.append("engine: " + ", ".join(sorted({r.engine for r in first})))
+    tcp = s.tcp_config()
+    if tcp is not None:
+        notes.append(f"transport: tcp ({tcp.connection} connection, {tcp.cc}, stack "
+                     f"{tcp.stack}, initial window {tcp.initial_window_packets} x "
+                     f"{tcp.mss_bytes} B, buffer {tcp.buffer_packets} packets; "
+                     "docs/transport.md); the fluid link is the ideal bound")
     requests = frames.frame() if frames is not None else pd.DataFrame()
     if names is None:
         summary = summaries[0]
