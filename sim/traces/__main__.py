@@ -151,7 +151,8 @@ def cmd_transfer_time(args: argparse.Namespace) -> int:
                "trace_end": args.trace_end, "cooked_convention": args.cooked_convention,
                "transport": args.transport}
         if tcp is not None:
-            out.update(connection=tcp.connection, cc=tcp.cc, buffer_packets=tcp.buffer_packets,
+            out.update(connection=tcp.connection, cc=tcp.cc, stack=tcp.stack,
+                       buffer_packets=tcp.buffer_packets,
                        rounds=stats.rounds, timeouts=stats.timeouts, losses=stats.losses,
                        idle_s=stats.idle_s, extra_wire_bytes=stats.extra_wire_bytes)
         print(json.dumps(out))
