@@ -382,16 +382,8 @@ class Testbed:
 
 def tc_trace(trace: Trace, step_s: float) -> Trace:
     """The trace as replayed: unchanged if its segments last >= ``step_s``, else averaged
-    over ``step_s`` bins (same cumulative capacity at every bin edge)."""
-    seg = np.diff(np.append(trace.times_s, trace.duration_s))
-    if np.median(seg) >= step_s:
-        return trace
-    edges = np.arange(0.0, trace.duration_s, step_s)
-    ends = np.minimum(edges + step_s, trace.duration_s)
-    cum = trace.cumulative_bytes_array(np.append(edges, trace.duration_s))
-    rates = np.diff(cum) / (ends - edges)
-    return Trace.from_arrays(edges, rates, last_duration_s=float(ends[-1] - edges[-1]),
-                             end=trace.end, name=f"{trace.name} ({step_s:g} s bins)")
+    over ``step_s`` bins (same cumulative capacity at every bin edge): ``Trace.smoothed``."""
+    return trace.smoothed(step_s)
 
 
 def _lines(p: subprocess.Popen) -> list[str]:

@@ -171,11 +171,12 @@ class Trace:
         bin edge), or itself when its segments last ``bin_s`` or longer on the median:
         what a transport's decisions read where a trace is a fine staircase (mahimahi's
         1-ms packet opportunities), so that the gap between two opportunities is not taken
-        for an outage. Cached per ``bin_s``."""
+        for an outage, and the emulation's replay (``experiments.emulate.tc_trace``). Cached
+        per ``bin_s``."""
         cache = self.__dict__.setdefault("_smoothed", {})
         if bin_s not in cache:
             seg = np.diff(np.append(self.times_s, self.duration_s))
-            if not len(seg) or np.median(seg) >= bin_s or self.duration_s <= bin_s:
+            if np.median(seg) >= bin_s:
                 cache[bin_s] = self
             else:
                 edges = np.arange(0.0, self.duration_s, bin_s)
@@ -284,6 +285,10 @@ class Trace:
             return math.inf
         lo, hi = self._blocks()
         size = self._BLOCK
+
+        def misses(block: int) -> bool:  # no segment of the block can hit
+            return lo[block] >= threshold if below else hi[block] <= threshold
+
         for _ in range(2 * n + 2):
             j += 1
             if j >= n:
@@ -291,19 +296,13 @@ class Trace:
                     return end if below and threshold > 0 and end < horizon_s else math.inf
                 k, j = k + 1, 0
                 base, end = end, (k + 1) * d
-            if j % size == 0:  # a block starts: skip it whole if none of it can hit
-                blk = j // size
-                while (lo[blk] >= threshold if below else hi[blk] <= threshold):
-                    nxt = j + size
-                    if nxt >= n:
-                        j = n - 1  # its last segment: the loop wraps from there
-                        break
-                    if min(base + t[nxt], end) >= horizon_s:
+            if j % size == 0:  # a block starts: skip whole blocks none of which can hit
+                while misses(j // size) and j + size < n:
+                    if min(base + t[j + size], end) >= horizon_s:
                         return math.inf
-                    j, blk = nxt, blk + 1
-                else:
-                    pass
-                if j == n - 1 and (lo[blk] >= threshold if below else hi[blk] <= threshold):
+                    j += size
+                if misses(j // size):  # the period's last block misses too: wrap
+                    j = n - 1
                     continue
             start = base + t[j]
             if start > end:
