@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps([{k: json_value(v) for k, v in r.items()}
                           for r in table.to_dict("records")], indent=2))
         return 0
-    tcp = base.tcp_config() or dataclasses.replace(base, transport="tcp").tcp_config()
+    tcp = dataclasses.replace(base, transport="tcp").tcp_config()
     print(f"transport fluid vs tcp ({tcp.connection} connection, {tcp.cc}, stack {tcp.stack},"
           f" buffer {tcp.buffer_packets} packets), paired on the same requests; diff = tcp -"
           " fluid, exact McNemar, Holm over the policies")

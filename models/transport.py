@@ -236,6 +236,11 @@ class TcpFlow:
         return self.trace.finish_time(t_s, wire_bytes / self.efficiency)
 
     @property
+    def _beta(self) -> float:
+        """The window's factor at a loss: Cubic's 0.7, NewReno's 0.5."""
+        return _CUBIC_BETA if self.cfg.cc == "cubic" else _RENO_BETA
+
+    @property
     def _ss_growth(self) -> float:
         return slow_start_growth(self.cfg)
 
@@ -364,7 +369,7 @@ class TcpFlow:
         any capacity of the trace: after a loss the window ``beta (BDP + buffer)`` still
         covers the BDP. Only then may a busy span go in one step; with a shallower buffer
         the rounds are stepped, each loss and the idle rounds after it included."""
-        beta = _CUBIC_BETA if self.cfg.cc == "cubic" else _RENO_BETA
+        beta = self._beta
         bdp = self.scan.max_capacity_bytes_per_s * self.efficiency * rtt
         return self.cfg.buffer_packets * self.cfg.packet_wire_bytes * beta >= (1 - beta) * bdp
 
@@ -442,7 +447,7 @@ class TcpFlow:
             # the rest of the round are sent again; then the window grows from one segment
             # (ns-3 sets ssthresh again at each further timeout, from a flight of one
             # segment: two segments after a second one; Linux keeps the first value)
-            beta = _CUBIC_BETA if cfg.cc == "cubic" else _RENO_BETA
+            beta = self._beta
             self.ssthresh = max(2.0 * cfg.mss_bytes, beta * flight)
             if cfg.stack == "ns3" and n >= 2:
                 self.ssthresh = 2.0 * cfg.mss_bytes
@@ -468,7 +473,7 @@ class TcpFlow:
         recovery cuts the window by the congestion control's factor."""
         cfg = self.cfg
         mss = cfg.mss_bytes
-        beta = _CUBIC_BETA if cfg.cc == "cubic" else _RENO_BETA
+        beta = self._beta
         rate = (cfg.wire_bytes(w) / (e - b)) if e > b else math.inf
         bdp_wire = rate * rtt
         buffer_wire = cfg.buffer_packets * cfg.packet_wire_bytes

@@ -59,11 +59,6 @@ class Link:
             start[i], end[i] = self.send(r, b)
         return start, end
 
-    def transfer_end_s(self, start_s: float, size_bytes: float) -> float:
-        """End of a transfer that takes the link at ``start_s``, without sending it (with
-        TCP: on a copy of the connection)."""
-        return self._end_s(start_s, size_bytes, copy.copy(self.flow))
-
     def fork(self) -> Link:
         """A copy to try transfers on (a predictor's what-if) without touching this one."""
         other = copy.copy(self)
