@@ -25,6 +25,8 @@ from sim.settings import parse_settings_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRACE = "traces/lte.csv"
+#: the TCP model's defaults (models.transport), the Scenario's TCP settings' defaults
+_TCP = TcpConfig()
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -76,24 +78,26 @@ class Scenario:
                         "bound) or tcp (handshake, slow start, congestion avoidance, buffer "
                         "losses and retransmission timeouts over the trace, per round; "
                         "docs/transport.md)", choices=TRANSPORTS)
-    tcp_connection: str = _f("new", "tcp: a connection per request (new: handshake and "
-                             "initial window each time) or one kept open per device "
-                             "(persistent: Linux's restart after idle)", choices=CONNECTIONS)
-    handshake_rtts: int = _f(1, "tcp: round trips before a new connection's first byte "
-                             "(1 TCP, 2 TCP + TLS 1.3)")
-    initial_window_packets: int = _f(10, "tcp: initial congestion window, segments")
-    mss_bytes: int = _f(1448, "tcp: payload bytes per segment (66 more of headers on the "
-                        "wire)")
-    buffer_packets: int = _f(1000, "tcp: bottleneck buffer, packets (a window beyond the "
-                             "bandwidth-delay product plus this loses its overshoot)")
-    congestion_control: str = _f("cubic", "tcp: congestion control", flag="cc",
+    tcp_connection: str = _f(_TCP.connection, "tcp: a connection per request (new: "
+                             "handshake and initial window each time) or one kept open per "
+                             "device (persistent: Linux's restart after idle)",
+                             choices=CONNECTIONS)
+    handshake_rtts: int = _f(_TCP.handshake_rtts, "tcp: round trips before a new "
+                             "connection's first byte (1 TCP, 2 TCP + TLS 1.3)")
+    initial_window_packets: int = _f(_TCP.initial_window_packets,
+                                     "tcp: initial congestion window, segments")
+    mss_bytes: int = _f(_TCP.mss_bytes, "tcp: payload bytes per segment (66 more of headers "
+                        "on the wire)")
+    buffer_packets: int = _f(_TCP.buffer_packets, "tcp: bottleneck buffer, packets (a window "
+                             "beyond the bandwidth-delay product plus this loses packets)")
+    congestion_control: str = _f(_TCP.cc, "tcp: congestion control", flag="cc",
                                  choices=CONGESTION_CONTROLS)
-    min_rto_ms: float = _f(200.0, "tcp: minimum retransmission timeout, ms (RFC 6298 "
-                           "estimator above it)")
-    tcp_stack: str = _f("linux", "tcp: linux (F-RTO undoes a spurious timeout after an "
+    min_rto_ms: float = _f(_TCP.min_rto_s * 1e3, "tcp: minimum retransmission timeout, ms "
+                           "(RFC 6298 estimator above it)")
+    tcp_stack: str = _f(_TCP.stack, "tcp: linux (F-RTO undoes a spurious timeout after an "
                         "outage; an idle connection restarts its window) or ns3 (RFC 5681 "
-                        "after a timeout: one segment, held data sent again; no restart "
-                        "after idle)", choices=STACKS)
+                        "after a timeout: one segment, then the window grows again; no "
+                        "restart after idle)", choices=STACKS)
     requests: int = _f(200, "number of requests")
     arrival: str = _f("poisson", "arrival process", choices=("poisson", "periodic"))
     rate_per_s: float | None = _f(None, "arrival rate in requests/s", flag="rate")

@@ -279,23 +279,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 def _tcp_options(s: argparse.ArgumentParser) -> None:
     """The TCP model's flags of ``transfer-time`` (the same settings as sim.run's)."""
-    from models.transport import CONGESTION_CONTROLS, CONNECTIONS, STACKS, TRANSPORTS
+    from models.transport import (
+        CONGESTION_CONTROLS,
+        CONNECTIONS,
+        STACKS,
+        TRANSPORTS,
+        TcpConfig,
+    )
+
+    d = TcpConfig()  # the model's defaults
 
     g = s.add_argument_group("transport (models.transport)")
     g.add_argument("--transport", choices=TRANSPORTS, default="fluid",
                    help="fluid (the ideal bound) or tcp")
-    g.add_argument("--connection", choices=CONNECTIONS, default="new",
+    g.add_argument("--connection", choices=CONNECTIONS, default=d.connection,
                    help="tcp: new (from the connect: handshake, initial window) or "
                         "persistent (an open connection: from the write)")
-    g.add_argument("--cc", choices=CONGESTION_CONTROLS, default="cubic")
-    g.add_argument("--buffer-packets", default="1000", metavar="N",
+    g.add_argument("--cc", choices=CONGESTION_CONTROLS, default=d.cc)
+    g.add_argument("--buffer-packets", default=str(d.buffer_packets), metavar="N",
                    help="bottleneck buffer, packets")
-    g.add_argument("--handshake-rtts", default="1", metavar="N",
+    g.add_argument("--handshake-rtts", default=str(d.handshake_rtts), metavar="N",
                    help="round trips before the first byte (1 TCP, 2 with TLS 1.3)")
-    g.add_argument("--initial-window-packets", default="10", metavar="N")
-    g.add_argument("--mss-bytes", default="1448", metavar="N")
-    g.add_argument("--min-rto-ms", default="200", metavar="MS")
-    g.add_argument("--stack", choices=STACKS, default="linux",
+    g.add_argument("--initial-window-packets", default=str(d.initial_window_packets), metavar="N")
+    g.add_argument("--mss-bytes", default=str(d.mss_bytes), metavar="N")
+    g.add_argument("--min-rto-ms", default=f"{d.min_rto_s * 1e3:g}", metavar="MS")
+    g.add_argument("--stack", choices=STACKS, default=d.stack,
                    help="linux (F-RTO, restart after idle) or ns3 (RFC 5681 after a "
                         "timeout, no restart after idle)")
     g.add_argument("--warm-start", metavar="S", help="persistent: the connection first "
