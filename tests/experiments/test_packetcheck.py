@@ -299,8 +299,13 @@ def test_ns3_small_buffer_drops_and_recovers(ns3_runs):
 
 @pytest.fixture(scope="module")
 def committed_errors():
-    """The committed ns-3 grid compared with the current models (no ns-3 needed)."""
+    """The committed ns-3 grid compared with the current models (no ns-3 needed; two of
+    its three traces are in ../shared, so the tests skip with a reason without it)."""
     ref = pc.read_reference(pc.COMMITTED / "reference.csv")
+    missing = sorted(t for t in ref["trace"].unique() if not (REPO / t).exists())
+    if missing:
+        pytest.skip(f"../shared/traces is absent (the committed ns-3 grid reads "
+                    f"{', '.join(missing)})")
     return pc.errors(ref)
 
 
