@@ -44,6 +44,7 @@ SIM_RUN_CASES = [
     (["--transport", "tcp", "--handshake-rtts", "1.5"], "--handshake-rtts expects a whole"),
     (["--transport", "tcp", "--latency", "before"], "--latency before is the fluid link's"),
     (["--transport", "quic"], "--transport"),
+    (["--transport", "tcp", "--bandwidth", "10", "--rtt", "1e30"], "beyond what a 1 s trace"),
 ]
 
 

@@ -350,6 +350,9 @@ class Trace:
         t, n, d = self._t, len(self._t), self.duration_s
         if self.end == "clip" or 0.0 <= t_s < d:  # period 0: the starts are the t_j
             return 0, 0.0, d, n if t_s >= d else max(bisect_right(t, t_s) - 1, 0)
+        if math.ulp(t_s) >= d:  # the guards below would step k one period at a time forever
+            raise InputError(f"time {t_s:.3g} s is beyond what a {d:g} s trace can resolve "
+                             "(its period is below the float spacing there)", self.name)
         k = math.floor(t_s / d)
         base = k * d
         while base > t_s:  # float guards: k * d <= t_s < (k + 1) * d
