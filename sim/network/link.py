@@ -19,6 +19,7 @@ import numpy as np
 
 from models.pipeline import bytes_start_s, fifo_start_s
 from models.transport import TcpConfig, TcpFlow
+from models.transport_batch import batch_solvable, fifo_transfers
 from sim.traces import Trace
 
 
@@ -53,8 +54,17 @@ class Link:
                  ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`send` for transfers in joining order: arrays of (start, end)."""
         n = len(ready_s)
-        start, end = np.empty(n), np.empty(n)
         sizes = np.broadcast_to(size_bytes, (n,))
+        if n and self.flow is not None and self.latency == "after" and batch_solvable(
+                self.trace, self.tcp):
+            start, end = fifo_transfers(self.trace, self.tcp, ready_s, sizes,
+                                        free_s=self.free_at_s,
+                                        default_rtt_s=self.default_rtt_s,
+                                        efficiency=self.efficiency)
+            self.free_at_s = self.flow.free_s = float(end[-1])
+            self.bytes_sent += float(np.sum(sizes))
+            return start, end
+        start, end = np.empty(n), np.empty(n)
         for i, (r, b) in enumerate(zip(ready_s.tolist(), sizes.tolist(), strict=True)):
             start[i], end[i] = self.send(r, b)
         return start, end

@@ -493,10 +493,16 @@ class Trace:
     def _locate_array(self, t_s: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`_locate`: the segment index ``j`` at each time (``n`` past the
         end of a clipped trace), placed by the same float segment starts."""
-        times, n, d = self.times_s, len(self.times_s), self.duration_s
         if self.end == "clip":
-            j = np.maximum(np.searchsorted(times, t_s, side="right") - 1, 0)
-            return np.where(t_s >= d, n, j)
+            j = np.maximum(np.searchsorted(self.times_s, t_s, side="right") - 1, 0)
+            return np.where(t_s >= self.duration_s, len(self.times_s), j)
+        return self._locate_loop_array(t_s)[2]
+
+    def _locate_loop_array(self, t_s: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(k, k * d, j) of :meth:`_locate` for a looping trace, each time at once (times
+        beyond the float resolution of the period are the caller's to exclude)."""
+        times, n, d = self.times_s, len(self.times_s), self.duration_s
         k = np.floor(t_s / d)
         k = np.where(k * d > t_s, k - 1, k)
         k = np.where((k + 1) * d <= t_s, k + 1, k)
@@ -510,8 +516,90 @@ class Trace:
         while True:
             down = (j > 0) & (base + times[j] > t_s)
             if not down.any():
-                return j
+                return k, base, j
             j = j - down
+
+    def capacity_at_array(self, t_s: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`capacity_at`."""
+        j = self._locate_array(np.asarray(t_s, dtype=float))
+        return np.append(self.capacity_bytes_per_s, 0.0)[j]
+
+    def next_drop_below_array(self, t_s: np.ndarray, threshold: float,
+                              horizon_s: np.ndarray) -> np.ndarray:
+        """:meth:`next_drop_below_s` at many times (one threshold), the same floats."""
+        t_s = np.asarray(t_s, dtype=float)
+        if self.end == "loop" and self._min_cap >= threshold:
+            return np.full(t_s.shape, np.inf)
+        hits = np.flatnonzero(self.capacity_bytes_per_s < threshold)
+        return self._next_hit_array(t_s, horizon_s, threshold, True, hits=hits)
+
+    def next_rise_above_array(self, t_s: np.ndarray, threshold: np.ndarray,
+                              horizon_s: np.ndarray) -> np.ndarray:
+        """:meth:`next_rise_above_s` at many times, each with its own threshold."""
+        t_s = np.asarray(t_s, dtype=float)
+        threshold = np.broadcast_to(np.asarray(threshold, dtype=float), t_s.shape)
+        out = np.full(t_s.shape, np.inf)
+        some = self._max_cap > threshold
+        if some.any():
+            out[some] = self._next_hit_array(t_s[some], np.broadcast_to(
+                horizon_s, t_s.shape)[some], threshold[some], False)
+        return out
+
+    def _next_hit_array(self, t_s: np.ndarray, horizon_s: np.ndarray, threshold,
+                        below: bool, hits: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`_next_boundary` at many times, for a looping trace where a hit exists
+        (else, and for a clipped trace, one scalar call per time). The first hitting segment
+        after each time's own is found among the next ``n`` (``hits``, the hitting segments'
+        indices, for one threshold; else a search over a table of range maxima, for a rise
+        above per-time thresholds); a candidate whose float start and end coincide in its
+        period (the scalar scan skips it) is left to the scalar scan."""
+        n, d = len(self.times_s), self.duration_s
+        tiny = (np.abs(t_s) >= d * 2.0 ** 52) | ~np.isfinite(t_s)
+        if self.end == "clip" or tiny.any():
+            thr = np.broadcast_to(threshold, t_s.shape)
+            return np.array([self._next_boundary(float(t), float(h), float(c), below)
+                             for t, h, c in zip(t_s, np.broadcast_to(horizon_s, t_s.shape),
+                                                thr, strict=True)])
+        k, base, j = self._locate_loop_array(t_s)
+        if hits is not None:  # the first hitting index after j, in this period or the next
+            both = np.concatenate((hits, hits + n))
+            p = both[np.searchsorted(both, j, side="right")]
+        else:
+            p = self._first_above(j + 1, threshold)
+        nxt = p >= n  # in the next period (as _next_boundary steps: base, end = end, ...)
+        jj = p - n * nxt
+        end = (k + 1) * d
+        base = np.where(nxt, end, base)
+        end = np.where(nxt, (k + 2) * d, end)
+        times = self.times_s
+        start = np.minimum(base + times[jj], end)
+        stop = np.where(jj + 1 >= n, end, np.minimum(base + times[np.minimum(jj + 1, n - 1)],
+                                                     end))
+        out = np.where(start >= horizon_s, np.inf, start)
+        odd = (stop <= start) & (start < horizon_s)
+        for i in np.flatnonzero(odd):  # an empty segment in this period: the scalar scan
+            thr = threshold if np.ndim(threshold) == 0 else threshold[i]
+            out[i] = self._next_boundary(float(t_s[i]), float(np.broadcast_to(
+                horizon_s, t_s.shape)[i]), float(thr), below)
+        return out
+
+    def _first_above(self, p: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+        """The first index ``q >= p`` of the capacities repeated over two periods with
+        capacity above each threshold (binary lifting over a table of range maxima,
+        cached); there must be one within ``n``."""
+        table = self.__dict__.get("_max_table")
+        if table is None:
+            level = np.concatenate((self.capacity_bytes_per_s, self.capacity_bytes_per_s))
+            table = [level]
+            while (1 << len(table)) <= len(level):
+                prev, half = table[-1], 1 << (len(table) - 1)
+                table.append(np.maximum(prev, np.append(prev[half:], np.full(half, -np.inf))))
+            self._max_table = table
+        for lvl in range(len(table) - 1, -1, -1):
+            q = np.minimum(p, len(table[0]) - 1)
+            step = (table[lvl][q] <= threshold) & (p + (1 << lvl) <= len(table[0]))
+            p = p + step * (1 << lvl)
+        return p
 
     # ----------------------------------------------------------------- summaries
     def mean_mbps(self) -> float:

@@ -1,0 +1,265 @@
+"""The TCP model of :mod:`models.transport`, for many transfers at once: the array solver.
+
+Each transfer on a **new connection** is a pure function of when it takes the link and how
+many bytes it carries (the connection, its window and its timer start afresh), so a FIFO
+link's transfers can be solved together: every round of every transfer that is still
+sending is one step of numpy arithmetic over arrays, the same float operations in the same
+order as :class:`~models.transport.TcpFlow`'s rounds (the handshakes; slow start with
+HyStart; Cubic or NewReno; the busy spans of a deep buffer, found with
+:meth:`~sim.traces.Trace.next_rise_above_array`). A transfer whose round meets what the
+arrays do not follow (an outage inside the round, a window that overfills the buffer, a
+clipped trace) is handed whole to :class:`~models.transport.TcpFlow`, so the answers are
+the scalar model's in every case, bit for bit (tested against it on random traces, sizes,
+settings and queues). The retransmission timer acts only in those rounds, so the arrays
+do not track it.
+
+The FIFO queue is solved by speculation: every transfer first takes the link at its ready
+time; when one finishes, its successor's start is checked and, if it moved, the successor
+starts again from there, beside the others (see :func:`fifo_transfers`).
+Persistent connections carry their window from one transfer to the next and stay with
+:class:`~models.transport.TcpFlow`. Times in seconds, sizes in bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from models.transport import (
+    _CUBIC_C,
+    _HYSTART_LOW_WINDOW,
+    _HYSTART_MAX_S,
+    _HYSTART_MIN_S,
+    _SYN_WIRE_BYTES,
+    SCAN_BIN_S,
+    TcpConfig,
+    TcpFlow,
+    slow_start_growth,
+)
+
+#: at most this many transfers still sending go to the scalar model one by one
+_FEW = 8
+
+
+def batch_solvable(trace: Any, config: TcpConfig) -> bool:
+    """Whether :func:`fifo_transfers` solves these transfers with arrays (new connections on
+    a looping trace); else it hands them to :class:`~models.transport.TcpFlow` one by one."""
+    return config.connection == "new" and getattr(trace, "end", None) == "loop" and hasattr(
+        trace, "next_rise_above_array")
+
+
+class _Solver:
+    """The rounds of new-connection transfers over one trace, at once."""
+
+    def __init__(self, trace: Any, config: TcpConfig, default_rtt_s: float,
+                 efficiency: float):
+        self.trace, self.cfg = trace, config
+        self.scan = trace.smoothed(SCAN_BIN_S)
+        self.default_rtt_s, self.efficiency = default_rtt_s, efficiency
+        self.flow = TcpFlow(trace, config, rtt_s=lambda t: trace.rtt_at(t, default_rtt_s),
+                            efficiency=efficiency)
+        self.beta = self.flow._beta
+        self.growth = slow_start_growth(config)
+        self.pkt = float(config.packet_wire_bytes)
+        self.buffer_wire = config.buffer_packets * config.packet_wire_bytes
+        self.outage_threshold = self.pkt / config.min_rto_s / efficiency
+
+    # ------------------------------------------------------------ helpers (TcpFlow's, on arrays)
+    def wire(self, payload: np.ndarray) -> np.ndarray:
+        cfg = self.cfg
+        return np.where(payload <= 0, 0.0, payload + np.ceil(payload / cfg.mss_bytes)
+                        * cfg.header_bytes)
+
+    def time_at(self, t: np.ndarray, wire: np.ndarray) -> np.ndarray:
+        """``TcpFlow._time_at``: when ``wire`` more bytes leave the bottleneck from ``t``."""
+        return self.time_from(t, self.trace.cumulative_bytes_array(t), wire)
+
+    def time_from(self, t: np.ndarray, level_t: np.ndarray, wire: np.ndarray) -> np.ndarray:
+        """:meth:`time_at` given the cumulative capacity at ``t``."""
+        size = wire / self.efficiency
+        return np.where(size <= 0, t, np.maximum(t, self.trace.time_at_level_array(
+            level_t + size)))
+
+    def level(self, t: np.ndarray) -> np.ndarray:
+        return self.trace.cumulative_bytes_array(t) * self.efficiency
+
+    def rtt(self, t: np.ndarray) -> np.ndarray:
+        return self.trace.rtt_at_array(t, self.default_rtt_s)
+
+    # ------------------------------------------------------------ transfers
+    def state(self, n: int) -> dict:
+        """Per-transfer state arrays (``TcpFlow``'s fields) for ``n`` transfers."""
+        return {"b": np.zeros(n), "left": np.zeros(n), "cwnd": np.zeros(n),
+                "ssthresh": np.zeros(n), "epoch": np.zeros(n), "w_max": np.zeros(n),
+                "busy": np.zeros(n, bool)}
+
+    def open(self, s: dict, idx: np.ndarray, start: np.ndarray, sizes: np.ndarray,
+             end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Open a new connection for each transfer ``idx`` at ``start[idx]``
+        (``TcpFlow._connect``): (those with bytes to send, those done already)."""
+        cfg = self.cfg
+        t = start[idx]
+        for _ in range(cfg.handshake_rtts):
+            t = self.time_at(t, np.full(len(idx), float(_SYN_WIRE_BYTES))) + self.rtt(t)
+        s["b"][idx], s["left"][idx] = t, sizes[idx]
+        s["cwnd"][idx] = float(cfg.initial_window_packets * cfg.mss_bytes)
+        s["ssthresh"][idx] = np.inf
+        s["epoch"][idx], s["w_max"][idx], s["busy"][idx] = np.nan, 0.0, False
+        empty = sizes[idx] <= 0
+        end[idx] = np.where(empty, t, np.nan)
+        return idx[~empty], idx[empty]
+
+    def one(self, start_s: float, size_bytes: float) -> float:
+        """One transfer by :class:`~models.transport.TcpFlow`."""
+        self.flow.free_s = -math.inf
+        self.flow.send(float(start_s), float(size_bytes))
+        return self.flow.last.end_s
+
+    def _round(self, s: dict, act: np.ndarray, end: np.ndarray, start: np.ndarray,
+               sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One round of every active transfer (``TcpFlow._data``'s loop body): (those still
+        sending, those done). A transfer whose round the arrays do not follow is solved
+        whole by :meth:`one`."""
+        cfg = self.cfg
+        b, left, cwnd = s["b"][act], s["left"][act], s["cwnd"][act]
+        ssthresh, busy = s["ssthresh"][act], s["busy"][act]
+        rtt = self.rtt(b)
+        level_b = self.trace.cumulative_bytes_array(b)
+        w = np.minimum(cwnd, left)
+        deep = cfg.buffer_packets * self.pkt * self.beta >= (1 - self.beta) * (
+            self.scan.max_capacity_bytes_per_s * self.efficiency * rtt)
+        can_jump = busy & (cwnd >= ssthresh) & (left > cwnd) & deep
+        jump = np.zeros(len(act), bool)
+        if can_jump.any():  # TcpFlow._busy_span
+            j = np.flatnonzero(can_jump)
+            bj, lj, cj, rj = b[j], left[j], cwnd[j], rtt[j]
+            whole_end = self.time_from(bj, level_b[j], self.wire(lj))
+            sustained = np.where(rj > 0, self.wire(cj) / rj / self.efficiency, np.inf)
+            rise = self.scan.next_rise_above_array(bj, sustained, whole_end)
+            rises = rise < whole_end
+            span = (self.level(np.where(rises, rise, bj)) - level_b[j] * self.efficiency) \
+                * cfg.mss_bytes / cfg.packet_wire_bytes
+            span = np.floor(span / cfg.mss_bytes) * cfg.mss_bytes
+            w[j] = np.where(~rises, lj, np.where(span <= cj, np.minimum(cj, lj),
+                                                 np.minimum(span, lj)))
+            jump[j] = ~rises | (span > cj)
+        wire = self.wire(w)
+        e = self.time_from(b, level_b, wire)
+        # TcpFlow._serve: a round with an outage inside goes to the scalar model
+        outage = (self.scan.capacity_at_array(b) < self.outage_threshold) & (b < e)
+        calm = np.flatnonzero(~outage)
+        if self.scan.min_capacity_bytes_per_s < self.outage_threshold and calm.size:
+            outage[calm] = self.scan.next_drop_below_array(
+                b[calm], self.outage_threshold, e[calm]) < e[calm]
+        left = left - w
+        done = (left <= 0) & ~outage
+        end[act[done]] = e[done]
+        # the window after the round (TcpFlow._grow); a loss goes to the scalar model
+        one_packet = wire <= self.pkt
+        first_ack = np.where(one_packet, e, self.time_from(b, level_b, np.minimum(
+            wire, self.pkt))) + rtt
+        queue = np.where(jump, 0.0, np.maximum(0.0, e - first_ack))
+        new_cwnd, new_ss, loss = self._grow(s, act, w, b, e, rtt, queue, cwnd, ssthresh)
+        go = ~done & ~outage & ~loss
+        hard = act[(outage | loss) & ~done]
+        for i in hard:  # the rounds the arrays do not follow
+            end[i] = self.one(start[i], sizes[i])
+        keep = act[go]
+        s["cwnd"][keep], s["ssthresh"][keep], s["left"][keep] = new_cwnd[go], new_ss[go], \
+            left[go]
+        s["busy"][keep] = np.where(jump[go], False, e[go] >= first_ack[go])
+        s["b"][keep] = np.where(jump[go], e[go], np.maximum(e[go], first_ack[go]))
+        return keep, np.concatenate((act[done], hard))
+
+    def _grow(self, s: dict, act: np.ndarray, w, b, e, rtt, queue, cwnd, ssthresh):
+        """(window, ssthresh, lost) after each round; Cubic's epoch and W_max updated in
+        ``s`` (for every active transfer: a lost one is solved again by the scalar model)."""
+        cfg = self.cfg
+        mss = cfg.mss_bytes
+        rate = np.where(e > b, self.wire(w) / (e - b), np.inf)
+        bdp_wire = rate * rtt
+        slow = cwnd < ssthresh
+        grown = cwnd * self.growth
+        over = self.wire(grown) - bdp_wire - self.buffer_wire
+        loss = slow & np.isfinite(over) & (over > 0) & (w >= cwnd)
+        new_cwnd = np.where(slow, grown, cwnd)
+        new_ss = ssthresh.copy()
+        epoch, w_max = s["epoch"][act], s["w_max"][act]
+        if cfg.cc == "cubic" and cfg.hystart:
+            hy = slow & (grown >= _HYSTART_LOW_WINDOW * mss) & (
+                queue > np.minimum(_HYSTART_MAX_S, np.maximum(_HYSTART_MIN_S, rtt / 8)))
+            new_ss = np.where(hy, grown, new_ss)
+            w_max = np.where(hy, grown / mss, w_max)
+            epoch = np.where(hy, e, epoch)
+        ca = ~slow
+        if ca.any():
+            if cfg.cc == "newreno":
+                grown_ca = cwnd + mss
+            else:
+                fresh = ca & np.isnan(epoch)
+                epoch = np.where(fresh, e, epoch)
+                w_max = np.where(fresh, np.maximum(w_max, cwnd / mss), w_max)
+                t = e - epoch + rtt
+                k = ((w_max * (1 - self.beta)) / _CUBIC_C) ** (1 / 3)
+                cubic = _CUBIC_C * (t - k) ** 3 + w_max
+                friendly = w_max * self.beta + (3 * (1 - self.beta) / (1 + self.beta)) * \
+                    np.where(rtt > 0, t / rtt, 0)
+                grown_ca = np.maximum(cwnd + 0.0, np.minimum(2 * cwnd,
+                                                             np.maximum(cubic, friendly) * mss))
+            over_ca = self.wire(grown_ca) - bdp_wire - self.buffer_wire
+            loss |= ca & np.isfinite(over_ca) & (over_ca > 0) & (w >= grown_ca - mss)
+            new_cwnd = np.where(ca, grown_ca, new_cwnd)
+        s["epoch"][act], s["w_max"][act] = epoch, w_max
+        return new_cwnd, new_ss, loss
+
+
+def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
+                   size_bytes: np.ndarray, *, free_s: float, default_rtt_s: float,
+                   efficiency: float) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of transfers that join a FIFO link in order at ``ready_s`` (the link
+    free from ``free_s``), each on a new connection: start ``max(ready, previous end)``,
+    end when its last byte leaves the bottleneck.
+
+    Every transfer starts at once, as if the link were free at its ready time; whenever
+    one finishes, its successor's start is checked against ``max(ready, this end)`` and,
+    if it moved, the successor starts again from there (in the next round, beside the
+    others). A transfer's start is final once its predecessor's end is, so this ends with
+    every start that of the FIFO queue."""
+    solver = _Solver(trace, config, default_rtt_s, efficiency)
+    ready = np.asarray(ready_s, dtype=float)
+    sizes = np.ascontiguousarray(np.broadcast_to(np.asarray(size_bytes, dtype=float),
+                                                 ready.shape))
+    n = len(ready)
+    start, end = ready.copy(), np.full(n, np.nan)
+    if not n:
+        return start, end
+    start[0] = ready[0] if ready[0] > free_s else free_s
+    s = solver.state(n)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        active, finished = solver.open(s, np.arange(n), start, sizes, end)
+        while True:
+            while finished.size:  # check the successors of those just finished
+                succ = finished + 1
+                succ = succ[succ < n]
+                before = end[succ - 1]
+                want = np.where(ready[succ] > before, ready[succ], before)
+                moved = want != start[succ]
+                again = succ[moved]
+                if not again.size:
+                    break
+                start[again] = want[moved]
+                more, finished = solver.open(s, again, start, sizes, end)
+                if more.size:  # the active transfers, in index order, each once
+                    mask = np.zeros(n, bool)
+                    mask[active] = mask[more] = True
+                    active = np.flatnonzero(mask)
+            if not active.size:
+                return start, end
+            if active.size <= _FEW:  # a short tail: the scalar model, one by one
+                for i in active:
+                    end[i] = solver.one(start[i], sizes[i])
+                active, finished = active[:0], active
+                continue
+            active, finished = solver._round(s, active, end, start, sizes)
