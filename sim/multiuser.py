@@ -12,6 +12,9 @@ route whose only binding link is the trace, every time equals :func:`sim.engine.
 
 The network wakes up once per allocation change (a transfer's start or finish, or a
 capacity change on a link in use when the bottlenecks are not independent): no time steps.
+When the devices' routes form stars of shared links (the default cell), the network runs
+water-filling (:mod:`sim.network.star`): O(log n) per event, and a busy radio link wakes
+only when its capacity crosses the cell's fair share.
 Clairvoyant policies (``oracle``) need the single-link engine's exact what-if and are
 refused here.
 """
@@ -119,8 +122,8 @@ class NetworkEngine:
     def __init__(self, policy_for: Callable[[int], Policy], topology: Topology,
                  costs: CostModel, *, link_efficiency: float = 1.0,
                  count_return_latency: bool = True, cloud_serving: str = "fifo",
-                 max_batch: int = 8, independent: bool = True, label: str = "policy",
-                 progress: Callable[[int], object] | None = None,
+                 max_batch: int = 8, independent: bool = True, star: bool = True,
+                 label: str = "policy", progress: Callable[[int], object] | None = None,
                  tcp: TcpConfig | None = None):
         self.topology, self.costs = topology, costs
         self.tcp = tcp
@@ -128,7 +131,9 @@ class NetworkEngine:
         self.link_efficiency = link_efficiency
         self.count_return_latency = count_return_latency
         self.env = simpy.Environment()
-        self.net = SharedFluidNetwork(topology.link_traces(), independent=independent)
+        routes = [[x.name for x in topology.route(d)] for d in topology.devices]
+        self.net = SharedFluidNetwork(topology.link_traces(), independent=independent,
+                                      routes=routes, star=star)
         self.driver = _NetworkDriver(self.env, self.net)
         self.cloud = CloudGpu(self.env, costs, cloud_serving, max_batch)
         self.result = NetworkRunResult(label)
@@ -275,16 +280,17 @@ def simulate_network(policy_label: str, policy_for: Callable[[int], Policy],
                      workloads: list[list[Request]], topology: Topology, costs: CostModel, *,
                      link_efficiency: float = 1.0, count_return_latency: bool = True,
                      cloud_serving: str = "fifo", max_batch: int = 8,
-                     independent: bool = True,
+                     independent: bool = True, star: bool = True,
                      progress: Callable[[int], object] | None = None,
                      tcp: TcpConfig | None = None) -> NetworkRunResult:
     """Run one policy (a fresh instance per device, ``policy_for(device index)``) over
-    ``workloads[i]`` for device ``topology.devices[i]``. ``independent=False`` turns off the
-    fluid network's independent-bottleneck shortcut (same results; for benchmarks)."""
+    ``workloads[i]`` for device ``topology.devices[i]``. ``star=False`` keeps the general
+    fluid network (progressive filling) where the routes form stars, ``independent=False``
+    also turns off its independent-bottleneck shortcut (same results; for benchmarks)."""
     if len(workloads) != len(topology.devices):
         raise InputError(f"{len(workloads)} workloads for {len(topology.devices)} devices")
     return NetworkEngine(policy_for, topology, costs, link_efficiency=link_efficiency,
                          count_return_latency=count_return_latency,
                          cloud_serving=cloud_serving, max_batch=max_batch,
-                         independent=independent, label=policy_label,
+                         independent=independent, star=star, label=policy_label,
                          progress=progress, tcp=tcp).run(workloads)

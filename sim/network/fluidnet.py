@@ -16,6 +16,12 @@ model is event driven and exact, with no time stepping. Two regimes, both exact:
 * **general**: rates are recomputed by progressive filling at each start, finish and
   capacity change of a link that carries a flow; rates are constant in between.
 
+Given every route its flows will take (``routes``), the network checks once whether they
+form stars of shared links (:func:`~sim.network.layout.star_layout`: each device's access
+link -> one shared bottleneck, every other link provably with room, e.g. the default cell)
+and then hands every call to :class:`~sim.network.star.StarFluidNetwork`, water-filling in
+O(log n) per event with the same results; ``star=False`` keeps the regimes above.
+
 Sizes in bytes on the wire (divide a payload by the link efficiency before adding it);
 times in seconds; a link without a trace is unconstrained (infinite capacity).
 """
@@ -26,7 +32,9 @@ import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sim.network.layout import star_layout
 from sim.network.maxmin import max_min_rates
+from sim.network.star import StarFluidNetwork
 from sim.traces import Trace
 
 RELATIVE_TOLERANCE = 1e-9  # a flow with this fraction of its bytes left has finished
@@ -63,13 +71,18 @@ class SharedFluidNetwork:
     """Flows on shared links (see module docstring). Drive it with :meth:`add`,
     :meth:`next_event_s` and :meth:`advance`; time only moves forward."""
 
-    def __init__(self, links: Mapping[str, Trace | None], *, independent: bool = True):
+    def __init__(self, links: Mapping[str, Trace | None], *, independent: bool = True,
+                 routes: Iterable[Iterable[str]] | None = None, star: bool = True):
         self.independent = independent  # False: always the general regime (for tests)
         self.traces: dict[str, Trace] = {n: t for n, t in links.items() if t is not None}
         self.now_s = 0.0
         self.flows: dict[Hashable, Flow] = {}
-        #: bytes each link has carried so far (conservation: never above its capacity)
-        self.carried_bytes: dict[str, float] = dict.fromkeys(links, 0.0)
+        self._carried: dict[str, float] = dict.fromkeys(links, 0.0)
+        layout = star_layout(self.traces, routes) if star and routes is not None else None
+        #: the water-filling engine every call goes to, when the routes form stars
+        self.star = None if layout is None else StarFluidNetwork(self.traces, layout)
+        if self.star is not None:
+            self.flows = self.star.flows
         self.events = 0  # allocations computed (a cost counter for benchmarks)
         self._plan: _Plan | None = None
         # The independent regime's condition depends only on the set of flows (their routes
@@ -80,15 +93,36 @@ class SharedFluidNetwork:
         self._cap_cache: dict[str, tuple[float, float, float]] = {}
         #: per link: (from_s, threshold, horizon_s, answer) of the last next_drop_below_s
         self._drop_cache: dict[str, tuple[float, float, float, float]] = {}
-        #: a debugging record, off unless set to a list: each interval the general regime
-        #: held its rates constant, as (from_s, until_s, {link: allocated bytes/s}). (The
-        #: independent regime is not recorded: its bottlenecks carry their traces exactly
-        #: and its other links have room at every instant by its own condition.)
-        self.allocation_log: list[tuple[float, float, dict[str, float]]] | None = None
+        self._log: list[tuple[float, float, dict[str, float]]] | None = None
+
+    @property
+    def allocation_log(self) -> list[tuple[float, float, dict[str, float]]] | None:
+        """A debugging record, off unless set to a list: each interval the general regime
+        (or the star engine) held its rates constant, as (from_s, until_s, {link: allocated
+        bytes/s}). (The independent regime is not recorded: its bottlenecks carry their
+        traces exactly and its other links have room at every instant by its condition.)"""
+        return self._log
+
+    @allocation_log.setter
+    def allocation_log(self, log: list | None) -> None:
+        self._log = log
+        if self.star is not None:
+            self.star.allocation_log = log
+
+    @property
+    def carried_bytes(self) -> dict[str, float]:
+        """Bytes each link has carried so far (conservation: never above its capacity)."""
+        if self.star is not None:
+            return {**self._carried, **self.star.carried_bytes}
+        return self._carried
 
     # ------------------------------------------------------------------ public
     def add(self, key: Hashable, route: Iterable[str], size_bytes: float, t_s: float) -> None:
         """Start a flow of ``size_bytes`` at ``t_s`` (>= the current time) along ``route``."""
+        if self.star is not None:
+            self.star.add(key, tuple(route), size_bytes, t_s)
+            self.now_s, self.events = self.star.now_s, self.star.events
+            return
         if key in self.flows:
             raise ValueError(f"flow {key!r} is already in the network")
         self.advance(t_s)
@@ -105,11 +139,17 @@ class SharedFluidNetwork:
 
     def next_event_s(self) -> float:
         """When the allocation next changes: a finish or a capacity change (``inf``: never)."""
+        if self.star is not None:
+            return self.star.next_event_s()
         return self._current_plan().next_event_s
 
     def advance(self, t_s: float) -> list[Flow]:
         """Move to ``t_s`` (<= :meth:`next_event_s`); returns the flows finished by then,
         in the order they were added."""
+        if self.star is not None:
+            done = self.star.advance(t_s)
+            self.now_s, self.events = self.star.now_s, self.star.events
+            return done
         if t_s < self.now_s:
             raise ValueError(f"time goes backwards: {t_s} < {self.now_s}")
         plan = self._current_plan()
@@ -238,7 +278,7 @@ class SharedFluidNetwork:
     def _carry(self, f: Flow, nbytes: float) -> None:
         f.remaining_bytes -= nbytes
         for n in f.route:
-            self.carried_bytes[n] += nbytes
+            self._carried[n] += nbytes
 
     def _progress_groups(self, plan: _Plan, t_s: float) -> None:
         for link, (fs, finish) in plan.groups.items():

@@ -1,0 +1,543 @@
+"""Water-filling for stars of shared links: max-min fair rates in O(log n) per event.
+
+In a star (:mod:`sim.network.layout`: devices' access links -> one shared bottleneck, e.g.
+radio links -> a cell uplink) every transfer gets the least of its access link's capacity
+(shared equally by the transfers on that link, a **group**) and the star's fair share
+``s``, where ``s`` fills the bottleneck: ``sum over groups of min(A_g, n_g s) = C``. So each
+group is either *access-limited* (its transfers progress on the access link's own
+cumulative capacity curve: their finishes are :meth:`Trace.finish_time` searches, with no
+work while others come and go) or *cell-limited* (every cell-limited transfer gets the same
+``s``, so their service is one number, the star's virtual clock ``V`` with ``dV/dt = s``,
+and their finishes wait in a heap of levels of ``V``: processor sharing in virtual time).
+
+While the split is fixed, ``s = (C - sum of access-limited capacities) / (cell-limited
+transfers)`` is constant between events, so ``V`` moves in closed form and the next
+cell-limited finish is ``now + (least level - V) / s``. Events, each O(log n):
+
+* a transfer starts or finishes;
+* an access-limited link's capacity changes (it moves ``s``; skipped while the star cannot
+  fill up: the access links' peaks sum to at most the bottleneck's least capacity);
+* a cell-limited access link's capacity drops below a guarantee ``G >= n s`` registered
+  with :meth:`Trace.next_drop_below_s` (a crossing of the fair share, not every change);
+* the bottleneck's capacity changes (when it is a trace).
+
+Heaps with lazy deletion (a group's ``token`` changes when its entries go stale) keep the
+access-limited groups by capacity per transfer, largest first, and the cell-limited ones by
+guarantee, least first, so re-filling after an event moves only the groups that cross.
+Sizes in bytes, times in seconds, rates in bytes/s.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+
+from sim.network.layout import StarRoute
+from sim.traces import Trace
+
+RELATIVE_TOLERANCE = 1e-9  # a transfer with this fraction of its bytes left has finished
+#: a cell-limited group registers a guarantee up to this factor above the fair share, so
+#: small rises of the share do not re-check it (a wake at a drop below it re-checks)
+GUARANTEE_MARGIN = 1.25
+_SLACK = 1e-12  # relative: a group within this of the share stays where it is
+
+_FINISH, _WAKE, _CELL = 0, 1, 2  # kinds of timed events
+
+
+@dataclass(slots=True, eq=False)
+class StarFlow:
+    """One transfer; ``level_bytes``: its group's per-transfer service when it finishes."""
+
+    key: Hashable
+    route: tuple[str, ...]
+    size_bytes: float
+    start_s: float
+    level_bytes: float
+    group: _Group | None
+    order: int = 0  # when it was added (finishes are returned in this order)
+    remaining_bytes: float = 0.0  # set only when it finishes (then 0)
+
+
+@dataclass(slots=True, eq=False)
+class _Group:
+    """The transfers on one access link (or on none: ``trace`` None, never access-limited)."""
+
+    link: str | None
+    trace: Trace | None
+    star: _Star
+    flows: list = field(default_factory=list)  # heap of (level_bytes, seq, StarFlow)
+    cell_limited: bool = False
+    capacity: float = 0.0  # access-limited: its capacity now; cell-limited: the guarantee G
+    served0: float = 0.0  # per-transfer service at the anchor
+    anchor: float = 0.0  # access-limited: the anchor time; cell-limited: V at the anchor
+    token: int = 0  # heap entries with an older token are stale
+    wake_token: int = 0  # the same for its timed wake
+    finish_token: int = 0  # the same for its timed finish (access-limited)
+
+    def served(self, now_s: float) -> float:
+        """Per-transfer service (bytes) received so far, as of ``now_s``."""
+        if self.cell_limited:
+            return self.served0 + (self.star.clock - self.anchor)
+        if self.trace is None:
+            return math.inf
+        return self.served0 + self.trace.bytes_between(self.anchor, now_s) / len(self.flows)
+
+
+@dataclass(slots=True, eq=False)
+class _Star:
+    """One shared bottleneck (or none: ``trace`` None) and its fair share."""
+
+    link: str | None
+    trace: Trace | None
+    capacity: float
+    peak_sum: float = 0.0  # sum of the active groups' access peaks
+    unconstrained: int = 0  # active groups without an access trace
+    members: set = field(default_factory=set)  # its groups with flows
+    access_sum: float = 0.0  # sum of the access-limited groups' capacities (compensated)
+    access_err: float = 0.0
+    cell_flows: int = 0
+    share: float = math.inf
+    clock: float = 0.0  # V: per-transfer service of the cell-limited transfers
+    finish_s: float = math.inf
+    cell_heap: list = field(default_factory=list)  # (V level, seq, group, token)
+    access_heap: list = field(default_factory=list)  # (-capacity per transfer, seq, group, token)
+    guard_heap: list = field(default_factory=list)  # (guarantee per transfer, seq, group, token)
+    wake_token: int = 0
+
+    @property
+    def quiet(self) -> bool:
+        """True when the access links can never fill the bottleneck together."""
+        if self.trace is None:
+            return True
+        return not self.unconstrained and self.peak_sum <= self.trace.min_capacity_bytes_per_s
+
+    def add_access(self, x: float) -> None:
+        """``access_sum += x`` with Neumaier's compensation (it changes at every event)."""
+        s = self.access_sum
+        t = s + x
+        self.access_err += (s - t) + x if abs(s) >= abs(x) else (x - t) + s
+        self.access_sum = t
+
+    @property
+    def demand(self) -> float:
+        return self.access_sum + self.access_err
+
+
+class StarFluidNetwork:
+    """Flows on stars of shared links (module docstring); the same interface as
+    :class:`~sim.network.fluidnet.SharedFluidNetwork`: :meth:`add`, :meth:`next_event_s`,
+    :meth:`advance`. ``layout``: every route flows may take (:func:`star_layout`)."""
+
+    def __init__(self, traces: Mapping[str, Trace], layout: Mapping[tuple[str, ...], StarRoute]):
+        self.traces = dict(traces)
+        self.layout = dict(layout)
+        self.now_s = 0.0
+        self.flows: dict[Hashable, StarFlow] = {}
+        self.events = 0
+        self.allocation_log: list[tuple[float, float, dict[str, float]]] | None = None
+        self._done_bytes: dict[str, float] = dict.fromkeys(traces, 0.0)
+        self._stars: dict[str | None, _Star] = {}
+        self._groups: dict[tuple[str | None, str | None], _Group] = {}
+        self._timed: list = []  # (time, seq, kind, group or star, token)
+        self._instant: list[StarFlow] = []  # flows on unconstrained routes
+        self._seq = itertools.count()
+        self._next_s: float | None = None
+        self._touched: set[_Group] = set()
+
+    # ------------------------------------------------------------------ public
+    def add(self, key: Hashable, route: tuple[str, ...], size_bytes: float, t_s: float) -> None:
+        """Start a flow of ``size_bytes`` at ``t_s`` (>= now) along ``route``."""
+        if key in self.flows:
+            raise ValueError(f"flow {key!r} is already in the network")
+        path = tuple(dict.fromkeys(n for n in route if n in self.traces))
+        parts = self.layout.get(path)
+        if parts is None:
+            raise KeyError(f"route {route!r} is not in the star layout")
+        self.advance(t_s)
+        size = float(size_bytes)
+        if not path or size <= 0:
+            flow = StarFlow(key, path, size, t_s, 0.0, None, next(self._seq))
+            self._instant.append(flow)
+        else:
+            group = self._group(parts)
+            star = group.star
+            if group.flows:
+                self._reanchor(group)
+            else:
+                group.served0, group.anchor = 0.0, self.now_s
+                self._activate(group)
+            flow = StarFlow(key, path, size, t_s, group.served0 + size, group, next(self._seq))
+            heapq.heappush(group.flows, (flow.level_bytes, next(self._seq), flow))
+            if group.cell_limited:
+                star.cell_flows += 1
+            self._resorted(group)
+            self._refill((star,))
+        self.flows[key] = flow
+        self._next_s = None
+
+    def next_event_s(self) -> float:
+        """When the allocation next changes (``inf``: never)."""
+        if self._next_s is None:
+            t = self.now_s if self._instant else math.inf
+            timed = self._timed
+            while timed and not self._valid(timed[0]):
+                heapq.heappop(timed)
+            if timed:
+                t = min(t, timed[0][0])
+            for star in self._stars.values():
+                t = min(t, star.finish_s)
+            self._next_s = t
+        return self._next_s
+
+    def advance(self, t_s: float) -> list[StarFlow]:
+        """Move to ``t_s`` (<= :meth:`next_event_s`); the flows finished by then."""
+        if t_s < self.now_s:
+            raise ValueError(f"time goes backwards: {t_s} < {self.now_s}")
+        due = self.next_event_s()
+        if t_s > due:
+            raise ValueError(f"advance past the next event: {t_s} > {due}")
+        if t_s > self.now_s:
+            self._log(t_s)
+            for star in self._stars.values():
+                if star.cell_flows:
+                    star.clock += star.share * (t_s - self.now_s)
+            self.now_s = t_s
+        if t_s < due:
+            return []
+        self.events += 1
+        self._next_s = None
+        return self._process(t_s)
+
+    @property
+    def carried_bytes(self) -> dict[str, float]:
+        """Bytes each link has carried so far (finished flows, and the others' progress)."""
+        out = dict(self._done_bytes)
+        for f in self.flows.values():
+            if f.group is not None:
+                served = min(f.size_bytes, max(0.0, f.group.served(self.now_s)
+                                               - (f.level_bytes - f.size_bytes)))
+                for n in f.route:
+                    out[n] += served
+        return out
+
+    # ------------------------------------------------------------------ events
+    def _process(self, t_s: float) -> list[StarFlow]:
+        done, self._instant = self._instant, []
+        timed = self._timed
+        stars: set[_Star] = set()
+        while timed and timed[0][0] <= t_s:
+            _, _, kind, obj, token = heapq.heappop(timed)
+            if not self._valid((0, 0, kind, obj, token)):
+                continue
+            if kind == _CELL:
+                obj.capacity = obj.trace.capacity_at(t_s)
+                self._schedule_cell(obj)
+                stars.add(obj)
+            elif kind == _FINISH:
+                obj.finish_token += 1
+                done += self._finish_group(obj, forced=True)
+                stars.add(obj.star)
+            else:
+                self._wake(obj, t_s)
+                stars.add(obj.star)
+        for star in self._stars.values():
+            if star.finish_s <= t_s:
+                done += self._finish_cell(star)
+                stars.add(star)
+        self._refill(stars)
+        for f in done:
+            f.remaining_bytes = 0.0
+            self.flows.pop(f.key, None)
+            for n in f.route:
+                self._done_bytes[n] += f.size_bytes
+        done.sort(key=lambda f: f.order)
+        return done
+
+    def _valid(self, entry) -> bool:
+        _, _, kind, obj, token = entry
+        return token == (obj.finish_token if kind == _FINISH else obj.wake_token)
+
+    def _finish_group(self, group: _Group, forced: bool) -> list[StarFlow]:
+        """Take out the group's flows that have their bytes (``forced``: at least the one
+        planned to finish now, whose level is reached exactly)."""
+        flows = group.flows
+        served = flows[0][0] if forced else group.served(self.now_s)
+        if forced and group.cell_limited:
+            served = max(served, group.served(self.now_s))
+        done = []
+        while flows and flows[0][0] - served <= RELATIVE_TOLERANCE * flows[0][2].size_bytes:
+            done.append(heapq.heappop(flows)[2])
+        if not done:
+            return done
+        self._reanchor(group, served)
+        if group.cell_limited:
+            group.star.cell_flows -= len(done)
+        if flows:
+            self._resorted(group)
+        else:
+            self._deactivate(group)
+        return done
+
+    def _finish_cell(self, star: _Star) -> list[StarFlow]:
+        """The cell-limited finishes planned for now: the clock is at their level."""
+        heap = star.cell_heap
+        done = []
+        first = True
+        while heap:
+            level, _, group, token = heap[0]
+            if token != group.token:
+                heapq.heappop(heap)
+                continue
+            if first:
+                star.clock = max(star.clock, level)
+                first = False
+            elif level - star.clock > RELATIVE_TOLERANCE * group.flows[0][2].size_bytes:
+                break
+            heapq.heappop(heap)
+            done += self._finish_group(group, forced=True)
+        star.finish_s = math.inf
+        return done
+
+    def _wake(self, group: _Group, t_s: float) -> None:
+        """An access link's capacity changed (access-limited) or fell below the guarantee."""
+        cap = group.trace.capacity_at(t_s)
+        star = group.star
+        if group.cell_limited:
+            group.capacity = cap  # the guarantee it can still give; re-registered on refill
+            self._resorted(group)
+        else:
+            star.add_access(cap - group.capacity)
+            group.capacity = cap
+            group.token += 1
+            self._push_access(group)
+            if not star.quiet or self.allocation_log is not None:
+                self._schedule_wake(group)
+
+    # ------------------------------------------------------------------ water-filling
+    def _refill(self, stars) -> None:
+        """Move groups between access-limited and cell-limited until each is on the right
+        side of its star's fair share; then the timed events of the groups that moved or
+        changed, and each star's next cell-limited finish."""
+        for star in stars:
+            for _ in range(4 * len(self._groups) + 8):
+                if not self._refill_step(star):
+                    break
+        for group in self._touched:
+            self._reschedule(group)
+        self._touched.clear()
+        for star in stars:
+            self._plan_cell(star)
+
+    def _refill_step(self, star: _Star) -> bool:
+        """One move (True) or none needed (False)."""
+        if star.cell_flows == 0:
+            star.share = math.inf
+            if star.demand <= star.capacity:
+                return False
+            top = self._top(star.access_heap)
+            if top is None:
+                return False
+            self._to_cell(top)
+            return True
+        share = star.share = max(star.capacity - star.demand, 0.0) / star.cell_flows
+        top = self._top(star.access_heap)
+        if top is not None and top.capacity / len(top.flows) > share * (1 + _SLACK):
+            self._to_cell(top)
+            return True
+        low = self._top(star.guard_heap)
+        if low is not None and low.capacity / len(low.flows) < share * (1 - _SLACK):
+            cap = low.trace.capacity_at(self.now_s)
+            if cap / len(low.flows) < share * (1 - _SLACK):
+                self._to_access(low, cap)
+            else:
+                low.capacity = cap
+                self._resorted(low)
+            return True
+        return False
+
+    def _top(self, heap: list) -> _Group | None:
+        while heap:
+            group, token = heap[0][2], heap[0][3]
+            if token == group.token:
+                return group
+            heapq.heappop(heap)
+        return None
+
+    def _to_cell(self, group: _Group) -> None:
+        star = group.star
+        self._reanchor(group)
+        star.add_access(-group.capacity)
+        group.cell_limited = True
+        group.anchor = star.clock
+        star.cell_flows += len(group.flows)
+        group.wake_token += 1
+        group.finish_token += 1
+        self._resorted(group)
+
+    def _to_access(self, group: _Group, cap: float) -> None:
+        star = group.star
+        self._reanchor(group)
+        star.cell_flows -= len(group.flows)
+        group.cell_limited = False
+        group.anchor = self.now_s
+        group.capacity = cap
+        star.add_access(cap)
+        group.wake_token += 1
+        self._resorted(group)
+
+    def _plan_cell(self, star: _Star) -> None:
+        top = self._top(star.cell_heap)
+        if top is None or star.cell_flows == 0 or star.share <= 0:
+            star.finish_s = math.inf
+            return
+        level = star.cell_heap[0][0]
+        star.finish_s = self.now_s + max(level - star.clock, 0.0) / star.share
+
+    # ------------------------------------------------------------------ groups
+    def _group(self, parts: StarRoute) -> _Group:
+        group = self._groups.get((parts.access, parts.bottleneck))
+        if group is None:
+            star = self._stars.get(parts.bottleneck)
+            if star is None:
+                trace = self.traces.get(parts.bottleneck) if parts.bottleneck else None
+                star = self._stars[parts.bottleneck] = _Star(parts.bottleneck, trace, math.inf)
+            trace = self.traces[parts.access] if parts.access is not None else None
+            group = _Group(parts.access, trace, star)
+            self._groups[parts.access, parts.bottleneck] = group
+        return group
+
+    def _activate(self, group: _Group) -> None:
+        """An idle group gets its first flow: access-limited at its capacity now (the
+        refill that follows moves it if the share is lower); unconstrained: cell-limited."""
+        star = group.star
+        if not star.members and star.trace is not None:  # the star wakes up
+            star.capacity = star.trace.capacity_at(self.now_s)
+            self._schedule_cell(star)
+        star.members.add(group)
+        was_quiet = star.quiet
+        group.token += 1
+        group.wake_token += 1
+        if group.trace is None:
+            star.unconstrained += 1
+            group.cell_limited, group.capacity, group.anchor = True, math.inf, star.clock
+        else:
+            star.peak_sum += group.trace.max_capacity_bytes_per_s
+            group.cell_limited, group.anchor = False, self.now_s
+            group.capacity = group.trace.capacity_at(self.now_s)
+            star.add_access(group.capacity)
+        if was_quiet and not star.quiet:
+            self._wake_all(star)
+
+    def _deactivate(self, group: _Group) -> None:
+        star = group.star
+        if group.trace is None:
+            star.unconstrained -= 1
+        else:
+            star.peak_sum -= group.trace.max_capacity_bytes_per_s
+        if not group.cell_limited:
+            star.add_access(-group.capacity)
+        group.token += 1
+        group.wake_token += 1
+        group.finish_token += 1
+        group.served0 = 0.0
+        star.members.discard(group)
+        if not star.members:  # idle: start afresh (no drift carried over), stop its wakes
+            star.access_sum = star.access_err = star.clock = star.peak_sum = 0.0
+            star.wake_token += 1
+
+    def _wake_all(self, star: _Star) -> None:
+        """The star can fill up now: its access-limited groups' capacities are refreshed
+        and each wakes at its next change from here on."""
+        for g in star.members:
+            if g.flows and not g.cell_limited and g.trace is not None:
+                star.add_access(g.trace.capacity_at(self.now_s) - g.capacity)
+                g.capacity = g.trace.capacity_at(self.now_s)
+                g.token += 1
+                self._push_access(g)
+                self._schedule_wake(g)
+
+    def _reanchor(self, group: _Group, served: float | None = None) -> None:
+        """Fold the service so far into ``served0`` and restart the group's clock now."""
+        group.served0 = group.served(self.now_s) if served is None else served
+        group.anchor = group.star.clock if group.cell_limited else self.now_s
+
+    def _resorted(self, group: _Group) -> None:
+        """The group's flows or capacity changed: fresh heap entries, events replanned."""
+        group.token += 1
+        if group.cell_limited:
+            self._push_cell(group)
+            self._push_guard(group, group.capacity)
+        else:
+            self._push_access(group)
+        self._touched.add(group)
+
+    def _push_cell(self, group: _Group) -> None:
+        level = group.flows[0][0] - group.served0 + group.anchor
+        heapq.heappush(group.star.cell_heap, (level, next(self._seq), group, group.token))
+
+    def _push_access(self, group: _Group) -> None:
+        heapq.heappush(group.star.access_heap, (-group.capacity / len(group.flows),
+                                                next(self._seq), group, group.token))
+
+    def _push_guard(self, group: _Group, guarantee: float) -> None:
+        heapq.heappush(group.star.guard_heap, (guarantee / len(group.flows),
+                                               next(self._seq), group, group.token))
+
+    def _reschedule(self, group: _Group) -> None:
+        """The timed events of a group that moved or changed: an access-limited group's
+        finish on its own curve (and its next capacity change unless the star is quiet); a
+        cell-limited group's wake when its link drops below the guarantee it registers."""
+        if not group.flows:
+            return
+        if group.cell_limited:
+            if group.trace is None:
+                return
+            star = group.star
+            n = len(group.flows)
+            guarantee = min(group.capacity, n * star.share * GUARANTEE_MARGIN)
+            group.capacity = guarantee
+            group.token += 1
+            self._push_cell(group)
+            self._push_guard(group, guarantee)
+            group.wake_token += 1
+            wake = group.trace.next_drop_below_s(self.now_s, guarantee, math.inf)
+            self._push_timed(wake, _WAKE, group, group.wake_token)
+            return
+        n = len(group.flows)
+        finish = group.trace.finish_time(group.anchor, n * (group.flows[0][0] - group.served0))
+        group.finish_token += 1
+        self._push_timed(finish, _FINISH, group, group.finish_token)
+        if not group.star.quiet or self.allocation_log is not None:
+            self._schedule_wake(group)
+
+    def _schedule_wake(self, group: _Group) -> None:
+        group.wake_token += 1
+        self._push_timed(group.trace.next_change_s(self.now_s), _WAKE, group, group.wake_token)
+
+    def _schedule_cell(self, star: _Star) -> None:
+        star.wake_token += 1
+        if star.trace is not None and not star.trace.is_constant:
+            self._push_timed(star.trace.next_change_s(self.now_s), _CELL, star, star.wake_token)
+
+    def _push_timed(self, t_s: float, kind: int, obj, token: int) -> None:
+        if t_s != math.inf:
+            heapq.heappush(self._timed, (t_s, next(self._seq), kind, obj, token))
+
+    # ------------------------------------------------------------------ debugging
+    def _log(self, t_s: float) -> None:
+        """Record the rates held on ``[now, t_s)`` when :attr:`allocation_log` is a list."""
+        if self.allocation_log is None:
+            return
+        load: dict[str, float] = {}
+        for group in self._groups.values():
+            if not group.flows:
+                continue
+            star = group.star
+            rate = (len(group.flows) * star.share if group.cell_limited else group.capacity)
+            for f in group.flows:
+                for n in f[2].route:
+                    load[n] = load.get(n, 0.0) + rate / len(group.flows)
+        self.allocation_log.append((self.now_s, t_s, load))
