@@ -11,7 +11,7 @@ from models.request import Request
 from models.units import mbps_to_bytes_per_s
 from policies.base import NetworkView, Policy, PolicyContext
 from policies.estimators import make_estimator
-from policies.predict import predict
+from policies.predict import Prediction, Predictor
 
 
 class Adaptive(Policy):
@@ -69,33 +69,54 @@ class Adaptive(Policy):
         self._rtts_seen = 0
         # best quality first; among equal quality, the smaller payload first
         self.ranked = sorted(context.options, key=lambda op: op.label)
+        self._tables: dict[tuple[int, int, int], tuple[list, OperatingPoint]] = {}
 
     def observe(self, view: NetworkView) -> None:
         """Feed the estimators every observation that arrived since the last decision."""
-        for obs in view.transfers[self._seen:]:
-            self.throughput.update(obs.throughput_bytes_per_s, obs.end_s)
-        self._seen = len(view.transfers)
-        for t, rtt in view.rtt_samples_s[self._rtts_seen:]:
-            self.rtt.update(rtt, t)
-        self._rtts_seen = len(view.rtt_samples_s)
+        if len(view.transfers) != self._seen:
+            for obs in view.transfers[self._seen:]:
+                self.throughput.update(obs.throughput_bytes_per_s, obs.end_s)
+            self._seen = len(view.transfers)
+        if len(view.rtt_samples_s) != self._rtts_seen:
+            for t, rtt in view.rtt_samples_s[self._rtts_seen:]:
+                self.rtt.update(rtt, t)
+            self._rtts_seen = len(view.rtt_samples_s)
+
+    def options(self, request: Request) -> tuple[list[tuple[OperatingPoint, Any]],
+                                                 OperatingPoint]:
+        """Every option with its cost for this request's shape, best quality first (among
+        equal quality, the smaller payload first), and the fallback (the smallest payload,
+        then the best quality): worked out once per shape, since costs depend on the
+        request only through its token counts."""
+        key = (request.context_tokens, request.question_tokens, request.answer_tokens)
+        table = self._tables.get(key)
+        if table is None:
+            costs = self.context.costs
+            ranked = sorted(((op, costs.cost(op, request)) for op in self.ranked),
+                            key=lambda oc: (-oc[1].quality, oc[1].payload_bytes))
+            fallback = min(ranked, key=lambda oc: (oc[1].payload_bytes, -oc[1].quality))[0]
+            table = self._tables[key] = (ranked, fallback)
+        return table
 
     def candidates(self, request: Request, view: NetworkView, throughput: float,
-                   extra_backlog_bytes: float = 0.0):
+                   extra_backlog_bytes: float = 0.0) -> list[tuple[Prediction, OperatingPoint]]:
         """(prediction, op) for every option, best quality first."""
-        costs, rtt_s = self.context.costs, self.rtt.estimate(view.now_s)
-        preds = [(predict(op, request, view, costs, throughput, rtt_s, extra_backlog_bytes), op)
-                 for op in self.ranked]
-        preds.sort(key=lambda po: (-po[0].quality, po[0].payload_bytes))
-        return preds
+        p = Predictor(view, throughput, self.rtt.estimate(view.now_s), extra_backlog_bytes)
+        return [(Prediction(p.first_token_s(c), c.payload_bytes, c.quality), op)
+                for op, c in self.options(request)[0]]
 
     def choose(self, request: Request, view: NetworkView, throughput: float,
-               extra_backlog_bytes: float = 0.0) -> OperatingPoint:
+               extra_backlog_bytes: float = 0.0, **at: float) -> OperatingPoint:
+        """The best-quality option predicted within ``safety x deadline``, else the
+        fallback (``at``: :class:`~policies.predict.Predictor`'s overrides)."""
         budget = request.arrival_s + self.safety * request.deadline_s
-        preds = self.candidates(request, view, throughput, extra_backlog_bytes)
-        for pred, op in preds:
-            if pred.first_token_s <= budget:
+        p = Predictor(view, throughput, self.rtt.estimate(at.get("now_s", view.now_s)),
+                      extra_backlog_bytes, **at)
+        ranked, fallback = self.options(request)
+        for op, c in ranked:
+            if p.first_token_s(c) <= budget:
                 return op
-        return min(preds, key=lambda po: (po[0].payload_bytes, -po[0].quality))[1]
+        return fallback
 
     def current_throughput(self, view: NetworkView) -> float:
         """The estimator's value, capped by what a transfer still on the wire shows: one

@@ -8,7 +8,8 @@ it has happened in simulated time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,6 +31,54 @@ class TransferObservation:
         return self.size_bytes / span if span > 0 else float("inf")
 
 
+class History:
+    """What a policy may read of the past, in bounded memory however long the run: an
+    append-only log that counts every entry and keeps the first and the last ``keep``.
+    ``len`` is the count of all entries; ``h[0]`` the first, ``h[-1]`` the last, and
+    ``h[n:]`` the entries after the first ``n`` (a reader's cursor: it must read before
+    ``keep`` more arrive, or it fails loudly rather than skip them)."""
+
+    __slots__ = ("_items", "_total", "_first")
+
+    #: entries kept: far more than complete between two decisions of one sender
+    KEEP = 4096
+
+    def __init__(self, keep: int = KEEP):
+        self._items: deque = deque(maxlen=keep)
+        self._total = 0
+        self._first: Any = None
+
+    def append(self, item: Any) -> None:
+        if not self._total:
+            self._first = item
+        self._items.append(item)
+        self._total += 1
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __iter__(self) -> Iterator[Any]:
+        """The entries kept (the last ``keep``)."""
+        return iter(self._items)
+
+    def __getitem__(self, i: int | slice) -> Any:
+        items, total = self._items, self._total
+        if isinstance(i, slice):
+            if i.stop is not None or i.step is not None or (i.start or 0) < 0:
+                raise TypeError("History supports h[n:] with n >= 0 only")
+            new = total - min(i.start or 0, total)
+            if new > len(items):
+                raise RuntimeError(f"{new} entries were added since the reader's cursor, "
+                                   f"more than the {len(items)} kept")
+            return [items[k] for k in range(-new, 0)]  # from the right end: O(new)
+        if i == 0 and total:
+            return self._first
+        at = i if i >= 0 else total + i
+        if not total - len(items) <= at < total:
+            raise IndexError(f"entry {i} of a history of {total} is not kept")
+        return items[at - (total - len(items))]
+
+
 @dataclass
 class NetworkView:
     """What the sender knows at ``now_s``: completed transfers, RTT samples, and the state
@@ -37,9 +86,10 @@ class NetworkView:
     are not yet delivered, and the cloud GPU's queue, which the cloud exposes)."""
 
     now_s: float = 0.0
-    transfers: list[TransferObservation] = field(default_factory=list)
-    rtt_samples_s: list[tuple[float, float]] = field(default_factory=list)  # (time, rtt)
-    arrivals_s: list[float] = field(default_factory=list)  # arrival times so far
+    # the past, bounded (History): completed transfers, RTT samples (time, rtt), arrivals
+    transfers: History = field(default_factory=History)
+    rtt_samples_s: History = field(default_factory=History)
+    arrivals_s: History = field(default_factory=History)
     edge_free_at_s: float = 0.0
     link_backlog_bytes: float = 0.0
     cloud_free_at_s: float = 0.0

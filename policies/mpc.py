@@ -11,7 +11,7 @@ from models.pipeline import edge_free_after_s
 from models.request import Request
 from policies.adaptive import Adaptive
 from policies.base import NetworkView
-from policies.predict import predict
+from policies.predict import Predictor
 
 
 class MPC(Adaptive):
@@ -56,22 +56,22 @@ class MPC(Adaptive):
 
     def _future_utility(self, request: Request, view: NetworkView, rate: float,
                         op: OperatingPoint, gap: float) -> float:
-        costs = self.context.costs
-        c = costs.cost(op, request)
+        c = self.context.costs.cost(op, request)
         backlog = c.payload_bytes if c.uses_link else 0.0
         edge_free = edge_free_after_s(view.now_s, view.edge_free_at_s, c)
         total, link_rate = 0.0, rate * view.link_efficiency
+        rtt_now = self.rtt.estimate(view.now_s)
+        costs = dict(self.options(request)[0])  # the future requests have this shape
         for h in range(1, self.horizon + 1):
             t = view.now_s + h * gap
             drained = max(0.0, view.link_backlog_bytes + backlog - link_rate * h * gap)
-            future = dataclasses.replace(view, now_s=t, link_backlog_bytes=drained,
-                                         edge_free_at_s=edge_free, what_if=None)
             nxt = dataclasses.replace(request, index=-h, arrival_s=t)
-            choice = self.choose(nxt, future, rate)
-            p = predict(choice, nxt, future, costs, rate, self.rtt.estimate(view.now_s))
-            if p.first_token_s <= t + self.safety * request.deadline_s:
-                total += p.quality
-            cc = costs.cost(choice, nxt)
+            at = dict(now_s=t, backlog_bytes=drained, edge_free_at_s=edge_free)
+            choice = self.choose(nxt, view, rate, **at)
+            cc = costs[choice]
+            if Predictor(view, rate, rtt_now, **at).first_token_s(cc) <= \
+                    t + self.safety * request.deadline_s:
+                total += cc.quality
             backlog += cc.payload_bytes if cc.uses_link else 0.0
             edge_free = edge_free_after_s(t, edge_free, cc)
         return total

@@ -26,27 +26,54 @@ class Prediction:
     quality: float
 
 
+class Predictor:
+    """:func:`predict` for one view, throughput estimate and RTT, with what every option
+    shares worked out once: ``first_token_s(cost)`` per option. ``now_s``,
+    ``backlog_bytes`` and ``edge_free_at_s`` override the view's (a look-ahead's future
+    request)."""
+
+    __slots__ = ("now", "edge_free", "rate", "drained", "rtt", "half", "latency", "tcp",
+                 "cloud_ready", "count_return")
+
+    def __init__(self, view: NetworkView, throughput_bytes_per_s: float, rtt_s: float,
+                 extra_backlog_bytes: float = 0.0, *, now_s: float | None = None,
+                 backlog_bytes: float | None = None, edge_free_at_s: float | None = None):
+        self.now = view.now_s if now_s is None else now_s
+        self.edge_free = view.edge_free_at_s if edge_free_at_s is None else edge_free_at_s
+        backlog = view.link_backlog_bytes if backlog_bytes is None else backlog_bytes
+        self.rate = rate = throughput_bytes_per_s * view.link_efficiency
+        self.drained = self.now + (backlog + extra_backlog_bytes) / rate if rate > 0 else 0.0
+        self.rtt, self.half = rtt_s, rtt_s / 2
+        self.latency, self.tcp = view.latency, view.tcp
+        self.cloud_ready = view.cloud_free_at_s + view.waiting_cloud_work_s
+        self.count_return = view.count_return_latency
+
+    def first_token_s(self, c) -> float:
+        """Predicted first-token time (absolute, s) of an option whose cost is ``c``."""
+        _, ready = edge_stage_s(self.now, self.edge_free, c)
+        if not c.uses_link:
+            return ready
+        rate = self.rate
+        if rate <= 0:
+            return math.inf
+        tcp = self.tcp
+        if tcp is None:
+            end = bytes_start_s(max(ready, self.drained), self.rtt, self.latency) + \
+                c.payload_bytes / rate
+        else:  # TCP on a link whose goodput is the estimate (its capacity: goodput + headers)
+            end = max(ready, self.drained) + constant_rate_s(
+                tcp, c.payload_bytes, rate / tcp.efficiency, self.rtt,
+                connect=tcp.connection == "new")
+        arrive = at_cloud_s(end, self.half, self.latency)
+        token = first_token_s(max(arrive, self.cloud_ready), c)
+        return at_user_s(token, self.half, self.count_return)
+
+
 def predict(op: OperatingPoint, req: Request, view: NetworkView, costs,
             throughput_bytes_per_s: float, rtt_s: float,
             extra_backlog_bytes: float = 0.0) -> Prediction:
     """Predicted first-token time (absolute, s) of ``req`` under ``op``: the stages of
     :mod:`models.pipeline` with the uplink's queue and rate replaced by the estimate."""
     c = costs.cost(op, req)
-    now = view.now_s
-    _, ready = edge_stage_s(now, view.edge_free_at_s, c)
-    if not c.uses_link:
-        return Prediction(ready, 0, c.quality)
-    rate = throughput_bytes_per_s * view.link_efficiency
-    if rate <= 0:
-        return Prediction(math.inf, c.payload_bytes, c.quality)
-    drained = now + (view.link_backlog_bytes + extra_backlog_bytes) / rate
-    if view.tcp is None:
-        end = bytes_start_s(max(ready, drained), rtt_s, view.latency) + c.payload_bytes / rate
-    else:  # TCP on a link whose goodput is the estimate (its capacity: goodput + headers)
-        end = max(ready, drained) + constant_rate_s(
-            view.tcp, c.payload_bytes, rate / view.tcp.efficiency, rtt_s,
-            connect=view.tcp.connection == "new")
-    arrive = at_cloud_s(end, rtt_s / 2, view.latency)
-    token = first_token_s(max(arrive, view.cloud_free_at_s + view.waiting_cloud_work_s), c)
-    return Prediction(at_user_s(token, rtt_s / 2, view.count_return_latency),
-                      c.payload_bytes, c.quality)
+    p = Predictor(view, throughput_bytes_per_s, rtt_s, extra_backlog_bytes)
+    return Prediction(p.first_token_s(c), c.payload_bytes, c.quality)

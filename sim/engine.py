@@ -1,4 +1,4 @@
-"""The event-driven engine (SimPy): one policy over one workload on one link.
+"""The event-driven engine: one policy over one workload on one link.
 
 Pipeline per request (:mod:`models.pipeline`): arrival -> policy decides -> edge compute
 (FIFO edge accelerator) -> uplink transfer (FIFO fluid link) -> one-way latency -> cloud
@@ -6,9 +6,14 @@ compute (FIFO cloud GPU) -> first answer token -> one-way latency back to the us
 (``count_return_latency``). Latency is measured from arrival to the first answer token at
 the user. A mode that does not use the link answers when its edge stage ends.
 
-Events. Arrivals are SimPy events (a chain: each arrival schedules the next). A policy that
-observes the network gets one SimPy event per transfer, at its completion, which appends
-the observation to its :class:`~policies.base.NetworkView`; static policies need none.
+Events. The only moments a policy acts are arrivals, and the only things it learns between
+them are completed transfers; so the engine walks the arrivals in order and, before each
+decision, shows the policy every transfer that has completed by then (in order of
+completion; the FIFO link completes them in the order they joined), with no event queue:
+one step per request and one per transfer. (Up to version 0.9 this ran on SimPy with one
+event per arrival and per completion; the records are the same, tested in
+``tests/sim/test_engine.py``, and the SimPy model a researcher would write stays as the
+baseline of ``python -m experiments.bench``.)
 
 Queues. Every stage is FIFO with service times known when a job joins it, so a job's
 start and end follow exactly from ``max(ready, server free)``. The only subtlety is the
@@ -28,8 +33,6 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import simpy
 
 from models.operating import OperatingPoint
 from models.pipeline import (
@@ -69,9 +72,9 @@ class Job:
 class EventEngine:
     """One policy on one FIFO link (fluid or TCP), an edge accelerator and a cloud GPU."""
 
-    __slots__ = ("policy", "trace", "costs", "count_return_latency", "env", "edge", "cloud",
+    __slots__ = ("policy", "trace", "costs", "count_return_latency", "now_s", "edge", "cloud",
                  "link", "view", "observe", "result", "to_link", "to_cloud", "estimates",
-                 "sending", "emit")
+                 "sending", "unseen", "emit")
 
     def __init__(self, policy: Policy, trace: Trace, costs: CostModel, *, default_rtt_s: float,
                  link_efficiency: float = 1.0, count_return_latency: bool = True,
@@ -79,7 +82,7 @@ class EventEngine:
                  on_record: Callable[[Record], None] | None = None):
         self.policy, self.trace, self.costs = policy, trace, costs
         self.count_return_latency = count_return_latency
-        self.env = simpy.Environment()
+        self.now_s = 0.0  # the clock: the latest arrival
         self.edge = FifoServer("edge")
         self.cloud = FifoServer("cloud")
         self.link = Link(trace, default_rtt_s=default_rtt_s, efficiency=link_efficiency,
@@ -95,30 +98,25 @@ class EventEngine:
         #: where each record goes as its request completes (default: ``result.rows``)
         self.emit = on_record if on_record is not None else self.result.rows.append
         self.sending: deque[tuple[float, float, float]] = deque()  # (start, end, bytes)
+        #: completed or running transfers the policy has not been shown: (observation, RTT)
+        self.unseen: deque[tuple[TransferObservation, float]] = deque()
 
     # --- running ---------------------------------------------------------------------------
 
     def run(self, requests: Iterable[Request]) -> RunResult:
         """Run the policy over ``requests`` (sorted by arrival; read one at a time, so an
         iterator keeps memory flat); per-request records."""
-        it = iter(requests)
-        env = self.env
-
-        def next_arrival(_event=None) -> None:
-            req = next(it, None)
-            if req is None:
-                return
-            ev = env.timeout(max(0.0, req.arrival_s - env.now))
-            ev.callbacks.append(lambda _e, r=req: (self._on_arrival(r), next_arrival(_e)))
-
-        next_arrival()
-        env.run()
+        for req in requests:
+            if req.arrival_s > self.now_s:
+                self.now_s = req.arrival_s
+            self._show_until(self.now_s)
+            self._on_arrival(req)
         self._advance(math.inf)
         self.result.link_bytes = self.link.bytes_sent
         return self.result
 
     def _on_arrival(self, req: Request) -> None:
-        now = self.env.now
+        now = self.now_s
         self._advance(now)
         view, policy = self.view, self.policy
         if self.observe:  # a static policy never looks at the view (Policy.static)
@@ -128,7 +126,8 @@ class EventEngine:
         if estimate is not None:
             self.estimates[req.index] = estimate / BYTES_PER_S_PER_MBPS
         c = self.costs.cost(op, req)
-        self.result.compute_sources.update(c.compute_sources)
+        if c.compute_sources - self.result.compute_sources:
+            self.result.compute_sources.update(c.compute_sources)
         edge_start, ready = take_edge_s(self.edge, now, c)
         job = Job(req, c, edge_start, ready)
         if c.uses_link:
@@ -143,13 +142,16 @@ class EventEngine:
         view.now_s = now
         view.edge_free_at_s = self.edge.free_at_s
         view.cloud_free_at_s = self.cloud.free_at_s
-        view.waiting_cloud_work_s = (sum(j.cost.cloud_busy_s for _, _, j in self.to_link)
-                                     + sum(j.cost.cloud_busy_s for _, _, j in self.to_cloud))
+        view.waiting_cloud_work_s = (
+            sum(j.cost.cloud_busy_s for _, _, j in self.to_link)
+            + sum(j.cost.cloud_busy_s for _, _, j in self.to_cloud)
+        ) if self.to_link or self.to_cloud else 0.0
         view.arrivals_s.append(now)
         sending = self.sending  # transfers on the wire now: their size and start, not end
         while sending and sending[0][1] <= now:
             sending.popleft()
-        view.inflight = [(size, start) for start, end, size in sending if start <= now < end]
+        view.inflight = [(size, start) for start, end, size in sending
+                         if start <= now < end] if sending else []
         if self.policy.clairvoyant:
             view.what_if = lambda op, r=req: self.what_if(r, op)
 
@@ -178,13 +180,17 @@ class EventEngine:
 
     def _watch_transfer(self, obs: TransferObservation, rtt_s: float) -> None:
         """Show the sender a transfer when it completes (at once if it already has)."""
-        env = self.env
-        if obs.end_s <= env.now:
+        if obs.end_s <= self.now_s and not self.unseen:
             self._observe_transfer(obs, rtt_s)
         else:
-            ev = env.timeout(obs.end_s - env.now)
-            ev.callbacks.append(lambda _e, o=obs, r=rtt_s: self._observe_transfer(o, r))
+            self.unseen.append((obs, rtt_s))
         self.sending.append((obs.start_s, obs.end_s, obs.size_bytes))
+
+    def _show_until(self, now_s: float) -> None:
+        """Show the sender every transfer completed by ``now_s``, in order of completion."""
+        unseen = self.unseen
+        while unseen and unseen[0][0].end_s <= now_s:
+            self._observe_transfer(*unseen.popleft())
 
     def _observe_transfer(self, obs: TransferObservation, rtt_s: float) -> None:
         view = self.view
@@ -212,7 +218,7 @@ class EventEngine:
         future trace (for clairvoyant policies only). Requests that arrive later and
         overtake this one (cloud-text skipping a busy edge) are not foreseen."""
         c = self.costs.cost(op, req)
-        now = self.env.now
+        now = self.now_s
         _, ready = edge_stage_s(now, self.edge.free_at_s, c)
         if not c.uses_link:
             return ready
