@@ -112,11 +112,17 @@ class Adaptive(Policy):
         budget = request.arrival_s + self.safety * request.deadline_s
         p = Predictor(view, throughput, self.rtt.estimate(at.get("now_s", view.now_s)),
                       extra_backlog_bytes, **at)
+        return self.pick(request, p, budget)[0]
+
+    def pick(self, request: Request, p: Predictor, budget_s: float
+             ) -> tuple[OperatingPoint, Any]:
+        """(option, its cost): the first in quality order that ``p`` predicts by
+        ``budget_s``, else the fallback."""
         ranked, fallback = self.options(request)
         for op, c in ranked:
-            if p.first_token_s(c) <= budget:
-                return op
-        return fallback
+            if p.first_token_s(c) <= budget_s:
+                return op, c
+        return fallback, self.context.costs.cost(fallback, request)
 
     def current_throughput(self, view: NetworkView) -> float:
         """The estimator's value, capped by what a transfer still on the wire shows: one

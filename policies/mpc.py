@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,16 +60,15 @@ class MPC(Adaptive):
         edge_free = edge_free_after_s(view.now_s, view.edge_free_at_s, c)
         total, link_rate = 0.0, rate * view.link_efficiency
         rtt_now = self.rtt.estimate(view.now_s)
-        costs = dict(self.options(request)[0])  # the future requests have this shape
+        slack = self.safety * request.deadline_s
         for h in range(1, self.horizon + 1):
+            # the h-th next request: this one's shape, arriving h gaps from now
             t = view.now_s + h * gap
             drained = max(0.0, view.link_backlog_bytes + backlog - link_rate * h * gap)
-            nxt = dataclasses.replace(request, index=-h, arrival_s=t)
             at = dict(now_s=t, backlog_bytes=drained, edge_free_at_s=edge_free)
-            choice = self.choose(nxt, view, rate, **at)
-            cc = costs[choice]
-            if Predictor(view, rate, rtt_now, **at).first_token_s(cc) <= \
-                    t + self.safety * request.deadline_s:
+            _, cc = self.pick(request, Predictor(view, rate, self.rtt.estimate(t), **at),
+                              t + slack)
+            if Predictor(view, rate, rtt_now, **at).first_token_s(cc) <= t + slack:
                 total += cc.quality
             backlog += cc.payload_bytes if cc.uses_link else 0.0
             edge_free = edge_free_after_s(t, edge_free, cc)
