@@ -51,6 +51,7 @@ class _NetworkDriver:
         self.env, self.net = env, net
         self.waiting: dict[Hashable, simpy.Event] = {}
         self._version = 0
+        self._wake_s = math.inf  # when the live wake-up fires (one at a time)
 
     def transfer(self, key: Hashable, route: list[str], wire_bytes: float) -> simpy.Event:
         done = self.env.event()
@@ -71,18 +72,24 @@ class _NetworkDriver:
             self.waiting.pop(flow.key).succeed((flow.start_s, t_s))
 
     def _reschedule(self) -> None:
-        self._version += 1
+        """Wake up at the network's next event. No flow starts before SimPy's next event,
+        so the network first settles its capacity changes and crossings until then without
+        a wake-up each; a live wake-up due no later is kept (if early, it only re-plans)."""
+        self.net.settle(self.env.peek())
         t = self.net.next_event_s()
-        if math.isinf(t):
+        if t >= self._wake_s:
             return
+        self._version += 1
+        self._wake_s = t
         version = self._version
         ev = self.env.timeout(max(0.0, t - self.env.now))
         ev.callbacks.append(lambda _e: self._wake(version, t))
 
     def _wake(self, version: int, t_s: float) -> None:
         if version != self._version:
-            return  # superseded by a later start
-        self._finish(t_s)
+            return  # superseded by an earlier wake-up
+        self._wake_s = math.inf
+        self._finish(min(t_s, self.net.next_event_s()))
         self._reschedule()
 
 

@@ -143,6 +143,13 @@ class SharedFluidNetwork:
             return self.star.next_event_s()
         return self._current_plan().next_event_s
 
+    def settle(self, until_s: float) -> None:
+        """Process the events before ``until_s`` that finish no flow, when the star engine
+        runs (:meth:`StarFluidNetwork.settle`); the general regimes do nothing here."""
+        if self.star is not None:
+            self.star.settle(until_s)
+            self.now_s, self.events = self.star.now_s, self.star.events
+
     def advance(self, t_s: float) -> list[Flow]:
         """Move to ``t_s`` (<= :meth:`next_event_s`); returns the flows finished by then,
         in the order they were added."""

@@ -141,7 +141,9 @@ class StarFluidNetwork:
         self._done_bytes: dict[str, float] = dict.fromkeys(traces, 0.0)
         self._stars: dict[str | None, _Star] = {}
         self._groups: dict[tuple[str | None, str | None], _Group] = {}
-        self._timed: list = []  # (time, seq, kind, group or star, token)
+        #: timed events (time, seq, kind, group or star, token): finishes, and the others
+        self._finishes: list = []
+        self._wakes: list = []
         self._instant: list[StarFlow] = []  # flows on unconstrained routes
         self._seq = itertools.count()
         self._next_s: float | None = None
@@ -181,16 +183,31 @@ class StarFluidNetwork:
     def next_event_s(self) -> float:
         """When the allocation next changes (``inf``: never)."""
         if self._next_s is None:
-            t = self.now_s if self._instant else math.inf
-            timed = self._timed
-            while timed and not self._valid(timed[0]):
-                heapq.heappop(timed)
-            if timed:
-                t = min(t, timed[0][0])
-            for star in self._stars.values():
-                t = min(t, star.finish_s)
-            self._next_s = t
+            self._next_s = min(self._next_finish_s(), self._first(self._wakes))
         return self._next_s
+
+    def settle(self, until_s: float) -> None:
+        """Process the events before ``until_s`` that finish no flow (capacity changes and
+        crossings), stopping at the next finish: a caller that knows no flow starts before
+        ``until_s`` saves waking up for each of them."""
+        while True:
+            t = self._first(self._wakes)
+            if t >= until_s or t >= self._next_finish_s():
+                return
+            self.advance(t)
+
+    def _next_finish_s(self) -> float:
+        t = self.now_s if self._instant else self._first(self._finishes)
+        for star in self._stars.values():
+            if star.finish_s < t:
+                t = star.finish_s
+        return t
+
+    def _first(self, timed: list) -> float:
+        """The time of the first valid entry of a timed heap (stale ones are dropped)."""
+        while timed and not self._valid(timed[0]):
+            heapq.heappop(timed)
+        return timed[0][0] if timed else math.inf
 
     def advance(self, t_s: float) -> list[StarFlow]:
         """Move to ``t_s`` (<= :meth:`next_event_s`); the flows finished by then."""
@@ -226,23 +243,26 @@ class StarFluidNetwork:
     # ------------------------------------------------------------------ events
     def _process(self, t_s: float) -> list[StarFlow]:
         done, self._instant = self._instant, []
-        timed = self._timed
         stars: set[_Star] = set()
-        while timed and timed[0][0] <= t_s:
-            _, _, kind, obj, token = heapq.heappop(timed)
-            if not self._valid((0, 0, kind, obj, token)):
-                continue
-            if kind == _CELL:
-                obj.capacity = obj.trace.capacity_at(t_s)
-                self._schedule_cell(obj)
-                stars.add(obj)
-            elif kind == _FINISH:
-                obj.finish_token += 1
-                done += self._finish_group(obj, forced=True)
-                stars.add(obj.star)
-            else:
-                self._wake(obj, t_s)
-                stars.add(obj.star)
+        wakes, finishes = self._wakes, self._finishes
+        while wakes and wakes[0][0] <= t_s:
+            entry = heapq.heappop(wakes)
+            if self._valid(entry):
+                obj = entry[3]
+                if entry[2] == _CELL:
+                    obj.capacity = obj.trace.capacity_at(t_s)
+                    self._schedule_cell(obj)
+                    stars.add(obj)
+                else:
+                    self._wake(obj, t_s)
+                    stars.add(obj.star)
+        while finishes and finishes[0][0] <= t_s:
+            entry = heapq.heappop(finishes)
+            if self._valid(entry):
+                group = entry[3]
+                group.finish_token += 1
+                done += self._finish_group(group, forced=True)
+                stars.add(group.star)
         for star in self._stars.values():
             if star.finish_s <= t_s:
                 done += self._finish_cell(star)
@@ -410,8 +430,9 @@ class StarFluidNetwork:
         return group
 
     def _activate(self, group: _Group) -> None:
-        """An idle group gets its first flow: access-limited at its capacity now (the
-        refill that follows moves it if the share is lower); unconstrained: cell-limited."""
+        """An idle group gets its first flow: cell-limited when its capacity now is above
+        the share (or it has no access trace), else access-limited (the refill that
+        follows moves it if the share changes)."""
         star = group.star
         if not star.members and star.trace is not None:  # the star wakes up
             star.capacity = star.trace.capacity_at(self.now_s)
@@ -425,9 +446,13 @@ class StarFluidNetwork:
             group.cell_limited, group.capacity, group.anchor = True, math.inf, star.clock
         else:
             star.peak_sum += group.trace.max_capacity_bytes_per_s
-            group.cell_limited, group.anchor = False, self.now_s
             group.capacity = group.trace.capacity_at(self.now_s)
-            star.add_access(group.capacity)
+            group.cell_limited = star.cell_flows > 0 and group.capacity > star.share
+            if group.cell_limited:
+                group.anchor = star.clock
+            else:
+                group.anchor = self.now_s
+                star.add_access(group.capacity)
         if was_quiet and not star.quiet:
             self._wake_all(star)
 
@@ -499,9 +524,7 @@ class StarFluidNetwork:
             n = len(group.flows)
             guarantee = min(group.capacity, n * star.share * GUARANTEE_MARGIN)
             group.capacity = guarantee
-            group.token += 1
-            self._push_cell(group)
-            self._push_guard(group, guarantee)
+            self._push_guard(group, guarantee)  # (the entry of the larger one stays: harmless)
             group.wake_token += 1
             wake = group.trace.next_drop_below_s(self.now_s, guarantee, math.inf)
             self._push_timed(wake, _WAKE, group, group.wake_token)
@@ -524,7 +547,8 @@ class StarFluidNetwork:
 
     def _push_timed(self, t_s: float, kind: int, obj, token: int) -> None:
         if t_s != math.inf:
-            heapq.heappush(self._timed, (t_s, next(self._seq), kind, obj, token))
+            heapq.heappush(self._finishes if kind == _FINISH else self._wakes,
+                           (t_s, next(self._seq), kind, obj, token))
 
     # ------------------------------------------------------------------ debugging
     def _log(self, t_s: float) -> None:
