@@ -50,3 +50,26 @@ def test_naive_model_agrees_with_engine(costs, trace_name: str, spec: str) -> No
     col = {name: i for i, name in enumerate(RECORD_COLUMNS)}
     assert any(r[col["link_start_s"]] > r[col["edge_end_s"]]
                or r[col["cloud_start_s"]] > r[col["link_end_s"]] + 0.2 for r in engine)
+
+
+@pytest.mark.parametrize("spec", ["adaptive", "mpc"])
+def test_naive_model_agrees_with_engine_for_adaptive_policies(spec: str) -> None:
+    """The naive model keeps an adaptive policy's view its own way (running sums, a
+    transfer shown when its process ends it): the same decisions and first-token times,
+    on a trace whose dead slot makes the policy switch options."""
+    from sim.build import policy_context
+
+    s = Scenario()
+    costs = build_costs(s)
+    trace = TRACES["two-step-zero-rtt"]()
+    label, policy = make_policy(spec)
+    reqs = make_workload(requests=400, seed=2, interval_s=0.4, deadline_s=0.5,
+                         question_tokens=12, context_tokens="uniform:100:400").requests()
+    policy.reset(policy_context(s, costs))
+    engine = simulate(label, policy, reqs, trace, costs, default_rtt_s=0.05).rows
+    policy.reset(policy_context(s, costs))
+    naive = naive_first_token_times(policy, reqs, trace, costs, default_rtt_s=0.05)
+    check = compare(naive, engine_first_token_times(engine, len(reqs)))
+    assert check["ok"], check
+    options = {r[RECORD_COLUMNS.index("option")] for r in engine}
+    assert len(options) >= 2, options  # the case makes the policy choose
