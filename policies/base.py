@@ -17,7 +17,7 @@ from models.operating import OperatingPoint
 from models.request import Request
 
 
-@dataclass
+@dataclass(slots=True)
 class TransferObservation:
     """A completed transfer as the sender saw it. Bytes and seconds."""
 
