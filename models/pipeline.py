@@ -10,7 +10,7 @@ A request's path::
 A mode that does not use the link (``OpCost.uses_link`` False, e.g. ``edge-local``) answers
 on the edge: its first token is at the user when edge compute ends.
 
-The engines differ only in how they solve the *queues*: :mod:`sim.engine` (SimPy events, a
+The engines differ only in how they solve the *queues*: :mod:`sim.engine` (events, a
 FIFO fluid link), :mod:`sim.vectorized` (closed form in numpy, the same arithmetic on
 arrays), :mod:`sim.multiuser` (many devices sharing links max-min fairly); predictors
 (:mod:`policies.predict`, ``mpc``, the oracle's exact what-if) replace a queue by an

@@ -10,10 +10,10 @@ Events. The only moments a policy acts are arrivals, and the only things it lear
 them are completed transfers; so the engine walks the arrivals in order and, before each
 decision, shows the policy every transfer that has completed by then (in order of
 completion; the FIFO link completes them in the order they joined), with no event queue:
-one step per request and one per transfer. (Up to version 0.9 this ran on SimPy with one
-event per arrival and per completion; the records are the same, tested in
-``tests/sim/test_engine.py``, and the SimPy model a researcher would write stays as the
-baseline of ``python -m experiments.bench``.)
+one step per request and one per transfer. (It ran on SimPy, one event per arrival and
+per completion, until the speed work of issue 18; the records did not change, and the
+SimPy model a researcher would write stays as the baseline and cross-check of
+``python -m experiments.bench``.)
 
 Queues. Every stage is FIFO with service times known when a job joins it, so a job's
 start and end follow exactly from ``max(ready, server free)``. The only subtlety is the

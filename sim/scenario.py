@@ -17,6 +17,7 @@ from models.arch import get_arch
 from models.devices import get_device
 from models.errors import InputError
 from models.operating import MODES
+from models.quality import SELECTIONS
 from models.transport import CONGESTION_CONTROLS, CONNECTIONS, STACKS, TRANSPORTS, TcpConfig
 from models.units import KV_GROUP_SIZE
 from policies.registry import split_specs
@@ -142,8 +143,8 @@ class Scenario:
                             choices=("fifo", "batched", "continuous"))
     max_batch: int = _f(8, "largest cloud batch with --cloud-serving batched or continuous")
     seed: int = _f(0, "random seed (workload draws)")
-    engine: str = _f("auto", "auto: closed form for static policies, SimPy events otherwise, "
-                     "network engine with --users/--topology; events: always SimPy; "
+    engine: str = _f("auto", "auto: closed form for static policies, events otherwise, "
+                     "network engine with --users/--topology; events: always events; "
                      "network: the network engine even for one device",
                      choices=("auto", "events", "network"))
 
@@ -202,7 +203,8 @@ class Scenario:
                              "with --users or --topology")
         if self.trace_end not in ("loop", "clip"):
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
-        for name, allowed in (("transport", TRANSPORTS), ("tcp_connection", CONNECTIONS),
+        for name, allowed in (("selection", SELECTIONS),
+                              ("transport", TRANSPORTS), ("tcp_connection", CONNECTIONS),
                               ("congestion_control", CONGESTION_CONTROLS),
                               ("tcp_stack", STACKS)):
             if getattr(self, name) not in allowed:

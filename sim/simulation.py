@@ -217,4 +217,4 @@ def _simulate(s: Scenario, policy: Policy, workload: Workload, trace: Trace,
     r = simulate("", policy, workload.iter_requests(), trace, costs, latency=s.latency,
                  on_record=rows.add, **kw)
     rows.close()
-    return r.compute_sources, "events (SimPy)"
+    return r.compute_sources, "events"
