@@ -39,8 +39,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Sequence
+import os
+import sys
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from models.cli import Parser, command, run_main
@@ -130,40 +133,52 @@ def _knob_value(knob: str, value: float) -> Any:
     return float(value)
 
 
-def scenario_evaluator(base: Any, target: Target) -> Callable[[str, str, float, int], Evaluation]:
-    """evaluate(policy, knob, value, requests) -> Evaluation, by running ``base`` (a
-    :class:`~sim.scenario.Scenario`) with the knob set and the same seed (common random
-    numbers), memoised."""
+def evaluate_task(task: dict[str, Any]) -> dict[str, Any]:
+    """One evaluation, in any process or Dask worker (pure: the result depends on ``task``
+    only): the scenario ``task["scenario"]`` (Scenario fields) with ``knob`` set to
+    ``value``, one policy, ``requests`` requests, the same seed at every value (common
+    random numbers); returns the :class:`Evaluation`'s fields."""
     from sim.metrics import mean_interval, wilson_interval
+    from sim.scenario import Scenario
     from sim.simulation import run
 
+    knob, value = task["knob"], task["value"]
+    changes: dict[str, Any] = {"policies": [task["policy"]], "requests": task["requests"],
+                               "compare_to": None, knob: _knob_value(knob, value)}
+    if knob == "bandwidth_mbps":
+        changes["trace"] = None
+    s = dataclasses.replace(Scenario(**task["scenario"]), **changes)
+    kind, goal = task["target"]
+    if kind == "hit_rate":
+        row = run(s, records=False).summary.iloc[0]
+        ev = Evaluation(value, int(row.requests), float(row.deadline_hit_rate),
+                        float(row.hit_rate_ci_low), float(row.hit_rate_ci_high))
+    else:
+        df = run(s).requests
+        if kind == "p95_s":
+            within = int((df.latency_s <= goal).sum())
+            lo, hi = wilson_interval(within, len(df))
+            ev = Evaluation(value, len(df), within / len(df), lo, hi)
+        else:
+            u = df.quality.where(df.hit, 0.0).to_numpy(float)
+            lo, hi = mean_interval(u)
+            ev = Evaluation(value, len(df), float(u.mean()), lo, hi)
+    return dataclasses.asdict(ev)
+
+
+def scenario_evaluator(base: Any, target: Target) -> Callable[[str, str, float, int], Evaluation]:
+    """evaluate(policy, knob, value, requests) -> Evaluation of ``base`` (a
+    :class:`~sim.scenario.Scenario`), memoised: :func:`evaluate_task` in this process."""
+    fields = dataclasses.asdict(base)
     cache: dict[tuple, Evaluation] = {}
 
     def evaluate(policy: str, knob: str, value: float, requests: int) -> Evaluation:
         key = (policy, knob, value, requests)
-        if key in cache:
-            return cache[key]
-        changes: dict[str, Any] = {"policies": [policy], "requests": requests,
-                                   "compare_to": None, knob: _knob_value(knob, value)}
-        if knob == "bandwidth_mbps":
-            changes["trace"] = None
-        s = dataclasses.replace(base, **changes)
-        if target.kind == "hit_rate":
-            row = run(s, records=False).summary.iloc[0]
-            ev = Evaluation(value, requests, float(row.deadline_hit_rate),
-                            float(row.hit_rate_ci_low), float(row.hit_rate_ci_high))
-        else:
-            df = run(s).requests
-            if target.kind == "p95_s":
-                within = int((df.latency_s <= target.value).sum())
-                lo, hi = wilson_interval(within, len(df))
-                ev = Evaluation(value, requests, within / len(df), lo, hi)
-            else:
-                u = (df.quality.where(df.hit, 0.0)).to_numpy(float)
-                lo, hi = mean_interval(u)
-                ev = Evaluation(value, requests, float(u.mean()), lo, hi)
-        cache[key] = ev
-        return ev
+        if key not in cache:
+            cache[key] = Evaluation(**evaluate_task(
+                {"scenario": fields, "policy": policy, "knob": knob, "value": value,
+                 "requests": requests, "target": (target.kind, target.value)}))
+        return cache[key]
 
     return evaluate
 
@@ -181,19 +196,25 @@ def _converged(a: float, b: float, kind: str, rel_tol: float) -> bool:
     return abs(b - a) <= rel_tol * max(abs(a), abs(b))
 
 
-def plan_policy(policy: str, knob: str, lo: float, hi: float, target: Target,
-                evaluate: Callable[[str, str, float, int], Evaluation], *,
-                requests: int = 200, max_requests: int = 3200,
-                rel_tol: float = 0.02, max_evaluations: int = 60) -> PlanResult:
-    """One policy's certified answer over ``[lo, hi]`` (see the module docstring)."""
+#: a search's request for an evaluation: (knob value, requests)
+Ask = tuple[float, int]
+
+
+def search(policy: str, knob: str, lo: float, hi: float, target: Target, *,
+           requests: int = 200, max_requests: int = 3200, rel_tol: float = 0.02,
+           max_evaluations: int = 60) -> Generator[Ask, Evaluation, PlanResult]:
+    """One policy's certified answer over ``[lo, hi]`` (see the module docstring), as a
+    generator: it yields the evaluations it needs, one at a time, is sent each result, and
+    returns the :class:`PlanResult`; so that many searches can be driven together, their
+    evaluations run in batches (:func:`plan`)."""
     direction, kind = KNOBS[knob]
     goal = P95 if target.kind == "p95_s" else target.value
     evals: list[Evaluation] = []
 
-    def side_at(value: float) -> tuple[int, Evaluation]:
-        n = requests
+    def side_at(value: float) -> Generator[Ask, Evaluation, tuple[int, Evaluation]]:
+        n = requests  # per device with several devices (Evaluation.requests: all of them)
         while True:
-            ev = evaluate(policy, knob, value, n)
+            ev = yield value, n
             evals.append(ev)
             s = ev.side(goal)
             if s or n >= max_requests:
@@ -202,17 +223,16 @@ def plan_policy(policy: str, knob: str, lo: float, hi: float, target: Target,
 
     # ``meet``: the end where the target should hold; ``fail``: the other end
     meet_v, fail_v = (hi, lo) if direction > 0 else (lo, hi)
-    s_meet, e_meet = side_at(meet_v)
-    s_fail, e_fail = side_at(fail_v)
+    s_meet, e_meet = yield from side_at(meet_v)
+    s_fail, e_fail = yield from side_at(fail_v)
     out = PlanResult(policy, knob, target.describe(), None, None, None, "")
     if s_meet < 0:
         out.status = "not reachable in range"
     elif s_fail > 0:
         out.status = "met at the range's end"
         out.value = fail_v
-    elif s_meet == 0 or s_fail == 0:
-        n = e_meet.requests if s_meet == 0 else e_fail.requests
-        out.status = f"not separable at n = {n}"
+    elif s_meet == 0 or s_fail == 0:  # an end itself is not certified: no bracket
+        out.status = f"not separable at the range's end at n = {max_requests}"
     else:
         # bisect between the failing end ``fail_v`` and the meeting end ``meet_v``; values
         # whose CI straddles the target even at the most requests narrow the bracket no
@@ -231,7 +251,7 @@ def plan_policy(policy: str, knob: str, lo: float, hi: float, target: Target,
                     break
             if m is None:
                 break
-            side, ev = side_at(m)
+            side, ev = yield from side_at(m)
             if side > 0:
                 meet_v, e_meet = m, ev
             elif side < 0:
@@ -240,16 +260,29 @@ def plan_policy(policy: str, knob: str, lo: float, hi: float, target: Target,
                 straddles.append(m)
             lo_v, hi_v = sorted((fail_v, meet_v))
             straddles = [v for v in straddles if lo_v < v < hi_v]
-        out.status = ("certified" if _converged(fail_v, meet_v, kind, rel_tol) or (
-            kind == "whole" and abs(meet_v - fail_v) <= 1)
-            else f"not separable at n = {max_requests}")
+        out.status = ("certified" if _converged(fail_v, meet_v, kind, rel_tol)
+                      else f"not separable at n = {max_requests}")
         out.value = meet_v
-    if out.status == "certified" or out.status.startswith("not separable"):
+    if out.status == "certified" or out.status.startswith("not separable at n"):
         out.bracket_low, out.bracket_high = sorted((fail_v, meet_v))
         out.at_low, out.at_high = (e_fail, e_meet) if fail_v < meet_v else (e_meet, e_fail)
     out.evaluations = evals
     out.non_monotone = _non_monotone(evals, direction)
     return out
+
+
+def plan_policy(policy: str, knob: str, lo: float, hi: float, target: Target,
+                evaluate: Callable[[str, str, float, int], Evaluation],
+                **kw: Any) -> PlanResult:
+    """:func:`search` driven one evaluation at a time by ``evaluate(policy, knob, value,
+    requests)``."""
+    gen = search(policy, knob, lo, hi, target, **kw)
+    try:
+        value, n = next(gen)
+        while True:
+            value, n = gen.send(evaluate(policy, knob, value, n))
+    except StopIteration as stop:
+        return stop.value
 
 
 def _non_monotone(evals: Sequence[Evaluation], direction: int) -> list[tuple[float, float]]:
@@ -267,25 +300,139 @@ def _non_monotone(evals: Sequence[Evaluation], direction: int) -> list[tuple[flo
     return bad
 
 
-def plan(base: Any, knob: str, lo: float, hi: float, target: Target, *,
-         policies: Sequence[str] | None = None, requests: int = 200,
-         max_requests: int = 3200, rel_tol: float = 0.02,
-         evaluate: Callable[[str, str, float, int], Evaluation] | None = None) -> Any:
-    """Every policy's answer as a DataFrame (one row per policy; the columns of
-    :meth:`PlanResult.row`)."""
+class Store:
+    """Evaluations already made, one JSON line each in ``path`` (appended and flushed as
+    each finishes, keyed by the hash of its task): a rerun with the same file takes them
+    from there, so an interrupted plan resumes without losing finished evaluations. No
+    path: kept in memory only."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = None if path is None else Path(path)
+        self.done: dict[str, dict[str, Any]] = {}
+        if self.path is not None and self.path.exists():
+            for line in self.path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                    self.done[rec["key"]] = rec["evaluation"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by an interruption: run that one again
+
+    @staticmethod
+    def key(task: dict[str, Any]) -> str:
+        from sim.grid.spec import stable_hash
+
+        return stable_hash(task)
+
+    def put(self, key: str, evaluation: dict[str, Any]) -> None:
+        self.done[key] = evaluation
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(json.dumps({"key": key, "evaluation": evaluation}) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def run_tasks(tasks: list[dict[str, Any]], *, jobs: int = 1,
+              scheduler: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index, result) of :func:`evaluate_task` for each task, as they finish: in this
+    process, on ``jobs`` local processes, or on the Dask cluster at ``scheduler``."""
+    if scheduler is not None:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise InputError("--scheduler needs dask distributed (pip install "
+                             "'dask[distributed]')") from None
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
+        try:
+            futures = {client.submit(evaluate_task, t, pure=False): i
+                       for i, t in enumerate(tasks)}
+            for fut in as_completed(list(futures)):
+                yield futures[fut], fut.result()
+        finally:
+            client.close()
+    elif jobs > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            yield from enumerate(ex.map(evaluate_task, tasks))
+    else:
+        for i, t in enumerate(tasks):
+            yield i, evaluate_task(t)
+
+
+def plan_many(problems: Sequence[tuple[dict[str, Any], Any, str]], knob: str, lo: float,
+              hi: float, target: Target, *, requests: int = 200, max_requests: int = 3200,
+              rel_tol: float = 0.02, jobs: int = 1, scheduler: str | None = None,
+              store: Store | None = None, quiet: bool = True) -> Any:
+    """Many searches at once, one per ``(labels, base scenario, policy)``: in rounds, each
+    round the next evaluation every unfinished search asks for, run as one batch (local
+    processes or Dask), taken from ``store`` where already made. The answers do not depend
+    on how the batches run. A DataFrame: the labels, then :meth:`PlanResult.row`."""
     import pandas as pd
 
+    _check(knob, lo, hi)
+    store = store or Store()
+    target_t = (target.kind, target.value)
+    gens = [search(policy, knob, lo, hi, target, requests=requests,
+                   max_requests=max_requests, rel_tol=rel_tol) for _, _, policy in problems]
+    fields = [dataclasses.asdict(base) for _, base, _ in problems]
+    asks = {i: next(g) for i, g in enumerate(gens)}
+    results: dict[int, PlanResult] = {}
+    rounds = made = 0
+    while asks:
+        order = sorted(asks)
+        tasks = [{"scenario": fields[i], "policy": problems[i][2], "knob": knob,
+                  "value": asks[i][0], "requests": asks[i][1], "target": target_t}
+                 for i in order]
+        keys = [Store.key(t) for t in tasks]
+        todo = [j for j, k in enumerate(keys) if k not in store.done]
+        for j, res in run_tasks([tasks[j] for j in todo], jobs=jobs, scheduler=scheduler):
+            store.put(keys[todo[j]], res)
+        made += len(todo)
+        rounds += 1
+        if not quiet and sys.stderr.isatty():
+            print(f"\rplan: round {rounds}, {len(asks)} searches open, {made} evaluations "
+                  f"made", end="", file=sys.stderr, flush=True)
+        for i, k in zip(order, keys, strict=True):
+            try:
+                asks[i] = gens[i].send(Evaluation(**store.done[k]))
+            except StopIteration as stop:
+                results[i] = stop.value
+                del asks[i]
+    if not quiet and sys.stderr.isatty():
+        print(file=sys.stderr)
+    return pd.DataFrame([{**problems[i][0], **results[i].row()} for i in range(len(problems))])
+
+
+def _check(knob: str, lo: float, hi: float) -> None:
     if knob not in KNOBS:
         raise InputError(f"--vary must be one of {', '.join(KNOBS)}, not {knob!r}")
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise InputError(f"--range needs LO < HI, finite, not {lo:g}:{hi:g}")
     if KNOBS[knob][1] == "geometric" and lo <= 0:
         raise InputError(f"--range for {knob} must start above 0")
-    evaluate = evaluate or scenario_evaluator(base, target)
-    rows = [plan_policy(p, knob, lo, hi, target, evaluate, requests=requests,
-                        max_requests=max_requests, rel_tol=rel_tol).row()
-            for p in (policies or base.policies)]
-    return pd.DataFrame(rows)
+
+
+def plan(base: Any, knob: str, lo: float, hi: float, target: Target, *,
+         policies: Sequence[str] | None = None, evaluate: Callable[..., Evaluation] | None = None,
+         **kw: Any) -> Any:
+    """Every policy's answer for one scenario as a DataFrame (one row per policy; the
+    columns of :meth:`PlanResult.row`). ``kw``: :func:`plan_many`'s (``requests``,
+    ``max_requests``, ``rel_tol``, ``jobs``, ``scheduler``, ``store``); ``evaluate``: run
+    each evaluation with this instead (one at a time)."""
+    import pandas as pd
+
+    policies = list(policies or base.policies)
+    if evaluate is None:
+        return plan_many([({}, base, p) for p in policies], knob, lo, hi, target, **kw)
+    _check(knob, lo, hi)
+    kw = {k: v for k, v in kw.items() if k in ("requests", "max_requests", "rel_tol")}
+    return pd.DataFrame([plan_policy(p, knob, lo, hi, target, evaluate, **kw).row()
+                         for p in policies])
 
 
 def _parse_range(text: str) -> tuple[float, float]:
@@ -352,6 +499,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rel-tol", type=float, default=0.02,
                     help="stop when the bracket is this narrow (relative; counts: 1)")
     ap.add_argument("--frontier", help="AXIS=V1,V2,...: the answer per value of a second knob")
+    ap.add_argument("--traces", help="A,B,...: the answer on each of these traces (names of "
+                                     "shipped traces or paths), one curve each")
+    ap.add_argument("-j", "--jobs", type=int, default=1,
+                    help="local processes for the evaluations (the answers do not change)")
+    ap.add_argument("--scheduler", help="run the evaluations on the Dask scheduler at this "
+                                        "address (e.g. tcp://host:8786)")
+    ap.add_argument("--store", help="JSON-lines file of finished evaluations: a rerun with "
+                                    "it resumes (and repeats none)")
     args = ap.parse_args(argv)
     target = _target(args)
     lo, hi = _parse_range(args.knob_range)
@@ -360,45 +515,63 @@ def main(argv: list[str] | None = None) -> int:
         raise InputError("--start-requests must be >= 1 and <= --max-requests")
     if not 0 < args.rel_tol < 1:
         raise InputError(f"--rel-tol must be in (0, 1), not {args.rel_tol:g}")
-    kw = dict(requests=args.start_requests, max_requests=args.max_requests,
-              rel_tol=args.rel_tol)
-    if args.frontier:
-        axis, _, values = args.frontier.partition("=")
-        if axis not in KNOBS or not values:
-            raise InputError(f"--frontier must be AXIS=V1,V2,... with AXIS one of "
-                             f"{', '.join(KNOBS)}, not {args.frontier!r}")
-        frames = []
-        for v in values.split(","):
-            try:
-                x = float(v)
-            except ValueError:
-                raise InputError(f"--frontier value {v!r} is not a number") from None
-            changes = {axis: _knob_value(axis, x)}
-            if axis == "bandwidth_mbps":
-                changes["trace"] = None
-            df = plan(dataclasses.replace(base, **changes), args.vary, lo, hi, target, **kw)
-            df.insert(0, axis, x)
-            frames.append(df)
-        import pandas as pd
-
-        out = pd.concat(frames, ignore_index=True)
-    else:
-        out = plan(base, args.vary, lo, hi, target, **kw)
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, not {args.jobs}")
+    problems = _problems(base, args.frontier, args.traces)
+    out = plan_many(problems, args.vary, lo, hi, target, requests=args.start_requests,
+                    max_requests=args.max_requests, rel_tol=args.rel_tol, jobs=args.jobs,
+                    scheduler=args.scheduler, store=Store(args.store), quiet=args.quiet)
     if args.json:
         for rec in out.to_dict(orient="records"):
             print(json.dumps(rec))
-    else:
-        print(f"plan: {args.vary} in [{lo:g}, {hi:g}] for {target.describe()}; "
-              f"{args.start_requests} requests per evaluation "
-              f"at first (up to {args.max_requests}), same seed at every value")
-        if args.frontier:
-            axis = args.frontier.partition("=")[0]
-            for x, part in out.groupby(axis, sort=False):
-                print(f"\n{axis} = {x:g}")
-                print(format_table(part))
-        else:
-            print(format_table(out))
+        return 0
+    print(f"plan: {args.vary} in [{lo:g}, {hi:g}] for {target.describe()}; "
+          f"{args.start_requests} requests per evaluation at first (up to "
+          f"{args.max_requests}), the same seed at every value; "
+          f"{int(out.simulated_requests.sum()):,} requests simulated in all")
+    labels = [c for c in ("trace", "frontier") if c in out.columns]
+    if not labels:
+        print(format_table(out))
+    for key, part in (out.groupby(labels, sort=False) if labels else []):
+        key = key if isinstance(key, tuple) else (key,)
+        print("\n" + ", ".join(f"{part.iloc[0].get('frontier_axis', '') or lab} = {k}"
+                               if lab == "frontier" else f"{lab} = {k}"
+                               for lab, k in zip(labels, key, strict=True)))
+        print(format_table(part))
     return 0
+
+
+def _problems(base: Any, frontier: str | None, traces: str | None
+              ) -> list[tuple[dict[str, Any], Any, str]]:
+    """(labels, scenario, policy) for every trace x frontier value x policy asked for."""
+    from sim.scenario import trace_by_name
+
+    bases: list[tuple[dict[str, Any], Any]] = [({}, base)]
+    if traces:
+        bases = [({"trace": t}, dataclasses.replace(base, trace=trace_by_name(t),
+                                                    bandwidth_mbps=None))
+                 for t in traces.split(",")]
+    if frontier:
+        axis, _, values = frontier.partition("=")
+        if axis not in KNOBS or not values:
+            raise InputError(f"--frontier must be AXIS=V1,V2,... with AXIS one of "
+                             f"{', '.join(KNOBS)}, not {frontier!r}")
+        out = []
+        for labels, b in bases:
+            for v in values.split(","):
+                try:
+                    x = float(v)
+                except ValueError:
+                    raise InputError(f"--frontier value {v!r} is not a number") from None
+                changes: dict[str, Any] = {axis: _knob_value(axis, x)}
+                if axis == "bandwidth_mbps":
+                    changes["trace"] = None
+                out.append(({**labels, "frontier_axis": axis, "frontier": x},
+                            dataclasses.replace(b, **changes)))
+        bases = out
+    for _, b in bases:
+        b.validate()
+    return [(labels, b, p) for labels, b in bases for p in b.policies]
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ Modules: :mod:`~experiments.figures.context` (paths, the sweep cache),
 (:mod:`~experiments.figures.bandwidth`, :mod:`~experiments.figures.traces`,
 :mod:`~experiments.figures.payload`, :mod:`~experiments.figures.quality`,
 :mod:`~experiments.figures.timeline`, :mod:`~experiments.figures.latency`,
-:mod:`~experiments.figures.users`, :mod:`~experiments.figures.timing`),
+:mod:`~experiments.figures.users`, :mod:`~experiments.figures.timing`,
+:mod:`~experiments.figures.frontier`),
 :mod:`~experiments.figures.make` (the registry) and :mod:`~experiments.figures.cli` (the
 command line).
 """
@@ -40,6 +41,7 @@ from experiments.figures.context import (
     SHARED_TRACES,
     Context,
 )
+from experiments.figures.frontier import fig_capacity_frontier
 from experiments.figures.latency import fig_latency_cdf
 from experiments.figures.make import FIGURES, make_figures
 from experiments.figures.payload import fig_payload_vs_context
@@ -59,7 +61,8 @@ from experiments.figures.users import USERS_POLICIES, fig_hit_rate_vs_users, use
 __all__ = ["FIGURES", "FIG_DIR", "MEASURED_CACHE", "OKABE_ITO", "POLICIES", "PUBLISHED_CACHE",
            "PUBLISHED_PAIR", "RC", "RESULTS_DIR", "SERIES_COLOURS", "SHARED_REL",
            "SHARED_TRACES", "STYLE", "UNDERLAY", "USERS_POLICIES", "WIDTH_IN", "Context",
-           "bandwidth_spec", "fig_adaptive_timeline", "fig_hit_rate_per_trace",
+           "bandwidth_spec", "fig_adaptive_timeline", "fig_capacity_frontier",
+           "fig_hit_rate_per_trace",
            "fig_hit_rate_vs_bandwidth", "fig_hit_rate_vs_users", "fig_kv_quantisation",
            "fig_latency_cdf", "fig_payload_vs_context", "fig_q2c_vs_snapkv", "fig_scout_gap",
            "fig_timing_h200", "fig_utility_vs_bandwidth", "main", "make_figures",

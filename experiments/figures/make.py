@@ -8,6 +8,7 @@ from pathlib import Path
 
 from experiments.figures.bandwidth import fig_hit_rate_vs_bandwidth, fig_utility_vs_bandwidth
 from experiments.figures.context import Context
+from experiments.figures.frontier import fig_capacity_frontier
 from experiments.figures.latency import fig_latency_cdf
 from experiments.figures.payload import fig_payload_vs_context
 from experiments.figures.quality import fig_kv_quantisation, fig_q2c_vs_snapkv, fig_scout_gap
@@ -31,6 +32,7 @@ FIGURES: dict[str, Callable[[Context], list[Path]]] = {
     "latency_cdf": fig_latency_cdf,
     "hit_rate_vs_users": fig_hit_rate_vs_users,
     "timing_h200": fig_timing_h200,
+    "capacity_frontier": fig_capacity_frontier,
 }
 
 

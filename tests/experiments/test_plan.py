@@ -109,3 +109,42 @@ def test_bad_input_is_one_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def _small_problems():
+    from sim.scenario import Scenario
+
+    return [({"deadline_s": d}, Scenario(trace="traces/lte.csv", policies=[p], deadline_s=d,
+                                         interval_s=20.0), p)
+            for d in (2.0, 6.0) for p in ("int8", "int4")]
+
+
+def test_the_same_answers_serially_in_processes_and_from_a_store(tmp_path):
+    from experiments.plan import Store, plan_many
+
+    kw = dict(knob="bandwidth_scale", lo=0.25, hi=64.0, target=Target("hit_rate", 0.9),
+              requests=100, max_requests=400)
+    serial = plan_many(_small_problems(), **kw)
+    parallel = plan_many(_small_problems(), **kw, jobs=2)
+    assert serial.equals(parallel)
+    store = tmp_path / "plan.jsonl"
+    first = plan_many(_small_problems(), **kw, store=Store(store))
+    lines = store.read_text().splitlines()
+    assert first.equals(serial) and len(lines) == int(serial.evaluations.sum())
+    store.write_text("\n".join(lines[:5]) + "\n" + lines[5][:20])  # cut short mid-line
+    again = Store(store)
+    assert len(again.done) == 5
+    assert plan_many(_small_problems(), **kw, store=again).equals(serial)  # resumed
+
+
+def test_the_same_answers_on_a_local_dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    from experiments.plan import plan_many
+
+    kw = dict(knob="bandwidth_scale", lo=0.25, hi=64.0, target=Target("hit_rate", 0.9),
+              requests=100, max_requests=400)
+    serial = plan_many(_small_problems()[:2], **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = plan_many(_small_problems()[:2], **kw, scheduler=cluster.scheduler_address)
+    assert serial.equals(dask)
