@@ -148,3 +148,35 @@ def test_the_same_answers_on_a_local_dask_cluster():
                                   dashboard_address=None) as cluster:
         dask = plan_many(_small_problems()[:2], **kw, scheduler=cluster.scheduler_address)
     assert serial.equals(dask)
+
+
+def _md1_wait_cdf(t: float, lam: float, tau: float) -> float:
+    """P(W <= t) in an M/D/1 queue (Erlang 1909): arrivals at rate lam, service tau."""
+    import math
+
+    total = sum((lam * (k * tau - t)) ** k / math.factorial(k) * math.exp(-lam * (k * tau - t))
+                for k in range(int(t // tau) + 1))
+    return (1 - lam * tau) * total
+
+
+def test_queueing_sets_the_largest_arrival_rate_as_in_an_md1_queue():
+    """cloud-text on a slow constant link: the link is an M/D/1 queue (the cloud never
+    waits, its work being shorter than the link's), so the largest Poisson rate for 95%
+    of deadlines solves Erlang's waiting-time formula; the certified bracket holds it."""
+    from scipy.optimize import brentq
+
+    calm = Scenario(trace=None, bandwidth_mbps=0.01, policies=["cloud-text"], requests=5)
+    r = run(calm).requests
+    tau = float(r.link_end_s.iloc[0] - r.link_start_s.iloc[0])
+    alone = float(r.latency_s.iloc[0])
+    deadline = alone + 2.5 * tau
+    rate = brentq(lambda lam: _md1_wait_cdf(deadline - alone, lam, tau) - 0.95, 1e-6,
+                  (1 - 1e-9) / tau)
+    base = Scenario(trace=None, bandwidth_mbps=0.01, policies=["cloud-text"],
+                    deadline_s=deadline, interval_s=None, rate_per_s=1.0)
+    row = plan(base, "rate_per_s", 0.05, 0.999 / tau, Target("hit_rate", 0.95),
+               requests=1600, max_requests=25_600).iloc[0]
+    assert row.status.startswith(("certified", "not separable at n"))
+    assert row.bracket_low <= rate <= row.bracket_high
+    assert row.value == row.bracket_low  # a knob that hurts: the largest value meeting it
+    assert row.bracket_high / row.bracket_low < 1.05
