@@ -32,6 +32,12 @@ indices are encoded with the smallest of four encodings (:func:`encode_indices`)
 Ties are broken in the order bitmap, int16, delta-varint, int32. Question tokens are always
 shipped in full (they are not subject to retention) and need no indices: they follow the context.
 
+**The question's KV is shipped at full precision (BF16, no metadata) whatever the context's
+precision**: only the context KV is quantised or pruned. This is what the measured quality
+rows measure (``models.harness``: the prefix + context cache is quantised or cut, and the
+question is then run against it at full precision), so bytes and quality describe the same
+operating point.
+
 Text (Scout and cloud-text modes): ``ceil(tokens * text_bytes_per_token)`` bytes, default
 4 bytes/token (the published rule of thumb); callers with the real text pass its UTF-8 length.
 """
@@ -522,7 +528,8 @@ def kv_payload_breakdown(
     mixed: MixedPrecision | None = None,
     kept_positions: Sequence[int] | np.ndarray | None = None,
 ) -> KVPayload:
-    """KV of the kept context tokens plus all question tokens, with metadata and indices.
+    """KV of the kept context tokens at ``precision`` (with metadata and indices) plus all
+    question tokens at full precision (BF16, no metadata: see the module docstring).
 
     ``kept_positions`` (optional, the actual kept context positions) overrides the kept count
     from ``retention`` and makes the delta-varint size exact.
@@ -531,7 +538,8 @@ def kv_payload_breakdown(
     q = _count("question_tokens", question_tokens)
     kept, enc = _kept(context_tokens, retention, kept_positions)
     data_pt, meta_pt = _per_token_bytes(a, precision, group_size, mixed)
-    tokens = kept + q
+    question_pt, _ = _per_token_bytes(a, "bf16", group_size, None)
+    data = kept * data_pt + q * question_pt
     index_bytes = enc.bytes if enc else 0
     return KVPayload(
         model=a.name,
@@ -539,11 +547,11 @@ def kv_payload_breakdown(
         context_tokens=int(context_tokens),
         kept_tokens=kept,
         question_tokens=q,
-        kv_data_bytes=tokens * data_pt,
-        metadata_bytes=tokens * meta_pt,
+        kv_data_bytes=data,
+        metadata_bytes=kept * meta_pt,
         index_bytes=index_bytes,
         index_encoding=enc.name if enc else "none",
-        total_bytes=tokens * (data_pt + meta_pt) + index_bytes,
+        total_bytes=data + kept * meta_pt + index_bytes,
     )
 
 
@@ -702,6 +710,8 @@ def payload_table(
             mixed if p == "mixed" else None,
         )
         notes = f"{kv.kept_tokens}+{kv.question_tokens} tok KV {kv.kv_data_bytes:,}"
+        if kv.question_tokens and p != "bf16":
+            notes += " (question at bf16)"
         if kv.metadata_bytes:
             notes += f" + meta {kv.metadata_bytes:,} (g={group_size})"
         if kv.index_bytes:

@@ -27,13 +27,24 @@ assumed row; ``rule`` names the steps):
 - R5 extrapolation to full context: ``F1(kv, bf16, 1)`` without a row is extrapolated
   linearly from the two highest retentions measured.
 - edge-local equals ``F1(kv, bf16, 1)`` of the edge model.
+- R6 scout at full retention: nothing is masked, so the operating point *is* cloud-text
+  (the cloud prefills the whole text); its value is the cloud-text row's, with that row's
+  source (never an extrapolation of the masked rows).
+- R7 scout with a selection whose scout mask was never run on the cloud (no ``scout`` F1
+  rows for it, e.g. ``snapkv``): ``F1(cloud-own, s, r) + gap_q2c(r)``, the cloud's own
+  selection ``s`` plus the scout-vs-own gap measured for Q2C at that retention; for
+  ``random``, ``F1(cloud-own, random, r)`` (a random mask does not depend on which model
+  drew it). Always ``derived``: a cloud-own row is never returned as the scout's.
+
+Selection names (:data:`SELECTIONS`) are the simulator's; ``q2c`` is the harness's
+``q2c-last`` (``models.selection``).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,6 +60,8 @@ NAMED_CACHES = {
 COLUMNS = ("edge_model", "cloud_model", "task", "mode", "precision", "retention", "selection",
            "metric", "mean", "ci_low", "ci_high", "n", "source", "provenance")
 SOURCES = ("published", "measured", "assumed")
+#: position-selection methods the simulator knows (``q2c`` = the harness's ``q2c-last``)
+SELECTIONS = ("q2c", "q2c-mean", "snapkv", "h2o", "random")
 _RANK = {"measured": 0, "published": 0, "derived": 1, "assumed": 2}
 
 
@@ -249,7 +262,17 @@ class PairQuality:
         if op.mode == "edge-local":
             rows = self._find("edge-local", "f1")
             return self._value(rows[0]) if rows else self._kv_bf16(1.0, op.selection)
-        # scout
+        return self._scout(op)
+
+    def _scout(self, op: OperatingPoint) -> QualityValue:
+        """Scout: R1 where the scout mask was measured, else R6 (nothing masked), R4 or R7."""
+        if op.selection not in SELECTIONS and not any(
+                r["selection"] == op.selection for r in self._rows):
+            raise InputError(f"unknown selection {op.selection!r}; known: "
+                             f"{', '.join(SELECTIONS)}", self.path)
+        if op.retention == 1.0:
+            full = self._quality(OperatingPoint("cloud-text"))
+            return replace(full, rule=f"R6({full.rule})")
         direct = self._curve(self._find("scout", "f1", None, op.selection), op.retention,
                              "scout", zero_at_zero=False)
         if direct is not None and direct.rule == "R1":
@@ -258,15 +281,19 @@ class PairQuality:
                           "cloud-own", zero_at_zero=False)
         if own is None:
             full = self._quality(OperatingPoint("cloud-text"))
-            if op.retention == 1.0:
-                return full
             edge_r = self._kv_bf16(op.retention, op.selection)
             edge_1 = self._kv_bf16(1.0, op.selection)
             own = _combine("R4-own", full.mean * edge_r.mean / edge_1.mean, full, edge_r, edge_1)
+        rule = "R4"
         gap_rows = self._find("scout", "f1_gap_vs_cloud_own", None, op.selection)
+        if not gap_rows and op.selection != "q2c":
+            if op.selection == "random":
+                return _combine("R7-random", own.mean, own)
+            rule = "R7"
+            gap_rows = self._find("scout", "f1_gap_vs_cloud_own", None, "q2c")
         gap_rows = gap_rows + [dict(gap_rows[0] if gap_rows else {}, retention=1.0, mean=0.0,
                                     n=None, source="published", ci_low=None, ci_high=None)]
         gap = self._curve(gap_rows, op.retention, "gap", zero_at_zero=False)
         if gap is None:
-            return own
-        return _combine("R4", own.mean + gap.mean, own, gap)
+            return own if own.source in ("derived", "assumed") else _combine("R4", own.mean, own)
+        return _combine(rule, own.mean + gap.mean, own, gap)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from models.equivalence import tost_paired
 from models.errors import InputError
 from models.kit import MODELS
 from models.quality import COLUMNS
@@ -74,11 +75,13 @@ def holm(p: list[float]) -> list[float]:
     return out
 
 
-def wilcoxon_p(d: np.ndarray) -> float:
+def wilcoxon_p(d: np.ndarray, zero_method: str = "wilcox") -> float:
+    """Wilcoxon signed-rank p; ``wilcox`` (scipy's default) drops zero differences, ``pratt``
+    keeps them in the ranking."""
     d = d[~np.isnan(d)]
     if len(d) == 0 or np.all(d == 0):
         return 1.0
-    return float(stats.wilcoxon(d).pvalue)
+    return float(stats.wilcoxon(d, zero_method=zero_method).pvalue)
 
 
 def ttest_p(d: np.ndarray) -> float:
@@ -101,6 +104,17 @@ def load_lines(path: Path) -> list[dict]:
     return recs
 
 
+def harness_versions(recs: list[dict]) -> str:
+    """Every harness version among the records with its count, most records first:
+    ``v1.1 (190 records), v1.0 (10 records)`` (a record without a version is v1.0)."""
+    counts: dict[str, int] = {}
+    for rec in recs:
+        v = str(rec.get("harness_version") or "1.0")
+        counts[v] = counts.get(v, 0) + 1
+    return ", ".join(f"v{v} ({c} record{'s' if c != 1 else ''})"
+                     for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _provenance(out_dir: Path, recs: list[dict]) -> tuple[str, str, str]:
     """(scout name, cloud name, provenance text) of a run's quality rows."""
     n = len(recs)
@@ -109,7 +123,7 @@ def _provenance(out_dir: Path, recs: list[dict]) -> tuple[str, str, str]:
     cloud, cloud_prov = model_identity(out_dir, "cloud", CLOUD)
     weights = ("4-bit GGUF weights dequantised" if "GGUF" in scout_prov + cloud_prov
                else "weights as stored")
-    prov = (f"models.measure v{recs[0].get('harness_version', '1.0')} "
+    prov = (f"models.measure {harness_versions(recs)} "
             f"{datetime.now(timezone.utc):%Y-%m-%d}; scout {scout_prov}; cloud {cloud_prov}; "
             f"{weights}, fp32 CPU; "
             f"ExpMRC SQuAD v1.1 dev first {n} questions"
@@ -171,10 +185,16 @@ def _add_relative_rows(rows: list[dict], recs: list[dict], prov: str) -> None:
 
 
 def _stat_row(comparison: str, r: str, n: int, d: np.ndarray) -> dict:
-    """One paired comparison at one retention: mean difference, its CI and p-values."""
+    """One paired comparison at one retention: mean difference, its CI and p-values (Wilcoxon
+    with scipy's default zero handling and with Pratt's, paired t), and the TOST equivalence
+    test at :data:`models.equivalence.EQUIVALENCE_MARGIN_F1` (``tost_margin_90`` = the smallest
+    margin it would accept at alpha 0.05)."""
+    tost = tost_paired(d)
     return {"comparison": comparison, "retention": r, "n": n, "mean_diff": float(d.mean()),
             "ci_low": t_interval(d)[0], "ci_high": t_interval(d)[1],
-            "wilcoxon_p": wilcoxon_p(d), "t_p": ttest_p(d)}
+            "wilcoxon_p": wilcoxon_p(d), "t_p": ttest_p(d),
+            "wilcoxon_pratt_p": wilcoxon_p(d, "pratt"), "tost_margin": tost.margin,
+            "tost_p": tost.p, "tost_margin_90": tost.smallest_margin}
 
 
 def _paired_stats(add: Callable[..., None], recs: list[dict]) -> list[dict]:
@@ -193,6 +213,9 @@ def _paired_stats(add: Callable[..., None], recs: list[dict]) -> list[dict]:
         for s, ph in zip(group, holm([s["wilcoxon_p"] for s in group]), strict=True):
             s["wilcoxon_p_holm"] = ph
             s["wilcoxon_p_bonferroni"] = min(1.0, len(group) * s["wilcoxon_p"])
+        for key in ("wilcoxon_pratt_p", "t_p"):
+            for s, ph in zip(group, holm([s[key] for s in group]), strict=True):
+                s[f"{key}_holm"] = ph
     return stat_rows
 
 
@@ -274,6 +297,12 @@ def summarize(out_dir: Path, cache_path: Path) -> list[dict]:
     return rows
 
 
+def _opt(row: dict, key: str) -> str:
+    """A stats.csv number as 3 significant digits, ``-`` where the column is absent."""
+    v = row.get(key)
+    return "-" if v in (None, "") else f"{float(v):.3g}"
+
+
 def results_markdown(cache_path: Path, stats_path: Path) -> str:
     """The README table: measured pair next to the published 7B/14B figures."""
     rows = list(csv.DictReader(open(cache_path)))
@@ -341,7 +370,10 @@ def results_markdown(cache_path: Path, stats_path: Path) -> str:
                              f"{float(r['mean']):.2f} ({r['n']} tokens) | {published} |")
     st = list(csv.DictReader(open(stats_path)))
     lines += ["", "| paired test | retention | n | mean difference [95% CI] | Wilcoxon p | "
-                  "Holm | Bonferroni | published (n=200) |", "|---|---|---|---|---|---|---|---|"]
+                  "Holm | Bonferroni | Wilcoxon p (Pratt), Holm | paired t p, Holm | "
+                  "TOST p (margin) | "
+                  "smallest TOST margin | published (n=200) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     published = {("scout", "0.75"): "-0.004, p=0.883", ("scout", "0.5"): "+0.047, p=0.110",
                  ("scout", "0.25"): "+0.059, p=0.039", ("Q2C", "0.75"): "0.000, p=0.319",
                  ("Q2C", "0.5"): "-0.003, p=0.319", ("Q2C", "0.25"): "+0.002, p=0.751"}
@@ -351,5 +383,9 @@ def results_markdown(cache_path: Path, stats_path: Path) -> str:
                      f"{float(s['mean_diff']):+.3f} [{float(s['ci_low']):+.3f}, "
                      f"{float(s['ci_high']):+.3f}] | {float(s['wilcoxon_p']):.3g} | "
                      f"{float(s['wilcoxon_p_holm']):.3g} | "
-                     f"{float(s['wilcoxon_p_bonferroni']):.3g} | {published.get(key, '-')} |")
+                     f"{float(s['wilcoxon_p_bonferroni']):.3g} | "
+                     f"{_opt(s, 'wilcoxon_pratt_p')}, {_opt(s, 'wilcoxon_pratt_p_holm')} | "
+                     f"{float(s['t_p']):.3g}, {_opt(s, 't_p_holm')} | "
+                     f"{_opt(s, 'tost_p')} (±{_opt(s, 'tost_margin')}) | "
+                     f"{_opt(s, 'tost_margin_90')} | {published.get(key, '-')} |")
     return "\n".join(lines)

@@ -128,8 +128,8 @@ class CostModel:
             for op, r in jobs:
                 qp = _timed_precision(op)
                 if qp != "bf16":
-                    ttft += self.cloud.dequantize_s(self.edge_arch, _kept_tokens(op, r),
-                                                    qp).seconds
+                    ttft += self.cloud.dequantize_s(
+                        self.edge_arch, kept_count(r.context_tokens, op.retention), qp).seconds
             ttft += self.cloud.decode_s(self.edge_arch, cache - 1, b).seconds
             rest = (self.cloud.decode_tokens_s(self.edge_arch, cache, answer - 1, b).seconds
                     if answer > 1 else 0.0)
@@ -220,14 +220,15 @@ def _prompt_tokens(op: OperatingPoint, req: Request) -> int:
 
 def _kv_stages(m: CostModel, op: OperatingPoint, ctx: int, q: int, answer: int,
                t: Callable[[TimeEstimate], float]) -> StageTimes:
-    kept = kept_count(ctx, op.retention) + q
+    kept_ctx = kept_count(ctx, op.retention)
+    kept = kept_ctx + q
     payload = kv_payload_bytes(m.edge_arch, ctx, op.precision, op.retention, q, m.kv_group_size)
     edge_s = t(m.edge.prefill_s(m.edge_arch, ctx + q))
     cloud_ttft_s = decode_rest_s = 0.0
     qp = _timed_precision(op)
-    if qp != "bf16":
-        edge_s += t(m.edge.quantize_s(m.edge_arch, kept, qp))
-        cloud_ttft_s += t(m.cloud.dequantize_s(m.edge_arch, kept, qp))
+    if qp != "bf16":  # only the context KV is quantised (the question's is sent at bf16)
+        edge_s += t(m.edge.quantize_s(m.edge_arch, kept_ctx, qp))
+        cloud_ttft_s += t(m.cloud.dequantize_s(m.edge_arch, kept_ctx, qp))
     cloud_ttft_s += t(m.cloud.decode_s(m.edge_arch, kept))
     if answer > 1:
         decode_rest_s = t(m.cloud.decode_tokens_s(m.edge_arch, kept + 1, answer - 1))
