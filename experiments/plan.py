@@ -333,35 +333,53 @@ class Store:
                 os.fsync(f.fileno())
 
 
-def run_tasks(tasks: list[dict[str, Any]], *, jobs: int = 1,
-              scheduler: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(index, result) of :func:`evaluate_task` for each task, as they finish: in this
-    process, on ``jobs`` local processes, or on the Dask cluster at ``scheduler``."""
-    if scheduler is not None:
-        try:
-            from distributed import Client, as_completed
-        except ImportError:
-            raise InputError("--scheduler needs dask distributed (pip install "
-                             "'dask[distributed]')") from None
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError, TypeError) as err:
-            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {err}") from None
-        try:
-            futures = {client.submit(evaluate_task, t, pure=False): i
+class Runner:
+    """Where evaluations run, kept open across a plan's rounds: in this process, on ``jobs``
+    local processes, or on the Dask cluster at ``scheduler``. A context manager."""
+
+    def __init__(self, jobs: int = 1, scheduler: str | None = None):
+        self.jobs, self.scheduler = jobs, scheduler
+        self.pool: Any = None
+        self.client: Any = None
+
+    def __enter__(self) -> Runner:
+        if self.scheduler is not None:
+            try:
+                from distributed import Client
+            except ImportError:
+                raise InputError("--scheduler needs dask distributed (pip install "
+                                 "'dask[distributed]')") from None
+            try:
+                self.client = Client(self.scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError, TypeError) as err:
+                raise InputError(f"cannot reach the Dask scheduler at {self.scheduler}: "
+                                 f"{err}") from None
+        elif self.jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, tasks: list[dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(index, result) of :func:`evaluate_task` for each task, as they finish."""
+        if self.client is not None:
+            from distributed import as_completed
+
+            futures = {self.client.submit(evaluate_task, t, pure=False): i
                        for i, t in enumerate(tasks)}
             for fut in as_completed(list(futures)):
                 yield futures[fut], fut.result()
-        finally:
-            client.close()
-    elif jobs > 1 and len(tasks) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            yield from enumerate(ex.map(evaluate_task, tasks))
-    else:
-        for i, t in enumerate(tasks):
-            yield i, evaluate_task(t)
+        elif self.pool is not None and len(tasks) > 1:
+            yield from enumerate(self.pool.map(evaluate_task, tasks))
+        else:
+            for i, t in enumerate(tasks):
+                yield i, evaluate_task(t)
 
 
 def plan_many(problems: Sequence[tuple[dict[str, Any], Any, str]], knob: str, lo: float,
@@ -383,29 +401,41 @@ def plan_many(problems: Sequence[tuple[dict[str, Any], Any, str]], knob: str, lo
     asks = {i: next(g) for i, g in enumerate(gens)}
     results: dict[int, PlanResult] = {}
     rounds = made = 0
-    while asks:
-        order = sorted(asks)
-        tasks = [{"scenario": fields[i], "policy": problems[i][2], "knob": knob,
-                  "value": asks[i][0], "requests": asks[i][1], "target": target_t}
-                 for i in order]
-        keys = [Store.key(t) for t in tasks]
-        todo = [j for j, k in enumerate(keys) if k not in store.done]
-        for j, res in run_tasks([tasks[j] for j in todo], jobs=jobs, scheduler=scheduler):
-            store.put(keys[todo[j]], res)
-        made += len(todo)
-        rounds += 1
-        if not quiet and sys.stderr.isatty():
-            print(f"\rplan: round {rounds}, {len(asks)} searches open, {made} evaluations "
-                  f"made", end="", file=sys.stderr, flush=True)
-        for i, k in zip(order, keys, strict=True):
-            try:
-                asks[i] = gens[i].send(Evaluation(**store.done[k]))
-            except StopIteration as stop:
-                results[i] = stop.value
-                del asks[i]
+    with Runner(jobs, scheduler) as runner:
+        while asks:
+            rounds, made = _round(asks, gens, results, problems, fields, knob, target_t,
+                                  store, runner, rounds, made, quiet)
     if not quiet and sys.stderr.isatty():
         print(file=sys.stderr)
     return pd.DataFrame([{**problems[i][0], **results[i].row()} for i in range(len(problems))])
+
+
+def _round(asks: dict[int, Ask], gens: list, results: dict[int, PlanResult],
+           problems: Sequence[tuple[dict[str, Any], Any, str]], fields: list[dict],
+           knob: str, target_t: tuple[str, float], store: Store, runner: Runner,
+           rounds: int, made: int, quiet: bool) -> tuple[int, int]:
+    """One round of :func:`plan_many`: the evaluations every open search asks for (those
+    not in ``store``) run as one batch, then each search is sent its result."""
+    order = sorted(asks)
+    tasks = [{"scenario": fields[i], "policy": problems[i][2], "knob": knob,
+              "value": asks[i][0], "requests": asks[i][1], "target": target_t}
+             for i in order]
+    keys = [Store.key(t) for t in tasks]
+    todo = [j for j, k in enumerate(keys) if k not in store.done]
+    for j, res in runner.run([tasks[j] for j in todo]):
+        store.put(keys[todo[j]], res)
+    made += len(todo)
+    rounds += 1
+    if not quiet and sys.stderr.isatty():
+        print(f"\rplan: round {rounds}, {len(asks)} searches open, {made} evaluations made",
+              end="", file=sys.stderr, flush=True)
+    for i, k in zip(order, keys, strict=True):
+        try:
+            asks[i] = gens[i].send(Evaluation(**store.done[k]))
+        except StopIteration as stop:
+            results[i] = stop.value
+            del asks[i]
+    return rounds, made
 
 
 def _check(knob: str, lo: float, hi: float) -> None:
