@@ -98,6 +98,7 @@ class _Star:
     members: set = field(default_factory=set)  # its groups with flows
     access_sum: float = 0.0  # sum of the access-limited groups' capacities (compensated)
     access_err: float = 0.0
+    limited: int = 0  # access-limited groups
     cell_flows: int = 0
     share: float = math.inf
     clock: float = 0.0  # V: per-transfer service of the cell-limited transfers
@@ -106,6 +107,13 @@ class _Star:
     access_heap: list = field(default_factory=list)  # (-capacity per transfer, seq, group, token)
     guard_heap: list = field(default_factory=list)  # (guarantee per transfer, seq, group, token)
     wake_token: int = 0
+    #: what its live wake waits for (a traced bottleneck): "change" (any, while it has
+    #: cell-limited flows), a level (a drop below the access-limited demand), or None
+    watch: str | float | None = None
+
+    @property
+    def traced(self) -> bool:
+        return self.trace is not None and not self.trace.is_constant
 
     @property
     def quiet(self) -> bool:
@@ -114,8 +122,14 @@ class _Star:
             return True
         return not self.unconstrained and self.peak_sum <= self.trace.min_capacity_bytes_per_s
 
-    def add_access(self, x: float) -> None:
-        """``access_sum += x`` with Neumaier's compensation (it changes at every event)."""
+    def add_access(self, x: float, groups: int = 0) -> None:
+        """``access_sum += x`` with Neumaier's compensation (it changes at every event);
+        ``groups``: access-limited groups joining (+) or leaving (-); with none left the
+        sum restarts from an exact 0."""
+        self.limited += groups
+        if not self.limited:
+            self.access_sum = self.access_err = 0.0
+            return
         s = self.access_sum
         t = s + x
         self.access_err += (s - t) + x if abs(s) >= abs(x) else (x - t) + s
@@ -251,7 +265,7 @@ class StarFluidNetwork:
                 obj = entry[3]
                 if entry[2] == _CELL:
                     obj.capacity = obj.trace.capacity_at(t_s)
-                    self._schedule_cell(obj)
+                    obj.watch = None
                     stars.add(obj)
                 else:
                     self._wake(obj, t_s)
@@ -342,6 +356,8 @@ class StarFluidNetwork:
         side of its star's fair share; then the timed events of the groups that moved or
         changed, and each star's next cell-limited finish."""
         for star in stars:
+            if star.traced and star.watch != "change":  # its capacity was not followed
+                star.capacity = star.trace.capacity_at(self.now_s)
             for _ in range(4 * len(self._groups) + 8):
                 if not self._refill_step(star):
                     break
@@ -389,7 +405,7 @@ class StarFluidNetwork:
     def _to_cell(self, group: _Group) -> None:
         star = group.star
         self._reanchor(group)
-        star.add_access(-group.capacity)
+        star.add_access(-group.capacity, -1)
         group.cell_limited = True
         group.anchor = star.clock
         star.cell_flows += len(group.flows)
@@ -404,11 +420,12 @@ class StarFluidNetwork:
         group.cell_limited = False
         group.anchor = self.now_s
         group.capacity = cap
-        star.add_access(cap)
+        star.add_access(cap, 1)
         group.wake_token += 1
         self._resorted(group)
 
     def _plan_cell(self, star: _Star) -> None:
+        self._schedule_cell(star)
         top = self._top(star.cell_heap)
         if top is None or star.cell_flows == 0 or star.share <= 0:
             star.finish_s = math.inf
@@ -436,7 +453,6 @@ class StarFluidNetwork:
         star = group.star
         if not star.members and star.trace is not None:  # the star wakes up
             star.capacity = star.trace.capacity_at(self.now_s)
-            self._schedule_cell(star)
         star.members.add(group)
         was_quiet = star.quiet
         group.token += 1
@@ -452,7 +468,7 @@ class StarFluidNetwork:
                 group.anchor = star.clock
             else:
                 group.anchor = self.now_s
-                star.add_access(group.capacity)
+                star.add_access(group.capacity, 1)
         if was_quiet and not star.quiet:
             self._wake_all(star)
 
@@ -463,15 +479,16 @@ class StarFluidNetwork:
         else:
             star.peak_sum -= group.trace.max_capacity_bytes_per_s
         if not group.cell_limited:
-            star.add_access(-group.capacity)
+            star.add_access(-group.capacity, -1)
         group.token += 1
         group.wake_token += 1
         group.finish_token += 1
         group.served0 = 0.0
         star.members.discard(group)
         if not star.members:  # idle: start afresh (no drift carried over), stop its wakes
-            star.access_sum = star.access_err = star.clock = star.peak_sum = 0.0
+            star.clock = star.peak_sum = 0.0
             star.wake_token += 1
+            star.watch = None
 
     def _wake_all(self, star: _Star) -> None:
         """The star can fill up now: its access-limited groups' capacities are refreshed
@@ -541,9 +558,24 @@ class StarFluidNetwork:
         self._push_timed(group.trace.next_change_s(self.now_s), _WAKE, group, group.wake_token)
 
     def _schedule_cell(self, star: _Star) -> None:
+        """A traced bottleneck wakes at each change while it has cell-limited flows (they
+        share it), else only when it drops below the access-limited demand (the demand
+        only rises at events, which re-register)."""
+        if not star.traced or not star.members:
+            return
+        if star.cell_flows:
+            if star.watch == "change":
+                return
+            star.watch = "change"
+            t = star.trace.next_change_s(self.now_s)
+        else:
+            level = star.demand
+            if star.watch != "change" and star.watch is not None and level <= star.watch:
+                return
+            star.watch = level
+            t = star.trace.next_drop_below_s(self.now_s, level, math.inf)
         star.wake_token += 1
-        if star.trace is not None and not star.trace.is_constant:
-            self._push_timed(star.trace.next_change_s(self.now_s), _CELL, star, star.wake_token)
+        self._push_timed(t, _CELL, star, star.wake_token)
 
     def _push_timed(self, t_s: float, kind: int, obj, token: int) -> None:
         if t_s != math.inf:
