@@ -394,48 +394,34 @@ def plan_many(problems: Sequence[tuple[dict[str, Any], Any, str]], knob: str, lo
 
     _check(knob, lo, hi)
     store = store or Store()
-    target_t = (target.kind, target.value)
     gens = [search(policy, knob, lo, hi, target, requests=requests,
                    max_requests=max_requests, rel_tol=rel_tol) for _, _, policy in problems]
-    fields = [dataclasses.asdict(base) for _, base, _ in problems]
-    asks = {i: next(g) for i, g in enumerate(gens)}
+    task = [{"scenario": dataclasses.asdict(base), "policy": policy, "knob": knob,
+             "target": (target.kind, target.value)} for _, base, policy in problems]
+    asks = {i: next(g) for i, g in enumerate(gens)}  # what each open search waits for
     results: dict[int, PlanResult] = {}
-    rounds = made = 0
+    made = 0
     with Runner(jobs, scheduler) as runner:
-        while asks:
-            rounds, made = _round(asks, gens, results, problems, fields, knob, target_t,
-                                  store, runner, rounds, made, quiet)
+        while asks:  # one round: every open search's next evaluation, as one batch
+            order = sorted(asks)
+            tasks = [{**task[i], "value": asks[i][0], "requests": asks[i][1]} for i in order]
+            keys = [Store.key(t) for t in tasks]
+            todo = [j for j, k in enumerate(keys) if k not in store.done]
+            for j, res in runner.run([tasks[j] for j in todo]):
+                store.put(keys[todo[j]], res)
+            made += len(todo)
+            if not quiet and sys.stderr.isatty():
+                print(f"\rplan: {len(asks)} searches open, {made} evaluations made", end="",
+                      file=sys.stderr, flush=True)
+            for i, k in zip(order, keys, strict=True):
+                try:
+                    asks[i] = gens[i].send(Evaluation(**store.done[k]))
+                except StopIteration as stop:
+                    results[i] = stop.value
+                    del asks[i]
     if not quiet and sys.stderr.isatty():
         print(file=sys.stderr)
     return pd.DataFrame([{**problems[i][0], **results[i].row()} for i in range(len(problems))])
-
-
-def _round(asks: dict[int, Ask], gens: list, results: dict[int, PlanResult],
-           problems: Sequence[tuple[dict[str, Any], Any, str]], fields: list[dict],
-           knob: str, target_t: tuple[str, float], store: Store, runner: Runner,
-           rounds: int, made: int, quiet: bool) -> tuple[int, int]:
-    """One round of :func:`plan_many`: the evaluations every open search asks for (those
-    not in ``store``) run as one batch, then each search is sent its result."""
-    order = sorted(asks)
-    tasks = [{"scenario": fields[i], "policy": problems[i][2], "knob": knob,
-              "value": asks[i][0], "requests": asks[i][1], "target": target_t}
-             for i in order]
-    keys = [Store.key(t) for t in tasks]
-    todo = [j for j, k in enumerate(keys) if k not in store.done]
-    for j, res in runner.run([tasks[j] for j in todo]):
-        store.put(keys[todo[j]], res)
-    made += len(todo)
-    rounds += 1
-    if not quiet and sys.stderr.isatty():
-        print(f"\rplan: round {rounds}, {len(asks)} searches open, {made} evaluations made",
-              end="", file=sys.stderr, flush=True)
-    for i, k in zip(order, keys, strict=True):
-        try:
-            asks[i] = gens[i].send(Evaluation(**store.done[k]))
-        except StopIteration as stop:
-            results[i] = stop.value
-            del asks[i]
-    return rounds, made
 
 
 def _check(knob: str, lo: float, hi: float) -> None:
