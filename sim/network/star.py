@@ -554,8 +554,15 @@ class StarFluidNetwork:
             self._schedule_wake(group)
 
     def _schedule_wake(self, group: _Group) -> None:
+        """An access-limited group wakes when its capacity next differs from now's (a run
+        of equal segments, e.g. an outage sampled each second, is one wake)."""
         group.wake_token += 1
-        self._push_timed(group.trace.next_change_s(self.now_s), _WAKE, group, group.wake_token)
+        trace, now, cap = group.trace, self.now_s, group.capacity
+        t = trace.next_change_s(now)
+        if t != math.inf and trace.capacity_at(t) == cap:
+            up = trace.next_rise_above_s(now, cap, math.inf)
+            t = min(up, trace.next_drop_below_s(now, cap, up))
+        self._push_timed(t, _WAKE, group, group.wake_token)
 
     def _schedule_cell(self, star: _Star) -> None:
         """A traced bottleneck wakes at each change while it has cell-limited flows (they
