@@ -102,7 +102,8 @@ def build_costs(s: Scenario) -> CostModel:
         edge_model=s.edge_model, cloud_model=s.cloud_model,
         edge_compute=ComputeModel(get_device(s.edge_device), table, calibration=calibration),
         cloud_compute=ComputeModel(get_device(s.cloud_device), table, calibration=calibration),
-        quality=quality, cloud_has_context=s.cloud_has_context, kv_group_size=s.kv_group_size)
+        quality=quality, cloud_has_context=s.cloud_has_context, kv_group_size=s.kv_group_size,
+        kv_encoding=s.kv_encoding)
 
 
 def policy_context(s: Scenario, costs: CostModel) -> PolicyContext:

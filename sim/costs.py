@@ -5,8 +5,8 @@ Compute steps per mode (times from :class:`models.timing.ComputeModel`):
 =========== ============================================ ==========================================
 mode        edge (before sending)                        cloud (after the payload arrives)
 =========== ============================================ ==========================================
-kv          prefill(edge model, context+question)        dequantise, one decode step of the *edge*
-            + quantise (int8/int4/mixed)                 model at the kept cache length = first
+kv          prefill(edge model, context+question)        [decode], dequantise, one decode step of
+            + quantise (int8/int4/mixed) [+ encode]      the *edge* model at the kept cache = first
                                                          token; then answer_tokens-1 decode steps
 scout       prefill(edge model, context+question) with   prefill(cloud model, context+question),
             attention scores -> top-k indices            mask -> first token; then decode
@@ -17,6 +17,9 @@ edge-local  prefill(edge model) -> first token; decode   nothing
 ``edge_s``/``cloud_ttft_s`` are the times to the hand-off and to the first token; the
 ``*_busy_s`` times include decoding the rest of the answer, which keeps the accelerator busy
 (FIFO, one request at a time). ``mixed`` precision is timed as INT4 (its dominant part).
+With ``kv_encoding`` zstd or entropy the KV payload is the measured coded size and the codec's
+measured CPU seconds (:mod:`models.kvencoding`) are added: encode on the edge, decode in the
+cloud before dequantising.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from models.arch import get_arch
+from models.kvencoding import encoded_kv
 from models.operating import (
     MODE_SPECS,
     ModeSpec,
@@ -85,7 +89,8 @@ class CostModel:
 
     def __init__(self, *, edge_model: str, cloud_model: str, edge_compute: ComputeModel,
                  cloud_compute: ComputeModel, quality: PairQuality | None,
-                 cloud_has_context: bool = False, kv_group_size: int = KV_GROUP_SIZE):
+                 cloud_has_context: bool = False, kv_group_size: int = KV_GROUP_SIZE,
+                 kv_encoding: str = "raw"):
         self.edge_arch = get_arch(edge_model)
         self.cloud_arch = get_arch(cloud_model)
         self.edge = edge_compute
@@ -93,6 +98,7 @@ class CostModel:
         self.quality = quality
         self.cloud_has_context = cloud_has_context
         self.kv_group_size = kv_group_size
+        self.kv_encoding = kv_encoding
         self._cache: dict[tuple, OpCost] = {}
 
     def cost(self, op: OperatingPoint, req: Request) -> OpCost:
@@ -130,6 +136,10 @@ class CostModel:
                 if qp != "bf16":
                     ttft += self.cloud.dequantize_s(
                         self.edge_arch, kept_count(r.context_tokens, op.retention), qp).seconds
+                if self.kv_encoding != "raw":
+                    ttft += encoded_kv(self.edge_arch, r.context_tokens, op.precision,
+                                       op.retention, r.question_tokens, self.kv_group_size,
+                                       encoding=self.kv_encoding).decode_s
             ttft += self.cloud.decode_s(self.edge_arch, cache - 1, b).seconds
             rest = (self.cloud.decode_tokens_s(self.edge_arch, cache, answer - 1, b).seconds
                     if answer > 1 else 0.0)
@@ -225,6 +235,12 @@ def _kv_stages(m: CostModel, op: OperatingPoint, ctx: int, q: int, answer: int,
     payload = kv_payload_bytes(m.edge_arch, ctx, op.precision, op.retention, q, m.kv_group_size)
     edge_s = t(m.edge.prefill_s(m.edge_arch, ctx + q))
     cloud_ttft_s = decode_rest_s = 0.0
+    if m.kv_encoding != "raw":  # measured coded size; CPU encode on the edge, decode in the cloud
+        enc = encoded_kv(m.edge_arch, ctx, op.precision, op.retention, q, m.kv_group_size,
+                         encoding=m.kv_encoding)
+        payload = enc.total_bytes
+        edge_s += enc.encode_s
+        cloud_ttft_s += enc.decode_s
     qp = _timed_precision(op)
     if qp != "bf16":  # only the context KV is quantised (the question's is sent at bf16)
         edge_s += t(m.edge.quantize_s(m.edge_arch, kept_ctx, qp))

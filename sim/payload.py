@@ -1,18 +1,24 @@
 """CLI: bytes each protocol sends for one request, plus a check of the published payload claims.
 
     python -m sim.payload --model qwen2.5-7b --tokens 170 [--retention 0.5] [--question-tokens 0]
-                          [--cloud-has-context] [--group-size 64] [--json]
+                          [--cloud-has-context] [--group-size 64] [--encoding raw|zstd|entropy]
+                          [--json]
+
+``--encoding zstd|entropy``: the KV rows' bytes are the measured coded sizes
+(:mod:`models.kvencoding`, ``models/data/kv_bits_entropy.csv``), with the codec's CPU seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Sequence
 
 from models.arch import get_arch
 from models.cli import Parser, add_common, command, run_main
 from models.errors import InputError
+from models.kvencoding import ENCODINGS, encoded_kv
 from models.payload import (
     DEFAULT_GROUP_SIZE,
     INT16_MAX_POSITIONS,
@@ -42,8 +48,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="the cloud already holds the context text (Scout sends no context text)")
     p.add_argument("--group-size", type=int, default=DEFAULT_GROUP_SIZE,
                    help=f"quantisation group size in elements (default {DEFAULT_GROUP_SIZE})")
+    p.add_argument("--encoding", choices=ENCODINGS, default="raw",
+                   help="KV encoding: raw packed codes (default), zstd or entropy (measured)")
     add_common(p, "json", help="print a JSON object instead of a table")
     return p
+
+
+def _encoded_row(row, arch, args: argparse.Namespace):
+    """A KV row under ``--encoding``: the coded bytes, the raw bytes and codec times in notes."""
+    enc = encoded_kv(arch, args.tokens, row.precision, args.retention, args.question_tokens,
+                     args.group_size, encoding=args.encoding)
+    note = (f"{args.encoding} {enc.total_bytes:,} of raw {enc.raw_total_bytes:,} B "
+            f"({enc.total_bytes / enc.raw_total_bytes:.1%}); encode {enc.encode_s * 1e3:.1f} ms, "
+            f"decode {enc.decode_s * 1e3:.1f} ms (2-core CPU)")
+    if enc.note:
+        note += f"; {enc.note}"
+    return dataclasses.replace(row, bytes=enc.total_bytes, notes=note)
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -144,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.model = arch.name
     rows = payload_table(arch, args.tokens, args.retention, args.question_tokens,
                          args.cloud_has_context, args.group_size)
+    if args.encoding != "raw":
+        rows = [_encoded_row(r, arch, args) if r.mode == "kv" else r for r in rows]
     check = published_check(arch.name, args.tokens, args.retention, args.question_tokens,
                             args.cloud_has_context)
     if args.json:
@@ -154,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "question_tokens": args.question_tokens,
             "cloud_has_context": args.cloud_has_context,
             "group_size": args.group_size,
+            "encoding": args.encoding,
             "rows": [r.as_dict() for r in rows],
             "index_encodings": {
                 "n_total": check["n_total"],

@@ -16,6 +16,7 @@ from typing import Any
 from models.arch import get_arch
 from models.devices import get_device
 from models.errors import InputError
+from models.kvencoding import ENCODINGS
 from models.operating import MODES
 from models.quality import SELECTIONS
 from models.transport import CONGESTION_CONTROLS, CONNECTIONS, STACKS, TRANSPORTS, TcpConfig
@@ -122,6 +123,9 @@ class Scenario:
     cloud_has_context: bool = _f(False, "the cloud already holds the context text")
     count_return_latency: bool = _f(True, "count the first token's trip back to the user")
     kv_group_size: int = _f(KV_GROUP_SIZE, "quantisation group size along head_dim (elements)")
+    kv_encoding: str = _f("raw", "KV payload encoding: raw (packed codes), zstd or entropy "
+                          "(measured sizes and codec times, models/data/kv_bits_entropy.csv)",
+                          choices=("raw", "zstd", "entropy"))
     options: str = _f("kv,scout,cloud-text,edge-local", "modes adaptive policies may "
                       "choose among (comma-separated)")
     compare_to: str | None = _f(None, "reference policy for paired tests (default: adaptive "
@@ -203,7 +207,7 @@ class Scenario:
                              "with --users or --topology")
         if self.trace_end not in ("loop", "clip"):
             raise InputError(f"trace_end must be loop or clip, not {self.trace_end!r}")
-        for name, allowed in (("selection", SELECTIONS),
+        for name, allowed in (("selection", SELECTIONS), ("kv_encoding", ENCODINGS),
                               ("transport", TRANSPORTS), ("tcp_connection", CONNECTIONS),
                               ("congestion_control", CONGESTION_CONTROLS),
                               ("tcp_stack", STACKS)):

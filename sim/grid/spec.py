@@ -26,7 +26,7 @@ DEFAULTS = Scenario()
 #: changes an existing cell's key, seed or results. Every setting added from now on goes here.
 LATER_FIELDS = ("transport", "tcp_connection", "handshake_rtts", "initial_window_packets",
                 "mss_bytes", "buffer_packets", "congestion_control", "min_rto_ms",
-                "tcp_stack")
+                "tcp_stack", "kv_encoding")
 
 
 def cell_key(params: dict[str, Any]) -> str:
