@@ -9,7 +9,7 @@ from models.errors import InputError
 from models.operating import OperatingPoint
 from models.request import Request
 from models.units import mbps_to_bytes_per_s
-from policies.base import NetworkView, Policy, PolicyContext
+from policies.base import History, NetworkView, Policy, PolicyContext
 from policies.estimators import make_estimator
 from policies.predict import Prediction, Predictor
 
@@ -73,14 +73,17 @@ class Adaptive(Policy):
 
     def observe(self, view: NetworkView) -> None:
         """Feed the estimators every observation that arrived since the last decision."""
-        if len(view.transfers) != self._seen:
-            for obs in view.transfers[self._seen:]:
+        transfers, rtts = view.transfers, view.rtt_samples_s
+        if len(transfers) != self._seen:
+            for obs in (transfers.since(self._seen) if isinstance(transfers, History)
+                        else transfers[self._seen:]):
                 self.throughput.update(obs.throughput_bytes_per_s, obs.end_s)
-            self._seen = len(view.transfers)
-        if len(view.rtt_samples_s) != self._rtts_seen:
-            for t, rtt in view.rtt_samples_s[self._rtts_seen:]:
+            self._seen = len(transfers)
+        if len(rtts) != self._rtts_seen:
+            for t, rtt in (rtts.since(self._rtts_seen) if isinstance(rtts, History)
+                           else rtts[self._rtts_seen:]):
                 self.rtt.update(rtt, t)
-            self._rtts_seen = len(view.rtt_samples_s)
+            self._rtts_seen = len(rtts)
 
     def options(self, request: Request) -> tuple[list[tuple[OperatingPoint, Any]],
                                                  OperatingPoint]:

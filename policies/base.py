@@ -61,6 +61,14 @@ class History:
         """The entries kept (the last ``keep``)."""
         return iter(self._items)
 
+    def since(self, count: int) -> list[Any]:
+        """The entries after the first ``count`` (``h[count:]``), without its checks'
+        cost when one or none is new: a reader's hot path."""
+        new = self._total - count
+        if new == 1:
+            return [self._items[-1]]
+        return [] if new <= 0 else self[count:]
+
     def __getitem__(self, i: int | slice) -> Any:
         items, total = self._items, self._total
         if isinstance(i, slice):
