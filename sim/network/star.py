@@ -86,7 +86,7 @@ class _Group:
         return self.served0 + self.trace.bytes_between(self.anchor, now_s) / len(self.flows)
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(eq=False)
 class _Star:
     """One shared bottleneck (or none: ``trace`` None) and its fair share."""
 
@@ -111,9 +111,9 @@ class _Star:
     #: cell-limited flows), a level (a drop below the access-limited demand), or None
     watch: str | float | None = None
 
-    @property
-    def traced(self) -> bool:
-        return self.trace is not None and not self.trace.is_constant
+    def __post_init__(self) -> None:
+        #: a bottleneck whose capacity changes (a trace that is not constant)
+        self.traced = self.trace is not None and not self.trace.is_constant
 
     @property
     def quiet(self) -> bool:
