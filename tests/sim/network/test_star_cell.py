@@ -22,3 +22,14 @@ def test_cell_records_equal_the_general_engine(policy):
     assert star.hit_rate == general.hit_rate
     if policy == "int8":
         assert star.events < general.events  # a crossing, not every capacity change
+
+
+def test_two_cells_topology_equals_the_general_engine():
+    """experiments/scenarios/two_cells.toml: a forest of two stars, one of them a traced
+    (5G) cell; int8 and scout through both engines give the same records."""
+    s = Scenario(topology="experiments/scenarios/two_cells.toml")
+    for policy in ("int8", "scout"):
+        star = _cell_run(s, policy, 15)
+        general = _cell_run(s, policy, 15, star=False)
+        same, worst = same_records(star.records, general.records)
+        assert same, (policy, worst)
