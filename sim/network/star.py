@@ -76,6 +76,8 @@ class _Group:
     token: int = 0  # heap entries with an older token are stale
     wake_token: int = 0  # the same for its timed wake
     finish_token: int = 0  # the same for its timed finish (access-limited)
+    #: the last drop search: (from_s, level, answer) of Trace.next_drop_below_s
+    drop: tuple[float, float, float] = (math.inf, 0.0, math.inf)
 
     def served(self, now_s: float) -> float:
         """Per-transfer service (bytes) received so far, as of ``now_s``."""
@@ -543,8 +545,7 @@ class StarFluidNetwork:
             group.capacity = guarantee
             self._push_guard(group, guarantee)  # (the entry of the larger one stays: harmless)
             group.wake_token += 1
-            wake = group.trace.next_drop_below_s(self.now_s, guarantee, math.inf)
-            self._push_timed(wake, _WAKE, group, group.wake_token)
+            self._push_timed(self._next_drop(group, guarantee), _WAKE, group, group.wake_token)
             return
         n = len(group.flows)
         finish = group.trace.finish_time(group.anchor, n * (group.flows[0][0] - group.served0))
@@ -552,6 +553,18 @@ class StarFluidNetwork:
         self._push_timed(finish, _FINISH, group, group.finish_token)
         if not group.star.quiet or self.allocation_log is not None:
             self._schedule_wake(group)
+
+    def _next_drop(self, group: _Group, level: float) -> float:
+        """:meth:`Trace.next_drop_below_s` from now, reusing the last search when it still
+        answers: the capacity stayed at or above a level at least this one until that
+        answer, and the answer's own segment is below this one too (or never dropped)."""
+        now, (from_s, last, answer) = self.now_s, group.drop
+        if from_s <= now < answer and level <= last and (
+                answer == math.inf or group.trace.capacity_at(answer) < level):
+            return answer
+        answer = group.trace.next_drop_below_s(now, level, math.inf)
+        group.drop = (now, level, answer)
+        return answer
 
     def _schedule_wake(self, group: _Group) -> None:
         """An access-limited group wakes when its capacity next differs from now's (a run
