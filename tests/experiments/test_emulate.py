@@ -6,6 +6,7 @@ Runs as root on Linux with iproute2 (as in CI); skips with the reason otherwise.
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 
 import pytest
@@ -101,8 +102,12 @@ def test_zero_capacity_gap_holds_packets():
     took = row["end_s"] - row["start_s"]
     assert took < emulate.predicted_s(trace, row["start_s"], 1_000_000, 0.95, 0.0) + 0.5
     assert [sorted(e)[0] for e in events] == ["closed", "done"]
-    assert all(e.get("dropped", 0) == 0 for e in events)
-    assert "dropped 0," in stats and "dropped 1" not in stats
+    assert all(e.get("dropped", 0) == 0 for e in events)  # the gate holds every packet
+    # the shaper in front of it may drop one packet when its rate is changed at the gap's
+    # edge (seen once in many CI runs: 'dropped 1' of 702, the transfer otherwise on time);
+    # more than that would be the trickle or a buffer the emulation did not mean
+    dropped = [int(m) for m in re.findall(r"dropped (\d+)", stats)]
+    assert dropped and max(dropped) <= 1, stats
 
 
 @needs_netns
