@@ -56,7 +56,7 @@ import platform
 import sys
 import time
 from bisect import bisect_right
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -330,10 +330,21 @@ def _run_events(st: _Setup, name: str, policy: Policy, rs: list[Request]) -> Any
     return simulate(name, policy, rs, st.trace, st.costs, **st.kw)
 
 
+def _no_reset() -> None:
+    """A static policy keeps no state between runs."""
+
+
 def _events_row(st: _Setup, label: str, policy: Policy, reqs: list[Request], requests: int,
-                gap: float, load: float) -> dict[str, Any]:
-    """Timed events-engine row over all requests (its ratio to naive added later)."""
-    secs, res = _timed(lambda: _run_events(st, label, policy, reqs), st.repeats)
+                gap: float, load: float | None,
+                reset: Callable[[], None] = _no_reset) -> dict[str, Any]:
+    """Timed events-engine row over all requests (its ratio to naive added later);
+    ``reset`` runs before each timed run (an adaptive policy's fresh estimators)."""
+
+    def run_events() -> Any:
+        reset()
+        return _run_events(st, label, policy, reqs)
+
+    secs, res = _timed(run_events, st.repeats)
     lat = [r[LATENCY] for r in res.rows]
     return {"model": "events engine", "policy": label, "requests": requests,
             "interval_s": gap, "link_load": load, "seconds": secs,
@@ -341,15 +352,22 @@ def _events_row(st: _Setup, label: str, policy: Policy, reqs: list[Request], req
             "mean_latency_s": sum(lat) / len(lat)}
 
 
-def _naive_check(st: _Setup, label: str, policy: Policy,
-                 sub: list[Request]) -> tuple[float, list[float], dict[str, Any]]:
-    """(seconds, first-token times, cross-check) of the naive model against the events engine."""
+def _naive_check(st: _Setup, label: str, policy: Policy, sub: list[Request],
+                 reset: Callable[[], None] = _no_reset
+                 ) -> tuple[float, list[float], dict[str, Any]]:
+    """(seconds, first-token times, cross-check) of the naive model against the events engine
+    (``reset``: as in :func:`_events_row`)."""
 
-    def run_naive(rs: list[Request] = sub, p: Policy = policy) -> list[float]:
-        return naive_first_token_times(p, rs, st.trace, st.costs, **st.kw)
+    def run_naive() -> list[float]:
+        reset()
+        return naive_first_token_times(policy, sub, st.trace, st.costs, **st.kw)
+
+    def run_events() -> Any:
+        reset()
+        return _run_events(st, label, policy, sub)
 
     nsecs, naive_ft = _timed(run_naive, st.repeats)
-    ssecs, sub_res = _timed(lambda rs=sub: _run_events(st, label, policy, rs), st.repeats)
+    ssecs, sub_res = _timed(run_events, st.repeats)
     check = compare(naive_ft, engine_first_token_times(sub_res.rows, len(sub)))
     check["engine_req_per_s_same_requests"] = len(sub) / ssecs
     check["ratio_same_requests"] = nsecs / ssecs
@@ -400,29 +418,17 @@ def _bench_adaptive(st: _Setup, spec: str, requests: int, naive_requests: int,
     naive model, which keeps the policy's view the plain way: appends rows and a check."""
     label, policy = make_policy(spec)
     context = policy_context(st.scenario, st.costs)
-    workload = _make_workload(st, requests, interval_s)
-    reqs = workload.requests()
 
-    def events(rs: list[Request] = reqs) -> Any:
-        policy.reset(context)  # a fresh estimator for every timed run
-        return _run_events(st, label, policy, rs)
-
-    def naive(rs: list[Request] = reqs[:naive_requests]) -> list[float]:
+    def reset() -> None:  # fresh estimators for every timed run
         policy.reset(context)
-        return naive_first_token_times(policy, rs, st.trace, st.costs, **st.kw)
 
-    secs, res = _timed(events, st.repeats)
-    nsecs, naive_ft = _timed(naive, st.repeats)
+    reqs = _make_workload(st, requests, interval_s).requests()
+    engine_row = _events_row(st, label, policy, reqs, requests, interval_s, None, reset)
     sub = reqs[:naive_requests]
-    ssecs, sub_res = _timed(lambda: events(sub), st.repeats)
-    check = compare(naive_ft, engine_first_token_times(sub_res.rows, len(sub)))
-    check["engine_req_per_s_same_requests"] = len(sub) / ssecs
-    check["ratio_same_requests"] = nsecs / ssecs
-    checks[label] = check
+    nsecs, naive_ft, checks[label] = _naive_check(st, label, policy, sub, reset)
     naive_rps = len(sub) / nsecs
-    lat = [r[LATENCY] for r in res.rows]
-    rows.append(_row("events engine", label, requests, interval_s, None, secs, requests / secs,
-                     requests / secs / naive_rps, sum(lat) / len(lat)))
+    engine_row["ratio_vs_naive"] = engine_row["req_per_s"] / naive_rps
+    rows.append(engine_row)
     rows.append(_row("naive SimPy", label, len(sub), interval_s, None, nsecs, naive_rps, 1.0,
                      sum(naive_ft[i] - r.arrival_s for i, r in enumerate(sub)) / len(sub)))
 

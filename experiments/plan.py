@@ -59,7 +59,6 @@ KNOBS: dict[str, tuple[int, str]] = {
     "context_tokens": (-1, "whole"),
     "max_batch": (+1, "whole"),
 }
-TARGETS = ("hit_rate", "utility", "p95_s")
 P95 = 0.95
 
 
@@ -124,13 +123,16 @@ class PlanResult:
                 "non_monotone": [list(p) for p in self.non_monotone]}
 
 
-def _knob_value(knob: str, value: float) -> Any:
-    """The Scenario field's value for a knob value (whole numbers where the field is)."""
+def _knob_changes(knob: str, value: float) -> dict[str, Any]:
+    """The Scenario fields that set a knob to ``value`` (whole numbers where the field is;
+    a constant link replaces the trace)."""
     kind = KNOBS[knob][1]
     if kind == "whole":
-        v = int(round(value))
-        return str(v) if knob == "context_tokens" else v
-    return float(value)
+        v: Any = int(round(value))
+        v = str(v) if knob == "context_tokens" else v
+    else:
+        v = float(value)
+    return {knob: v, "trace": None} if knob == "bandwidth_mbps" else {knob: v}
 
 
 def evaluate_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -143,11 +145,9 @@ def evaluate_task(task: dict[str, Any]) -> dict[str, Any]:
     from sim.simulation import run
 
     knob, value = task["knob"], task["value"]
-    changes: dict[str, Any] = {"policies": [task["policy"]], "requests": task["requests"],
-                               "compare_to": None, knob: _knob_value(knob, value)}
-    if knob == "bandwidth_mbps":
-        changes["trace"] = None
-    s = dataclasses.replace(Scenario(**task["scenario"]), **changes)
+    s = dataclasses.replace(Scenario(**task["scenario"]), policies=[task["policy"]],
+                            requests=task["requests"], compare_to=None,
+                            **_knob_changes(knob, value))
     kind, goal = task["target"]
     if kind == "hit_rate":
         row = run(s, records=False).summary.iloc[0]
@@ -164,23 +164,6 @@ def evaluate_task(task: dict[str, Any]) -> dict[str, Any]:
             lo, hi = mean_interval(u)
             ev = Evaluation(value, len(df), float(u.mean()), lo, hi)
     return dataclasses.asdict(ev)
-
-
-def scenario_evaluator(base: Any, target: Target) -> Callable[[str, str, float, int], Evaluation]:
-    """evaluate(policy, knob, value, requests) -> Evaluation of ``base`` (a
-    :class:`~sim.scenario.Scenario`), memoised: :func:`evaluate_task` in this process."""
-    fields = dataclasses.asdict(base)
-    cache: dict[tuple, Evaluation] = {}
-
-    def evaluate(policy: str, knob: str, value: float, requests: int) -> Evaluation:
-        key = (policy, knob, value, requests)
-        if key not in cache:
-            cache[key] = Evaluation(**evaluate_task(
-                {"scenario": fields, "policy": policy, "knob": knob, "value": value,
-                 "requests": requests, "target": (target.kind, target.value)}))
-        return cache[key]
-
-    return evaluate
 
 
 def _midpoint(a: float, b: float, kind: str) -> float:
@@ -226,6 +209,7 @@ def search(policy: str, knob: str, lo: float, hi: float, target: Target, *,
     s_meet, e_meet = yield from side_at(meet_v)
     s_fail, e_fail = yield from side_at(fail_v)
     out = PlanResult(policy, knob, target.describe(), None, None, None, "")
+    bracketed = False  # both ends certified: the answer lies between fail_v and meet_v
     if s_meet < 0:
         out.status = "not reachable in range"
     elif s_fail > 0:
@@ -262,8 +246,8 @@ def search(policy: str, knob: str, lo: float, hi: float, target: Target, *,
             straddles = [v for v in straddles if lo_v < v < hi_v]
         out.status = ("certified" if _converged(fail_v, meet_v, kind, rel_tol)
                       else f"not separable at n = {max_requests}")
-        out.value = meet_v
-    if out.status == "certified" or out.status.startswith("not separable at n"):
+        out.value, bracketed = meet_v, True
+    if bracketed:
         out.bracket_low, out.bracket_high = sorted((fail_v, meet_v))
         out.at_low, out.at_high = (e_fail, e_meet) if fail_v < meet_v else (e_meet, e_fail)
     out.evaluations = evals
@@ -344,16 +328,9 @@ class Runner:
 
     def __enter__(self) -> Runner:
         if self.scheduler is not None:
-            try:
-                from distributed import Client
-            except ImportError:
-                raise InputError("--scheduler needs dask distributed (pip install "
-                                 "'dask[distributed]')") from None
-            try:
-                self.client = Client(self.scheduler, timeout="20s")
-            except (OSError, TimeoutError, ValueError, TypeError) as err:
-                raise InputError(f"cannot reach the Dask scheduler at {self.scheduler}: "
-                                 f"{err}") from None
+            from experiments.sweep.executors import dask_client
+
+            self.client = dask_client(self.scheduler)
         elif self.jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
@@ -434,21 +411,12 @@ def _check(knob: str, lo: float, hi: float) -> None:
 
 
 def plan(base: Any, knob: str, lo: float, hi: float, target: Target, *,
-         policies: Sequence[str] | None = None, evaluate: Callable[..., Evaluation] | None = None,
-         **kw: Any) -> Any:
+         policies: Sequence[str] | None = None, **kw: Any) -> Any:
     """Every policy's answer for one scenario as a DataFrame (one row per policy; the
     columns of :meth:`PlanResult.row`). ``kw``: :func:`plan_many`'s (``requests``,
-    ``max_requests``, ``rel_tol``, ``jobs``, ``scheduler``, ``store``); ``evaluate``: run
-    each evaluation with this instead (one at a time)."""
-    import pandas as pd
-
-    policies = list(policies or base.policies)
-    if evaluate is None:
-        return plan_many([({}, base, p) for p in policies], knob, lo, hi, target, **kw)
-    _check(knob, lo, hi)
-    kw = {k: v for k, v in kw.items() if k in ("requests", "max_requests", "rel_tol")}
-    return pd.DataFrame([plan_policy(p, knob, lo, hi, target, evaluate, **kw).row()
-                         for p in policies])
+    ``max_requests``, ``rel_tol``, ``jobs``, ``scheduler``, ``store``)."""
+    return plan_many([({}, base, p) for p in (policies or base.policies)], knob, lo, hi,
+                     target, **kw)
 
 
 def _parse_range(text: str) -> tuple[float, float]:
@@ -579,11 +547,8 @@ def _problems(base: Any, frontier: str | None, traces: str | None
                     x = float(v)
                 except ValueError:
                     raise InputError(f"--frontier value {v!r} is not a number") from None
-                changes: dict[str, Any] = {axis: _knob_value(axis, x)}
-                if axis == "bandwidth_mbps":
-                    changes["trace"] = None
                 out.append(({**labels, "frontier_axis": axis, "frontier": x},
-                            dataclasses.replace(b, **changes)))
+                            dataclasses.replace(b, **_knob_changes(axis, x))))
         bases = out
     for _, b in bases:
         b.validate()

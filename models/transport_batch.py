@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from models.pipeline import fifo_start_s
 from models.transport import (
     _CUBIC_C,
     _HYSTART_LOW_WINDOW,
@@ -102,7 +103,7 @@ class _Solver:
         cfg = self.cfg
         t = start[idx]
         for _ in range(cfg.handshake_rtts):
-            t = self.time_at(t, np.full(len(idx), float(_SYN_WIRE_BYTES))) + self.rtt(t)
+            t = self.time_at(t, float(_SYN_WIRE_BYTES)) + self.rtt(t)
         s["b"][idx], s["left"][idx] = t, sizes[idx]
         s["cwnd"][idx] = float(cfg.initial_window_packets * cfg.mss_bytes)
         s["ssthresh"][idx] = np.inf
@@ -235,7 +236,7 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
     start, end = ready.copy(), np.full(n, np.nan)
     if not n:
         return start, end
-    start[0] = ready[0] if ready[0] > free_s else free_s
+    start[0] = fifo_start_s(ready[0], free_s)
     s = solver.state(n)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         active, finished = solver.open(s, np.arange(n), start, sizes, end)

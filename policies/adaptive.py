@@ -75,13 +75,11 @@ class Adaptive(Policy):
         """Feed the estimators every observation that arrived since the last decision."""
         transfers, rtts = view.transfers, view.rtt_samples_s
         if len(transfers) != self._seen:
-            for obs in (transfers.since(self._seen) if isinstance(transfers, History)
-                        else transfers[self._seen:]):
+            for obs in _since(transfers, self._seen):
                 self.throughput.update(obs.throughput_bytes_per_s, obs.end_s)
             self._seen = len(transfers)
         if len(rtts) != self._rtts_seen:
-            for t, rtt in (rtts.since(self._rtts_seen) if isinstance(rtts, History)
-                           else rtts[self._rtts_seen:]):
+            for t, rtt in _since(rtts, self._rtts_seen):
                 self.rtt.update(rtt, t)
             self._rtts_seen = len(rtts)
 
@@ -144,3 +142,9 @@ class Adaptive(Policy):
         throughput = self.current_throughput(view)
         self.last_estimate_bytes_per_s = throughput
         return self.choose(request, view, throughput)
+
+
+def _since(entries: History | list, count: int) -> list:
+    """The entries after the first ``count``: a view's :class:`~policies.base.History`
+    (its fast path), or a plain list a caller built the view with."""
+    return entries.since(count) if isinstance(entries, History) else entries[count:]

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from models.errors import InputError
 from sim.grid.cells import run_cell
 
-__all__ = ["CONNECT_TIMEOUT_S", "run_dask", "run_local", "run_serial"]
+__all__ = ["CONNECT_TIMEOUT_S", "dask_client", "run_dask", "run_local", "run_serial"]
 
 CONNECT_TIMEOUT_S = 20  # how long to wait for a Dask scheduler
 
@@ -67,17 +67,24 @@ def run_local(tasks: list[dict], jobs: int) -> Iterator[dict]:
                     p.terminate()
 
 
-def run_dask(tasks: list[dict], address: str) -> Iterator[dict]:
+def dask_client(address: str):
+    """A client of the Dask scheduler at ``address``, or one line of InputError saying why
+    not (distributed not installed, the scheduler unreachable or the address bad)."""
     try:
         from distributed import Client
-        from distributed import as_completed as dask_completed
     except ImportError:
         raise InputError("--scheduler needs dask distributed (pip install "
                          "'dask[distributed]')") from None
     try:
-        client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+        return Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
     except (OSError, TimeoutError, ValueError, TypeError) as err:  # ValueError: a bad address
         raise InputError(f"cannot reach the Dask scheduler at {address}: {err}") from None
+
+
+def run_dask(tasks: list[dict], address: str) -> Iterator[dict]:
+    client = dask_client(address)
+    from distributed import as_completed as dask_completed
+
     futures = []
     try:
         futures = [client.submit(run_cell, t, pure=False) for t in tasks]

@@ -530,8 +530,10 @@ class Trace:
         t_s = np.asarray(t_s, dtype=float)
         if self.end == "loop" and self._min_cap >= threshold:
             return np.full(t_s.shape, np.inf)
-        hits = np.flatnonzero(self.capacity_bytes_per_s < threshold)
-        return self._next_hit_array(t_s, horizon_s, threshold, True, hits=hits)
+        hits = self.__dict__.setdefault("_drop_hits", {})  # per threshold: a solver asks
+        if threshold not in hits:                            # with one, every round
+            hits[threshold] = np.flatnonzero(self.capacity_bytes_per_s < threshold)
+        return self._next_hit_array(t_s, horizon_s, threshold, True, hits=hits[threshold])
 
     def next_rise_above_array(self, t_s: np.ndarray, threshold: np.ndarray,
                               horizon_s: np.ndarray) -> np.ndarray:
