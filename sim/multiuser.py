@@ -1,4 +1,4 @@
-"""The network engine: many devices, one topology, one cloud GPU (SimPy events).
+"""The network engine: many devices, one topology, one cloud GPU (one event heap).
 
 Per request of device ``u`` (the stages of :mod:`models.pipeline`): arrival -> ``u``'s own
 policy decides (it sees only ``u``'s transfers and queues, and the cloud's queue) -> ``u``'s
@@ -21,11 +21,12 @@ refused here.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-
-import simpy
+from collections import deque
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
 
 from models.errors import InputError
 from models.pipeline import at_cloud_s, at_user_s, take_edge_s, wire_bytes
@@ -43,71 +44,63 @@ from sim.server import FifoServer
 __all__ = ["USER_RECORD_COLUMNS", "NetworkEngine", "NetworkRunResult", "simulate_network"]
 
 
-class _NetworkDriver:
-    """Wakes the fluid network at its next event; fires each transfer's SimPy event with
-    (start_s, end_s) when it completes."""
+class _Event:
+    """A SimPy-style event on :class:`_Loop` (what :class:`~sim.cloud.CloudGpu` uses):
+    ``callbacks`` run, in order, when it is processed; :meth:`succeed` schedules it now."""
 
-    def __init__(self, env: simpy.Environment, net: SharedFluidNetwork):
-        self.env, self.net = env, net
-        self.waiting: dict[Hashable, simpy.Event] = {}
-        self._version = 0
-        self._wake_s = math.inf  # when the live wake-up fires (one at a time)
+    __slots__ = ("loop", "callbacks", "value")
 
-    def transfer(self, key: Hashable, route: list[str], wire_bytes: float) -> simpy.Event:
-        done = self.env.event()
-        self.waiting[key] = done
-        self._catch_up(self.env.now)
-        self.net.add(key, route, wire_bytes, max(self.env.now, self.net.now_s))
-        self._reschedule()
-        return done
+    def __init__(self, loop: _Loop):
+        self.loop, self.callbacks, self.value = loop, [], None
 
-    def _catch_up(self, now_s: float) -> None:
-        """Settle network events due by ``now_s`` (one may be due at this very instant, its
-        wake-up not yet run, or a float ulp earlier than the clock) before adding a flow."""
-        while (t := self.net.next_event_s()) <= now_s:
-            self._finish(t)
+    def succeed(self, value=None) -> _Event:
+        self.value = value
+        self.loop.at(self.loop.now, self._fire, None)
+        return self
 
-    def _finish(self, t_s: float) -> None:
-        for flow in self.net.advance(t_s):
-            self.waiting.pop(flow.key).succeed((flow.start_s, t_s))
+    def _fire(self, _arg) -> None:
+        for cb in self.callbacks:
+            cb(self)
 
-    def _reschedule(self) -> None:
-        """Wake up at the network's next event. No flow starts before SimPy's next event,
-        so the network first settles its capacity changes and crossings until then without
-        a wake-up each; a live wake-up due no later is kept (if early, it only re-plans)."""
-        self.net.settle(self.env.peek())
-        t = self.net.next_event_s()
-        if t >= self._wake_s:
-            return
-        self._version += 1
-        self._wake_s = t
-        version = self._version
-        ev = self.env.timeout(max(0.0, t - self.env.now))
-        ev.callbacks.append(lambda _e: self._wake(version, t))
 
-    def _wake(self, version: int, t_s: float) -> None:
-        if version != self._version:
-            return  # superseded by an earlier wake-up
-        self._wake_s = math.inf
-        self._finish(min(t_s, self.net.next_event_s()))
-        self._reschedule()
+class _Loop:
+    """SimPy's event core without its processes: a heap of ``(time, order, fn, arg)``,
+    processed in time order and, at one time, in the order scheduled (SimPy's order for
+    events of one priority). A timeout ``d`` from now fires at ``now + d``, the float
+    SimPy computes. Implements the part of ``simpy.Environment`` that
+    :class:`~sim.cloud.CloudGpu` uses (``now``, ``event``, ``timeout``)."""
+
+    __slots__ = ("now", "_heap", "_order")
+
+    def __init__(self):
+        self.now = 0.0
+        self._heap: list = []
+        self._order = itertools.count()
+
+    def at(self, t_s: float, fn: Callable, arg) -> None:
+        heapq.heappush(self._heap, (t_s, next(self._order), fn, arg))
+
+    def event(self) -> _Event:
+        return _Event(self)
+
+    def timeout(self, delay_s: float) -> _Event:
+        ev = _Event(self)
+        self.at(self.now + delay_s, ev._fire, None)
+        return ev
+
+    def peek(self) -> float:
+        return self._heap[0][0] if self._heap else math.inf
+
+    def run(self) -> None:
+        heap, pop = self._heap, heapq.heappop
+        while heap:
+            t, _, fn, arg = pop(heap)
+            self.now = t
+            fn(arg)
 
 
 #: a route with no traced link: its access link is unconstrained
 _UNCONSTRAINED = ConstantRate(math.inf)
-
-
-@dataclass
-class _Device:
-    index: int
-    name: str
-    policy: Policy
-    route: list[str]
-    edge: FifoServer
-    uplink: simpy.Resource
-    view: NetworkView
-    waiting_cloud_work_s: float = 0.0
-    tcp_flow: TcpFlow | None = None  # its TCP connection on its access link (TCP only)
 
 
 @dataclass(slots=True)
@@ -121,10 +114,38 @@ class _Pending:
     edge_start_s: float
     ready_s: float
     link_start_s: float = math.inf
+    link_end_s: float = math.inf
+
+
+@dataclass(slots=True, eq=False)
+class _Device:
+    index: int
+    name: str
+    policy: Policy
+    route: list[str]
+    edge: FifoServer
+    view: NetworkView
+    waiting_cloud_work_s: float = 0.0
+    tcp_flow: TcpFlow | None = None  # its TCP connection on its access link (TCP only)
+    #: its uplink: busy with a transfer, and the requests waiting for it (ready order)
+    sending: bool = False
+    queue: deque = field(default_factory=deque)
+    requests: Iterator[Request] | None = None
+    next_request: Request | None = None
 
 
 class NetworkEngine:
-    """Many devices (one policy instance each) sharing a topology and one cloud GPU."""
+    """Many devices (one policy instance each) sharing a topology and one cloud GPU.
+
+    Each request's path is fixed (decide, edge, uplink queue, network, delay, cloud), so
+    it runs as callbacks on one event heap (:class:`_Loop`), not as SimPy processes; the
+    heap holds the same timed events at the same floats as the SimPy model it replaces
+    (arrivals, edge hand-offs, arrivals at the cloud, the cloud's timers, the network's
+    wake-ups), and same-time steps keep its order (a finish's follow-ups, then the next
+    transfers of the devices whose flows finished, in the network's order), so the records
+    are the same, float for float. The network wakes up once per allocation change it
+    cannot settle on its own before the next event; with stars of shared links it runs
+    water-filling (:mod:`sim.network.star`)."""
 
     def __init__(self, policy_for: Callable[[int], Policy], topology: Topology,
                  costs: CostModel, *, link_efficiency: float = 1.0,
@@ -137,16 +158,20 @@ class NetworkEngine:
         self.progress = progress  # called with 1 per request recorded (a progress bar)
         self.link_efficiency = link_efficiency
         self.count_return_latency = count_return_latency
-        self.env = simpy.Environment()
+        self.env = _Loop()
         routes = [[x.name for x in topology.route(d)] for d in topology.devices]
         self.net = SharedFluidNetwork(topology.link_traces(), independent=independent,
                                       routes=routes, star=star)
-        self.driver = _NetworkDriver(self.env, self.net)
         self.cloud = CloudGpu(self.env, costs, cloud_serving, max_batch)
         self.result = NetworkRunResult(label)
         self.pending: dict[tuple[int, int], _Pending] = {}
         self.devices = [self._device(i, name, policy_for(i), label)
                         for i, name in enumerate(topology.devices)]
+        #: transfers in the network: key -> its request
+        self._sending: dict[Hashable, _Pending] = {}
+        self._version = 0  # of the live wake-up (an older one is stale)
+        self._wake_s = math.inf  # when the live wake-up fires (one at a time)
+        self._delay = {d.name: self._constant_delay(d.name) for d in self.devices}
 
     def _device(self, i: int, name: str, policy: Policy, label: str) -> _Device:
         if policy.clairvoyant:
@@ -162,27 +187,52 @@ class NetworkEngine:
             flow = TcpFlow(access if access is not None else _UNCONSTRAINED, self.tcp,
                            rtt_s=lambda t: 2 * self.topology.path_delay_s(name, t),
                            efficiency=self.link_efficiency)
-        return _Device(i, name, policy, [x.name for x in route], FifoServer(name),
-                       simpy.Resource(self.env, 1), view, tcp_flow=flow)
+        return _Device(i, name, policy, [x.name for x in route], FifoServer(name), view,
+                       tcp_flow=flow)
+
+    def _constant_delay(self, name: str) -> float | None:
+        """The device's one-way delay when it does not depend on time (no link takes it
+        from an RTT column), else None."""
+        topo = self.topology
+        for spec in topo.route(name):
+            if spec.delay_s is None and spec.trace is not None and spec.trace.rtt_s is not None:
+                return None
+        return topo.path_delay_s(name, 0.0)
+
+    def _path_delay_s(self, dev: _Device, t_s: float) -> float:
+        d = self._delay[dev.name]
+        return self.topology.path_delay_s(dev.name, t_s) if d is None else d
 
     def run(self, workloads: list[list[Request]]) -> NetworkRunResult:
         """Run ``workloads[i]`` on device ``topology.devices[i]``; per-request records."""
         if len(workloads) != len(self.devices):
             raise InputError(f"{len(workloads)} workloads for {len(self.devices)} devices")
+        env = self.env
         for dev, reqs in zip(self.devices, workloads, strict=True):
-            self.env.process(self._arrivals(dev, reqs))
-        self.env.run()
+            dev.requests = iter(reqs)
+            env.at(0.0, self._arrive, (dev, None))
+        env.run()
         # transfers that never finish (a clipped trace ended) and those queued behind them
         for p in self.pending.values():
             self._record(p, math.inf, math.inf, math.inf)
         return self._totals()
 
-    def _arrivals(self, dev: _Device, requests: list[Request]):
+    # ------------------------------------------------------------------ arrivals
+    def _arrive(self, arg: tuple[_Device, Request | None]) -> None:
+        """A device's arrival: serve the request due now and every later one already due,
+        after scheduling the next (as SimPy's arrival process, a timeout from now each);
+        the payloads ready at once take the uplink after every decision."""
+        dev, req = arg
         env = self.env
-        for req in requests:
+        due = [] if req is None else [req]
+        for req in dev.requests:
             if req.arrival_s > env.now:
-                yield env.timeout(req.arrival_s - env.now)
-            env.process(self._serve(dev, req))
+                env.at(env.now + (req.arrival_s - env.now), self._arrive, (dev, req))
+                break
+            due.append(req)
+        now = [p for req in due if (p := self._serve(dev, req)) is not None]
+        for i, p in enumerate(now):
+            self._ready(p, env.now if i < len(now) - 1 else None)
 
     def _decide(self, dev: _Device, req: Request) -> tuple[OpCost, float]:
         """Show the device's policy what it knows now; its choice's cost and estimate."""
@@ -198,7 +248,8 @@ class NetworkEngine:
         self.result.compute_sources.update(c.compute_sources)
         return c, math.nan if est is None else est / BYTES_PER_S_PER_MBPS
 
-    def _serve(self, dev: _Device, req: Request):
+    def _serve(self, dev: _Device, req: Request) -> _Pending | None:
+        """Decide, queue on the edge; the request if its payload is ready now."""
         env = self.env
         now = env.now
         c, estimate = self._decide(dev, req)
@@ -206,40 +257,97 @@ class NetworkEngine:
         p = _Pending(dev, req, c, estimate, edge_start, ready)
         if not c.uses_link:
             self._record(p, math.nan, math.nan, ready, link_start_s=math.nan)
-            return
+            return None
         dev.view.link_backlog_bytes += c.payload_bytes
         dev.waiting_cloud_work_s += c.cloud_busy_s
-        key = (dev.index, req.index)
-        self.pending[key] = p
+        self.pending[dev.index, req.index] = p
         if ready > now:
-            yield env.timeout(ready - now)
-        start, end = yield from self._transfer(dev, key, p)
-        p.link_start_s = start  # the flow's start (the network's clock)
-        one_way = self.topology.path_delay_s(dev.name, start)
-        self._observe(dev, c, start, end, one_way)
-        yield env.timeout(max(0.0, at_cloud_s(end, one_way) - env.now))
-        dev.waiting_cloud_work_s -= c.cloud_busy_s
-        cloud_start, token = yield self.cloud.submit(c.op, req, c)
-        back_s = self.topology.path_delay_s(dev.name, token) if self.count_return_latency else 0.0
-        del self.pending[key]
-        self._record(p, end, cloud_start, at_user_s(token, back_s, self.count_return_latency))
+            env.at(now + (ready - now), self._ready, p)
+            return None
+        return p
 
-    def _transfer(self, dev: _Device, key: tuple[int, int], p: _Pending):
-        """Wait for the device's uplink, then share the route until the payload is sent.
-        With TCP the flow first spends its own TCP terms (:meth:`_tcp_terms`), then shares
-        the route max-min with its wire bytes (headers and bytes sent again included)."""
-        with dev.uplink.request() as slot:
-            yield slot
-            start = p.link_start_s = self.env.now
-            dev.view.inflight = [(p.cost.payload_bytes, start)]
-            size = wire_bytes(p.cost, self.link_efficiency)
-            if self.tcp is not None:
-                delay_s, size = self._tcp_terms(dev, start, p.cost.payload_bytes)
-                if delay_s > 0:
-                    yield self.env.timeout(delay_s)
-            _, end = yield self.driver.transfer(key, dev.route, size)
+    # ------------------------------------------------------------------ the uplink
+    def _ready(self, p: _Pending, until_s: float | None = None) -> None:
+        """The payload is ready: it takes the device's uplink, or waits for it."""
+        dev = p.device
+        if dev.sending:
+            dev.queue.append(p)
+        else:
+            dev.sending = True
+            self._start(p, self.env.peek() if until_s is None else until_s)
+
+    def _start(self, p: _Pending, until_s: float) -> None:
+        """The transfer takes the link now. With TCP the flow first spends its own TCP
+        terms (:meth:`_tcp_terms`), then shares the route max-min with its wire bytes
+        (headers and bytes sent again included). ``until_s``: no flow starts before then
+        (the network may settle its own events until it)."""
+        dev = p.device
+        start = p.link_start_s = self.env.now
+        dev.view.inflight = [(p.cost.payload_bytes, start)]
+        size = wire_bytes(p.cost, self.link_efficiency)
+        if self.tcp is not None:
+            delay_s, size = self._tcp_terms(dev, start, p.cost.payload_bytes)
+            if delay_s > 0:
+                self.env.at(self.env.now + delay_s, self._add_later, (p, size))
+                return
+        self._add(p, size, until_s)
+
+    def _add_later(self, arg: tuple[_Pending, float]) -> None:
+        self._add(*arg, self.env.peek())
+
+    def _add(self, p: _Pending, size: float, until_s: float) -> None:
+        """Put the flow into the network now (first settling what is due by now)."""
+        net, now = self.net, self.env.now
+        key = (p.device.index, p.req.index)
+        self._sending[key] = p
+        while (t := net.next_event_s()) <= now:  # due at this very instant, or an ulp before
+            # (their follow-ups come after this step, as SimPy's done events)
+            self.env.at(now, self._finished_later, (net.advance(t), t))
+        net.add(key, p.device.route, size, max(now, net.now_s))
+        self._reschedule(until_s)
+
+    def _finished(self, flows: list, t_s: float) -> None:
+        """Transfers done at ``t_s``: each one's follow-ups (observation, the trip to the
+        cloud), then the devices' next transfers, in the network's order (as SimPy: the
+        done events, then the uplinks' releases, then their grants)."""
+        nxt = []
+        for flow in flows:
+            p = self._sending.pop(flow.key)
+            dev = p.device
             dev.view.inflight = []
-        return start, end
+            self._arrived_end(p, t_s)
+            if dev.queue:
+                nxt.append(dev.queue.popleft())
+            else:
+                dev.sending = False
+        last = len(nxt) - 1
+        for i, q in enumerate(nxt):
+            self._start(q, self.env.now if i < last else self.env.peek())
+
+    def _finished_later(self, arg: tuple[list, float]) -> None:
+        self._finished(*arg)
+
+    def _reschedule(self, until_s: float) -> None:
+        """Wake up at the network's next event. No flow starts before ``until_s``, so the
+        network first settles its capacity changes and crossings until then without a
+        wake-up each; a live wake-up due no later is kept (if early, it only re-plans)."""
+        self.net.settle(until_s)
+        t = self.net.next_event_s()
+        if t >= self._wake_s:
+            return
+        self._version += 1
+        self._wake_s = t
+        self.env.at(self.env.now + max(0.0, t - self.env.now), self._wake, (self._version, t))
+
+    def _wake(self, arg: tuple[int, float]) -> None:
+        version, t_s = arg
+        if version != self._version:
+            return  # superseded by an earlier wake-up
+        self._wake_s = math.inf
+        t = min(t_s, self.net.next_event_s())
+        flows = self.net.advance(t)
+        self._reschedule(self.env.now if flows else self.env.peek())
+        self._finished(flows, t)
 
     def _tcp_terms(self, dev: _Device, start_s: float, payload_bytes: float
                    ) -> tuple[float, float]:
@@ -255,12 +363,29 @@ class NetworkEngine:
         fluid_end = flow.trace.finish_time(start_s, wire)
         return max(0.0, st.end_s - fluid_end), wire
 
-    @staticmethod
-    def _observe(dev: _Device, c: OpCost, start: float, end: float, one_way: float) -> None:
+    # ------------------------------------------------------------------ to the cloud
+    def _arrived_end(self, p: _Pending, end: float) -> None:
+        """The payload left the device at ``end``: observe it, then on to the cloud."""
+        dev, c, start = p.device, p.cost, p.link_start_s
+        p.link_end_s = end
+        one_way = self._path_delay_s(dev, start)
         view = dev.view
         view.transfers.append(TransferObservation(c.payload_bytes, start, end))
         view.rtt_samples_s.append((end, 2 * one_way))
         view.link_backlog_bytes -= c.payload_bytes
+        env = self.env
+        env.at(env.now + max(0.0, at_cloud_s(end, one_way) - env.now), self._at_cloud, p)
+
+    def _at_cloud(self, p: _Pending) -> None:
+        p.device.waiting_cloud_work_s -= p.cost.cloud_busy_s
+        done = self.cloud.submit(p.cost.op, p.req, p.cost)
+        done.callbacks.append(lambda e: self._first_token(p, *e.value))
+
+    def _first_token(self, p: _Pending, cloud_start: float, token: float) -> None:
+        back_s = self._path_delay_s(p.device, token) if self.count_return_latency else 0.0
+        del self.pending[p.device.index, p.req.index]
+        self._record(p, p.link_end_s, cloud_start,
+                     at_user_s(token, back_s, self.count_return_latency))
 
     def _record(self, p: _Pending, link_end_s: float, cloud_start_s: float, at_user: float, *,
                 link_start_s: float | None = None) -> None:
@@ -274,9 +399,10 @@ class NetworkEngine:
     def _totals(self) -> NetworkRunResult:
         result = self.result
         result.end_s = self.env.now
+        carried = self.net.carried_bytes
         for name, spec in self.topology.links.items():
             cap = None if spec.trace is None else spec.trace.cumulative_bytes(self.env.now)
-            result.link_bytes[name] = (self.net.carried_bytes[name], cap)
+            result.link_bytes[name] = (carried[name], cap)
         result.cloud_busy_s = self.cloud.busy_s
         result.cloud_batches = self.cloud.batches
         result.network_events = self.net.events
