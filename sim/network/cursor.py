@@ -1,0 +1,139 @@
+"""A trace's piecewise-constant lookups from a cached segment and jump tables.
+
+:class:`LinkCursor` answers the :class:`~sim.traces.Trace` queries the star engine asks at
+every event (:meth:`capacity_at`, :meth:`next_change_s`, :meth:`next_drop_below_s`,
+:meth:`next_rise_above_s`) with the same floats, but without searching: the segment that
+holds the last time asked is kept (events move forward in time, mostly within it), and the
+next segment below (above) a threshold is found by jumping along precomputed chains of next
+smaller (larger) capacities over two periods instead of scanning segment by segment. A
+boundary is computed as the trace computes it (period ``k`` starts at ``k * d``, segment
+``j`` at ``k * d + t_j``, capped at the period's end); where that float leaves the segment
+found empty (a period far beyond the float resolution), and for clipped or constant traces,
+the trace's own method answers. Everything else (:meth:`finish_time`,
+:meth:`bytes_between`) is the trace's.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.traces import Trace
+
+
+def _next_beyond(values: list[float], smaller: bool) -> list[int]:
+    """For each i, the first i' > i with values[i'] < values[i] (``smaller``) or >,
+    else len(values)."""
+    n = len(values)
+    out = [n] * n
+    stack: list[int] = []
+    for i, v in enumerate(values):
+        while stack and (v < values[stack[-1]] if smaller else v > values[stack[-1]]):
+            out[stack.pop()] = i
+        stack.append(i)
+    return out
+
+
+class LinkCursor:
+    """The lookups of one trace (module docstring); the same interface as those methods."""
+
+    __slots__ = ("trace", "fast", "max_capacity_bytes_per_s", "min_capacity_bytes_per_s",
+                 "is_constant", "_t", "_cap", "_n", "_d", "_lo", "_hi", "_k", "_base", "_end",
+                 "_j", "_below", "_above", "_caps2")
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        self.max_capacity_bytes_per_s = trace.max_capacity_bytes_per_s
+        self.min_capacity_bytes_per_s = trace.min_capacity_bytes_per_s
+        self.is_constant = trace.is_constant
+        #: a looping, varying trace: the cached and tabled lookups apply
+        self.fast = trace.end == "loop" and not trace.is_constant
+        self._t = trace.times_s.tolist()
+        self._cap = trace.capacity_bytes_per_s.tolist()
+        self._n = len(self._t)
+        self._d = trace.duration_s
+        self._lo, self._hi = math.inf, -math.inf  # the cached segment: [lo, hi)
+        self._k, self._base, self._end, self._j = 0, 0.0, 0.0, 0
+        self._below: list[int] | None = None  # built on first use
+        self._above: list[int] | None = None
+        self._caps2 = self._cap + self._cap
+
+    # ------------------------------------------------------------------ the trace's
+    def finish_time(self, start_s: float, size_bytes: float) -> float:
+        return self.trace.finish_time(start_s, size_bytes)
+
+    def bytes_between(self, t0_s: float, t1_s: float) -> float:
+        return self.trace.bytes_between(t0_s, t1_s)
+
+    # ------------------------------------------------------------------ cached
+    def _seek(self, t_s: float) -> None:
+        """Cache the segment that holds ``t_s`` (as :meth:`Trace._locate` places it)."""
+        k, base, end, j = self.trace._locate(t_s)
+        self._k, self._base, self._end, self._j = k, base, end, j
+        lo = base + self._t[j]
+        self._lo = end if lo > end else lo
+        self._hi = end if j + 1 >= self._n else min(base + self._t[j + 1], end)
+
+    def capacity_at(self, t_s: float) -> float:
+        if not self.fast:
+            return self.trace.capacity_at(t_s)
+        if not self._lo <= t_s < self._hi:
+            self._seek(t_s)
+        return self._cap[self._j]
+
+    def next_change_s(self, t_s: float) -> float:
+        if not self.fast:
+            return self.trace.next_change_s(t_s)
+        if not self._lo <= t_s < self._hi:
+            self._seek(t_s)
+        return self._hi
+
+    def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
+        if not self.fast:
+            return self.trace.next_drop_below_s(t_s, threshold, horizon_s)
+        if self.min_capacity_bytes_per_s >= threshold:
+            return math.inf
+        if self._below is None:
+            self._below = _next_beyond(self._caps2, smaller=True)
+        t = self._hit(t_s, threshold, horizon_s, self._below, True)
+        return self.trace.next_drop_below_s(t_s, threshold, horizon_s) if t is None else t
+
+    def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
+        if not self.fast:
+            return self.trace.next_rise_above_s(t_s, threshold, horizon_s)
+        if self.max_capacity_bytes_per_s <= threshold:
+            return math.inf
+        if self._above is None:
+            self._above = _next_beyond(self._caps2, smaller=False)
+        t = self._hit(t_s, threshold, horizon_s, self._above, False)
+        return self.trace.next_rise_above_s(t_s, threshold, horizon_s) if t is None else t
+
+    def _hit(self, t_s: float, threshold: float, horizon_s: float, chain: list[int],
+             below: bool) -> float | None:
+        """The start of the first segment after the one holding ``t_s`` whose capacity is
+        below (above) ``threshold``, ``inf`` at or past ``horizon_s``; None where the
+        trace's scan must answer (no hit within a period, or the hit's segment is empty in
+        floats)."""
+        if not self._lo <= t_s < self._hi:
+            self._seek(t_s)
+        n, j, caps = self._n, self._j, self._caps2
+        i = j + 1
+        if below:
+            while i < 2 * n and caps[i] >= threshold:
+                i = chain[i]
+        else:
+            while i < 2 * n and caps[i] <= threshold:
+                i = chain[i]
+        if i > j + n or i >= 2 * n:
+            return None
+        base, end = self._base, self._end
+        if i >= n:  # in the next period
+            i -= n
+            base, end = end, (self._k + 2) * self._d
+        t = self._t
+        start = base + t[i]
+        if start > end:
+            start = end
+        if start >= horizon_s:
+            return math.inf
+        seg_end = end if i + 1 >= n else min(base + t[i + 1], end)
+        return start if seg_end > start else None
