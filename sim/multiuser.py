@@ -21,6 +21,7 @@ refused here.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import math
@@ -162,6 +163,8 @@ class NetworkEngine:
         routes = [[x.name for x in topology.route(d)] for d in topology.devices]
         self.net = SharedFluidNetwork(topology.link_traces(), independent=independent,
                                       routes=routes, star=star)
+        #: what the calls go to: the star engine itself when the network runs one
+        self._net = self.net if self.net.star is None else self.net.star
         self.cloud = CloudGpu(self.env, costs, cloud_serving, max_batch)
         self.result = NetworkRunResult(label)
         self.pending: dict[tuple[int, int], _Pending] = {}
@@ -211,7 +214,15 @@ class NetworkEngine:
         for dev, reqs in zip(self.devices, workloads, strict=True):
             dev.requests = iter(reqs)
             env.at(0.0, self._arrive, (dev, None))
-        env.run()
+        # The run makes few reference cycles but many objects (records, events): the
+        # cyclic collector's passes over the growing heap cost 10-20% of a big cell.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            env.run()
+        finally:
+            if collecting:
+                gc.enable()
         # transfers that never finish (a clipped trace ended) and those queued behind them
         for p in self.pending.values():
             self._record(p, math.inf, math.inf, math.inf)
@@ -297,7 +308,7 @@ class NetworkEngine:
 
     def _add(self, p: _Pending, size: float, until_s: float) -> None:
         """Put the flow into the network now (first settling what is due by now)."""
-        net, now = self.net, self.env.now
+        net, now = self._net, self.env.now
         key = (p.device.index, p.req.index)
         self._sending[key] = p
         while (t := net.next_event_s()) <= now:  # due at this very instant, or an ulp before
@@ -331,8 +342,8 @@ class NetworkEngine:
         """Wake up at the network's next event. No flow starts before ``until_s``, so the
         network first settles its capacity changes and crossings until then without a
         wake-up each; a live wake-up due no later is kept (if early, it only re-plans)."""
-        self.net.settle(until_s)
-        t = self.net.next_event_s()
+        self._net.settle(until_s)
+        t = self._net.next_event_s()
         if t >= self._wake_s:
             return
         self._version += 1
@@ -344,8 +355,8 @@ class NetworkEngine:
         if version != self._version:
             return  # superseded by an earlier wake-up
         self._wake_s = math.inf
-        t = min(t_s, self.net.next_event_s())
-        flows = self.net.advance(t)
+        t = min(t_s, self._net.next_event_s())
+        flows = self._net.advance(t)
         self._reschedule(self.env.now if flows else self.env.peek())
         self._finished(flows, t)
 
@@ -405,7 +416,7 @@ class NetworkEngine:
             result.link_bytes[name] = (carried[name], cap)
         result.cloud_busy_s = self.cloud.busy_s
         result.cloud_batches = self.cloud.batches
-        result.network_events = self.net.events
+        result.network_events = self._net.events
         return result
 
 

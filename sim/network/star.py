@@ -165,16 +165,22 @@ class StarFluidNetwork:
         self._seq = itertools.count()
         self._next_s: float | None = None
         self._touched: set[_Group] = set()
+        self._routes: dict[tuple[str, ...], tuple] = {}  # route -> (path, StarRoute)
 
     # ------------------------------------------------------------------ public
     def add(self, key: Hashable, route: tuple[str, ...], size_bytes: float, t_s: float) -> None:
         """Start a flow of ``size_bytes`` at ``t_s`` (>= now) along ``route``."""
         if key in self.flows:
             raise ValueError(f"flow {key!r} is already in the network")
-        path = tuple(dict.fromkeys(n for n in route if n in self.traces))
-        parts = self.layout.get(path)
-        if parts is None:
-            raise KeyError(f"route {route!r} is not in the star layout")
+        route = tuple(route)
+        known = self._routes.get(route)
+        if known is None:
+            path = tuple(dict.fromkeys(n for n in route if n in self.traces))
+            parts = self.layout.get(path)
+            if parts is None:
+                raise KeyError(f"route {route!r} is not in the star layout")
+            known = self._routes[route] = (path, parts)
+        path, parts = known
         self.advance(t_s)
         size = float(size_bytes)
         if not path or size <= 0:
@@ -526,15 +532,24 @@ class StarFluidNetwork:
 
     def _push_cell(self, group: _Group) -> None:
         level = group.flows[0][0] - group.served0 + group.anchor
-        heapq.heappush(group.star.cell_heap, (level, next(self._seq), group, group.token))
+        self._push_group(group.star.cell_heap, (level, next(self._seq), group, group.token))
 
     def _push_access(self, group: _Group) -> None:
-        heapq.heappush(group.star.access_heap, (-group.capacity / len(group.flows),
-                                                next(self._seq), group, group.token))
+        self._push_group(group.star.access_heap, (-group.capacity / len(group.flows),
+                                                  next(self._seq), group, group.token))
 
     def _push_guard(self, group: _Group, guarantee: float) -> None:
-        heapq.heappush(group.star.guard_heap, (guarantee / len(group.flows),
-                                               next(self._seq), group, group.token))
+        self._push_group(group.star.guard_heap, (guarantee / len(group.flows),
+                                                 next(self._seq), group, group.token))
+
+    def _push_group(self, heap: list, entry: tuple) -> None:
+        """Push onto a group heap; past a few entries per group, the stale ones (an older
+        token) are dropped all at once: entries are unique by their sequence number, so
+        the least live entry, the only one read, is the same."""
+        heapq.heappush(heap, entry)
+        if len(heap) > 4 * len(self._groups) + 64:
+            heap[:] = [e for e in heap if e[3] == e[2].token]
+            heapq.heapify(heap)
 
     def _reschedule(self, group: _Group) -> None:
         """The timed events of a group that moved or changed: an access-limited group's
@@ -605,8 +620,11 @@ class StarFluidNetwork:
 
     def _push_timed(self, t_s: float, kind: int, obj, token: int) -> None:
         if t_s != math.inf:
-            heapq.heappush(self._finishes if kind == _FINISH else self._wakes,
-                           (t_s, next(self._seq), kind, obj, token))
+            heap = self._finishes if kind == _FINISH else self._wakes
+            heapq.heappush(heap, (t_s, next(self._seq), kind, obj, token))
+            if len(heap) > 4 * len(self._groups) + 64:  # drop the stale entries (as above)
+                heap[:] = [e for e in heap if self._valid(e)]
+                heapq.heapify(heap)
 
     # ------------------------------------------------------------------ debugging
     def _log(self, t_s: float) -> None:
