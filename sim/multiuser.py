@@ -100,6 +100,51 @@ class _Loop:
             fn(arg)
 
 
+class _FifoCloud:
+    """:class:`~sim.cloud.CloudGpu` with ``fifo`` serving, on :class:`_Loop` directly:
+    the same state (``free_at_s``, ``busy_s``, ``batches``) and times, float for float,
+    with two timed callbacks per request (its first token, the GPU's next start) instead
+    of events. ``first_token(p, start_s, token_s)`` is called at the first token."""
+
+    def __init__(self, loop: _Loop, costs: CostModel, first_token: Callable):
+        self.loop, self.costs, self.first_token = loop, costs, first_token
+        self.queue: deque[_Pending] = deque()
+        self.queued_work_s = 0.0
+        self.busy = False
+        self.busy_until_s = 0.0
+        self.busy_s = 0.0
+        self.batches: list[int] = []
+
+    @property
+    def free_at_s(self) -> float:
+        return self.busy_until_s + self.queued_work_s
+
+    def submit(self, p: _Pending) -> None:
+        self.queue.append(p)
+        self.queued_work_s += p.cost.cloud_busy_s
+        if not self.busy:
+            self._start_next(None)
+
+    def _start_next(self, _arg) -> None:
+        self.busy = False
+        queue = self.queue
+        if not queue:
+            return
+        p = queue.popleft()
+        self.queued_work_s -= p.cost.cloud_busy_s
+        if not queue:
+            self.queued_work_s = 0.0  # no float residue when the queue empties
+        ttft_s, busy_s = self.costs.cloud_batch_s([(p.cost.op, p.req)])
+        loop = self.loop
+        start = loop.now
+        self.busy = True
+        self.busy_until_s = start + busy_s
+        self.busy_s += busy_s
+        self.batches.append(1)
+        loop.at(start + ttft_s, self.first_token, (p, start, start + ttft_s))
+        loop.at(start + busy_s, self._start_next, None)
+
+
 #: a route with no traced link: its access link is unconstrained
 _UNCONSTRAINED = ConstantRate(math.inf)
 
@@ -165,7 +210,9 @@ class NetworkEngine:
                                       routes=routes, star=star)
         #: what the calls go to: the star engine itself when the network runs one
         self._net = self.net if self.net.star is None else self.net.star
-        self.cloud = CloudGpu(self.env, costs, cloud_serving, max_batch)
+        gpu = CloudGpu(self.env, costs, cloud_serving, max_batch)  # (checks the settings)
+        self.cloud = (_FifoCloud(self.env, costs, self._first_token)
+                      if gpu.serving == "fifo" else gpu)
         self.result = NetworkRunResult(label)
         self.pending: dict[tuple[int, int], _Pending] = {}
         self.devices = [self._device(i, name, policy_for(i), label)
@@ -389,10 +436,14 @@ class NetworkEngine:
 
     def _at_cloud(self, p: _Pending) -> None:
         p.device.waiting_cloud_work_s -= p.cost.cloud_busy_s
+        if isinstance(self.cloud, _FifoCloud):
+            self.cloud.submit(p)
+            return
         done = self.cloud.submit(p.cost.op, p.req, p.cost)
-        done.callbacks.append(lambda e: self._first_token(p, *e.value))
+        done.callbacks.append(lambda e: self._first_token((p, *e.value)))
 
-    def _first_token(self, p: _Pending, cloud_start: float, token: float) -> None:
+    def _first_token(self, arg: tuple[_Pending, float, float]) -> None:
+        p, cloud_start, token = arg
         back_s = self._path_delay_s(p.device, token) if self.count_return_latency else 0.0
         del self.pending[p.device.index, p.req.index]
         self._record(p, p.link_end_s, cloud_start,

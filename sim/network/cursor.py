@@ -66,12 +66,30 @@ class LinkCursor:
 
     # ------------------------------------------------------------------ cached
     def _seek(self, t_s: float) -> None:
-        """Cache the segment that holds ``t_s`` (as :meth:`Trace._locate` places it)."""
+        """Cache the segment that holds ``t_s`` (as :meth:`Trace._locate` places it): the
+        next few segments first (time mostly moves on to the next one), else a search."""
+        t, n = self._t, self._n
+        if self._lo <= self._hi <= t_s:  # (none cached yet: lo is inf)
+            k, base, end, j = self._k, self._base, self._end, self._j
+            for _ in range(4):
+                if j + 1 < n:
+                    j += 1
+                else:  # the next period: it starts at (k + 1) * d, as _locate computes it
+                    k, j = k + 1, 0
+                    base, end = end, (k + 1) * self._d
+                hi = end if j + 1 >= n else min(base + t[j + 1], end)
+                if t_s < hi:
+                    lo = base + t[j]
+                    if lo <= t_s:
+                        self._k, self._base, self._end, self._j = k, base, end, j
+                        self._lo, self._hi = (end if lo > end else lo), hi
+                        return
+                    break
         k, base, end, j = self.trace._locate(t_s)
         self._k, self._base, self._end, self._j = k, base, end, j
-        lo = base + self._t[j]
+        lo = base + t[j]
         self._lo = end if lo > end else lo
-        self._hi = end if j + 1 >= self._n else min(base + self._t[j + 1], end)
+        self._hi = end if j + 1 >= n else min(base + t[j + 1], end)
 
     def capacity_at(self, t_s: float) -> float:
         if not self.fast:
