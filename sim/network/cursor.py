@@ -38,7 +38,7 @@ class LinkCursor:
 
     __slots__ = ("trace", "fast", "max_capacity_bytes_per_s", "min_capacity_bytes_per_s",
                  "is_constant", "_t", "_cap", "_n", "_d", "_lo", "_hi", "_k", "_base", "_end",
-                 "_j", "_below", "_above", "_caps2")
+                 "_j", "_below", "_above", "_caps2", "hit_capacity")
 
     def __init__(self, trace: Trace):
         self.trace = trace
@@ -56,6 +56,8 @@ class LinkCursor:
         self._below: list[int] | None = None  # built on first use
         self._above: list[int] | None = None
         self._caps2 = self._cap + self._cap
+        #: the capacity from the boundary the last drop or rise search found (None: inf)
+        self.hit_capacity: float | None = None
 
     # ------------------------------------------------------------------ the trace's
     def finish_time(self, start_s: float, size_bytes: float) -> float:
@@ -106,24 +108,35 @@ class LinkCursor:
         return self._hi
 
     def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
-        if not self.fast:
-            return self.trace.next_drop_below_s(t_s, threshold, horizon_s)
-        if self.min_capacity_bytes_per_s >= threshold:
+        """:meth:`Trace.next_drop_below_s`; the capacity from there in :attr:`hit_capacity`."""
+        if self.fast and self.min_capacity_bytes_per_s >= threshold:
+            self.hit_capacity = None
             return math.inf
-        if self._below is None:
-            self._below = _next_beyond(self._caps2, smaller=True)
-        t = self._hit(t_s, threshold, horizon_s, self._below, True)
-        return self.trace.next_drop_below_s(t_s, threshold, horizon_s) if t is None else t
+        if self.fast:
+            if self._below is None:
+                self._below = _next_beyond(self._caps2, smaller=True)
+            t = self._hit(t_s, threshold, horizon_s, self._below, True)
+            if t is not None:
+                return t
+        return self._trace_hit(self.trace.next_drop_below_s(t_s, threshold, horizon_s))
 
     def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
-        if not self.fast:
-            return self.trace.next_rise_above_s(t_s, threshold, horizon_s)
-        if self.max_capacity_bytes_per_s <= threshold:
+        """:meth:`Trace.next_rise_above_s`; the capacity from there in :attr:`hit_capacity`."""
+        if self.fast and self.max_capacity_bytes_per_s <= threshold:
+            self.hit_capacity = None
             return math.inf
-        if self._above is None:
-            self._above = _next_beyond(self._caps2, smaller=False)
-        t = self._hit(t_s, threshold, horizon_s, self._above, False)
-        return self.trace.next_rise_above_s(t_s, threshold, horizon_s) if t is None else t
+        if self.fast:
+            if self._above is None:
+                self._above = _next_beyond(self._caps2, smaller=False)
+            t = self._hit(t_s, threshold, horizon_s, self._above, False)
+            if t is not None:
+                return t
+        return self._trace_hit(self.trace.next_rise_above_s(t_s, threshold, horizon_s))
+
+    def _trace_hit(self, t_s: float) -> float:
+        """The trace's own answer, with its capacity (looked up without moving the cursor)."""
+        self.hit_capacity = None if t_s == math.inf else self.trace.capacity_at(t_s)
+        return t_s
 
     def _hit(self, t_s: float, threshold: float, horizon_s: float, chain: list[int],
              below: bool) -> float | None:
@@ -152,6 +165,10 @@ class LinkCursor:
         if start > end:
             start = end
         if start >= horizon_s:
+            self.hit_capacity = None
             return math.inf
         seg_end = end if i + 1 >= n else min(base + t[i + 1], end)
-        return start if seg_end > start else None
+        if seg_end > start:
+            self.hit_capacity = self._cap[i]
+            return start
+        return None

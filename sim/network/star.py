@@ -77,8 +77,9 @@ class _Group:
     token: int = 0  # heap entries with an older token are stale
     wake_token: int = 0  # the same for its timed wake
     finish_token: int = 0  # the same for its timed finish (access-limited)
-    #: the last drop search: (from_s, level, answer) of Trace.next_drop_below_s
-    drop: tuple[float, float, float] = (math.inf, 0.0, math.inf)
+    #: the last drop search: (from_s, level, answer, capacity from the answer) of
+    #: Trace.next_drop_below_s
+    drop: tuple[float, float, float, float | None] = (math.inf, 0.0, math.inf, None)
 
     def served(self, now_s: float) -> float:
         """Per-transfer service (bytes) received so far, as of ``now_s``."""
@@ -579,12 +580,11 @@ class StarFluidNetwork:
         """:meth:`Trace.next_drop_below_s` from now, reusing the last search when it still
         answers: the capacity stayed at or above a level at least this one until that
         answer, and the answer's own segment is below this one too (or never dropped)."""
-        now, (from_s, last, answer) = self.now_s, group.drop
-        if from_s <= now < answer and level <= last and (
-                answer == math.inf or group.trace.capacity_at(answer) < level):
+        now, (from_s, last, answer, cap) = self.now_s, group.drop
+        if from_s <= now < answer and level <= last and (answer == math.inf or cap < level):
             return answer
         answer = group.trace.next_drop_below_s(now, level, math.inf)
-        group.drop = (now, level, answer)
+        group.drop = (now, level, answer, group.trace.hit_capacity)
         return answer
 
     def _schedule_wake(self, group: _Group) -> None:

@@ -41,5 +41,8 @@ def test_cursor_equals_the_trace(seed):
         horizon = math.inf if rng.random() < 0.7 else t + float(rng.exponential(tr.duration_s))
         assert cur.capacity_at(t) == tr.capacity_at(t)
         assert cur.next_change_s(t) == tr.next_change_s(t)
-        assert cur.next_drop_below_s(t, thr, horizon) == tr.next_drop_below_s(t, thr, horizon)
-        assert cur.next_rise_above_s(t, thr, horizon) == tr.next_rise_above_s(t, thr, horizon)
+        for ours, theirs in ((cur.next_drop_below_s, tr.next_drop_below_s),
+                             (cur.next_rise_above_s, tr.next_rise_above_s)):
+            found = ours(t, thr, horizon)
+            assert found == theirs(t, thr, horizon)
+            assert cur.hit_capacity == (None if found == math.inf else tr.capacity_at(found))
