@@ -109,29 +109,28 @@ class LinkCursor:
 
     def next_drop_below_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         """:meth:`Trace.next_drop_below_s`; the capacity from there in :attr:`hit_capacity`."""
-        if self.fast and self.min_capacity_bytes_per_s >= threshold:
-            self.hit_capacity = None
-            return math.inf
-        if self.fast:
-            if self._below is None:
-                self._below = _next_beyond(self._caps2, smaller=True)
-            t = self._hit(t_s, threshold, horizon_s, self._below, True)
-            if t is not None:
-                return t
-        return self._trace_hit(self.trace.next_drop_below_s(t_s, threshold, horizon_s))
+        return self._search(t_s, threshold, horizon_s, True)
 
     def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         """:meth:`Trace.next_rise_above_s`; the capacity from there in :attr:`hit_capacity`."""
-        if self.fast and self.max_capacity_bytes_per_s <= threshold:
-            self.hit_capacity = None
-            return math.inf
+        return self._search(t_s, threshold, horizon_s, False)
+
+    def _search(self, t_s: float, threshold: float, horizon_s: float, below: bool) -> float:
         if self.fast:
-            if self._above is None:
+            if (self.min_capacity_bytes_per_s >= threshold if below
+                    else self.max_capacity_bytes_per_s <= threshold):
+                self.hit_capacity = None
+                return math.inf
+            if below and self._below is None:
+                self._below = _next_beyond(self._caps2, smaller=True)
+            elif not below and self._above is None:
                 self._above = _next_beyond(self._caps2, smaller=False)
-            t = self._hit(t_s, threshold, horizon_s, self._above, False)
+            t = self._hit(t_s, threshold, horizon_s, self._below if below else self._above,
+                          below)
             if t is not None:
                 return t
-        return self._trace_hit(self.trace.next_rise_above_s(t_s, threshold, horizon_s))
+        search = self.trace.next_drop_below_s if below else self.trace.next_rise_above_s
+        return self._trace_hit(search(t_s, threshold, horizon_s))
 
     def _trace_hit(self, t_s: float) -> float:
         """The trace's own answer, with its capacity (looked up without moving the cursor)."""
