@@ -207,7 +207,7 @@ class StarFluidNetwork:
     def next_event_s(self) -> float:
         """When the allocation next changes (``inf``: never)."""
         if self._next_s is None:
-            self._next_s = min(self._next_finish_s(), self._first(self._wakes))
+            self._next_s = min(self._next_finish_s(), self._first_wake())
         return self._next_s
 
     def settle(self, until_s: float) -> None:
@@ -215,23 +215,30 @@ class StarFluidNetwork:
         crossings), stopping at the next finish: a caller that knows no flow starts before
         ``until_s`` saves waking up for each of them."""
         while True:
-            t = self._first(self._wakes)
+            t = self._first_wake()
             if t >= until_s or t >= self._next_finish_s():
                 return
             self.advance(t)
 
     def _next_finish_s(self) -> float:
-        t = self.now_s if self._instant else self._first(self._finishes)
+        if self._instant:
+            t = self.now_s
+        else:  # the first valid finish (stale ones are dropped)
+            finishes = self._finishes
+            while finishes and finishes[0][4] != finishes[0][3].finish_token:
+                heapq.heappop(finishes)
+            t = finishes[0][0] if finishes else math.inf
         for star in self._stars.values():
             if star.finish_s < t:
                 t = star.finish_s
         return t
 
-    def _first(self, timed: list) -> float:
-        """The time of the first valid entry of a timed heap (stale ones are dropped)."""
-        while timed and not self._valid(timed[0]):
-            heapq.heappop(timed)
-        return timed[0][0] if timed else math.inf
+    def _first_wake(self) -> float:
+        """The time of the first valid wake (a group's or a star's; stale ones dropped)."""
+        wakes = self._wakes
+        while wakes and wakes[0][4] != wakes[0][3].wake_token:
+            heapq.heappop(wakes)
+        return wakes[0][0] if wakes else math.inf
 
     def advance(self, t_s: float) -> list[StarFlow]:
         """Move to ``t_s`` (<= :meth:`next_event_s`); the flows finished by then."""
@@ -271,8 +278,8 @@ class StarFluidNetwork:
         wakes, finishes = self._wakes, self._finishes
         while wakes and wakes[0][0] <= t_s:
             entry = heapq.heappop(wakes)
-            if self._valid(entry):
-                obj = entry[3]
+            obj = entry[3]
+            if entry[4] == obj.wake_token:
                 if entry[2] == _CELL:
                     obj.capacity = obj.trace.capacity_at(t_s)
                     obj.watch = None
@@ -282,8 +289,8 @@ class StarFluidNetwork:
                     stars.add(obj.star)
         while finishes and finishes[0][0] <= t_s:
             entry = heapq.heappop(finishes)
-            if self._valid(entry):
-                group = entry[3]
+            group = entry[3]
+            if entry[4] == group.finish_token:
                 group.finish_token += 1
                 done += self._finish_group(group, forced=True)
                 stars.add(group.star)
@@ -365,52 +372,43 @@ class StarFluidNetwork:
         """Move groups between access-limited and cell-limited until each is on the right
         side of its star's fair share; then the timed events of the groups that moved or
         changed, and each star's next cell-limited finish."""
+        now, pop = self.now_s, heapq.heappop
         for star in stars:
             if star.traced and star.watch != "change":  # its capacity was not followed
-                star.capacity = star.trace.capacity_at(self.now_s)
-            for _ in range(4 * len(self._groups) + 8):
-                if not self._refill_step(star):
+                star.capacity = star.trace.capacity_at(now)
+            access, guard = star.access_heap, star.guard_heap
+            for _ in range(4 * len(self._groups) + 8):  # one move a round, or done
+                while access and access[0][3] != access[0][2].token:  # (stale entries)
+                    pop(access)
+                top = access[0][2] if access else None  # most capacity per transfer
+                if star.cell_flows == 0:
+                    star.share = math.inf
+                    if star.demand <= star.capacity or top is None:
+                        break
+                    self._to_cell(top)
+                    continue
+                share = star.share = max(star.capacity - star.demand, 0.0) / star.cell_flows
+                if top is not None and top.capacity / len(top.flows) > share * (1 + _SLACK):
+                    self._to_cell(top)
+                    continue
+                while guard and guard[0][3] != guard[0][2].token:
+                    pop(guard)
+                if not guard:
                     break
+                low = guard[0][2]  # the least guarantee per transfer
+                if low.capacity / len(low.flows) >= share * (1 - _SLACK):
+                    break
+                cap = low.trace.capacity_at(now)
+                if cap / len(low.flows) < share * (1 - _SLACK):
+                    self._to_access(low, cap)
+                else:
+                    low.capacity = cap
+                    self._resorted(low)
         for group in self._touched:
             self._reschedule(group)
         self._touched.clear()
         for star in stars:
             self._plan_cell(star)
-
-    def _refill_step(self, star: _Star) -> bool:
-        """One move (True) or none needed (False)."""
-        if star.cell_flows == 0:
-            star.share = math.inf
-            if star.demand <= star.capacity:
-                return False
-            top = self._top(star.access_heap)
-            if top is None:
-                return False
-            self._to_cell(top)
-            return True
-        share = star.share = max(star.capacity - star.demand, 0.0) / star.cell_flows
-        top = self._top(star.access_heap)
-        if top is not None and top.capacity / len(top.flows) > share * (1 + _SLACK):
-            self._to_cell(top)
-            return True
-        low = self._top(star.guard_heap)
-        if low is not None and low.capacity / len(low.flows) < share * (1 - _SLACK):
-            cap = low.trace.capacity_at(self.now_s)
-            if cap / len(low.flows) < share * (1 - _SLACK):
-                self._to_access(low, cap)
-            else:
-                low.capacity = cap
-                self._resorted(low)
-            return True
-        return False
-
-    def _top(self, heap: list) -> _Group | None:
-        while heap:
-            group, token = heap[0][2], heap[0][3]
-            if token == group.token:
-                return group
-            heapq.heappop(heap)
-        return None
 
     def _to_cell(self, group: _Group) -> None:
         star = group.star
@@ -436,12 +434,13 @@ class StarFluidNetwork:
 
     def _plan_cell(self, star: _Star) -> None:
         self._schedule_cell(star)
-        top = self._top(star.cell_heap)
-        if top is None or star.cell_flows == 0 or star.share <= 0:
+        heap = star.cell_heap
+        while heap and heap[0][3] != heap[0][2].token:  # (stale entries)
+            heapq.heappop(heap)
+        if not heap or star.cell_flows == 0 or star.share <= 0:
             star.finish_s = math.inf
             return
-        level = star.cell_heap[0][0]
-        star.finish_s = self.now_s + max(level - star.clock, 0.0) / star.share
+        star.finish_s = self.now_s + max(heap[0][0] - star.clock, 0.0) / star.share
 
     # ------------------------------------------------------------------ groups
     def _group(self, parts: StarRoute) -> _Group:
