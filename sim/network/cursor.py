@@ -38,7 +38,7 @@ class LinkCursor:
 
     __slots__ = ("trace", "fast", "max_capacity_bytes_per_s", "min_capacity_bytes_per_s",
                  "is_constant", "_t", "_cap", "_n", "_d", "_lo", "_hi", "_k", "_base", "_end",
-                 "_j", "_below", "_above", "_caps2", "hit_capacity")
+                 "_j", "_below", "_above", "_caps2", "hit_capacity", "_spare")
 
     def __init__(self, trace: Trace):
         self.trace = trace
@@ -58,6 +58,9 @@ class LinkCursor:
         self._caps2 = self._cap + self._cap
         #: the capacity from the boundary the last drop or rise search found (None: inf)
         self.hit_capacity: float | None = None
+        #: two more segments, (lo, hi, k, base, end, j): the one cached before, and the
+        #: last search's find (a wake-up comes back to it)
+        self._spare: list[tuple] = []
 
     # ------------------------------------------------------------------ the trace's
     def finish_time(self, start_s: float, size_bytes: float) -> float:
@@ -68,8 +71,15 @@ class LinkCursor:
 
     # ------------------------------------------------------------------ cached
     def _seek(self, t_s: float) -> None:
-        """Cache the segment that holds ``t_s`` (as :meth:`Trace._locate` places it): the
-        next few segments first (time mostly moves on to the next one), else a search."""
+        """Cache the segment that holds ``t_s`` (as :meth:`Trace._locate` places it): a
+        spare one, or one of the next few (time mostly moves on to the next one), else a
+        search. The segment it replaces becomes a spare."""
+        old = (self._lo, self._hi, self._k, self._base, self._end, self._j)
+        for seg in self._spare:
+            if seg[0] <= t_s < seg[1]:
+                self._spare.remove(seg)
+                self._use(seg, old)
+                return
         t, n = self._t, self._n
         if self._lo <= self._hi <= t_s:  # (none cached yet: lo is inf)
             k, base, end, j = self._k, self._base, self._end, self._j
@@ -83,15 +93,25 @@ class LinkCursor:
                 if t_s < hi:
                     lo = base + t[j]
                     if lo <= t_s:
-                        self._k, self._base, self._end, self._j = k, base, end, j
-                        self._lo, self._hi = (end if lo > end else lo), hi
+                        self._use((end if lo > end else lo, hi, k, base, end, j), old)
                         return
                     break
         k, base, end, j = self.trace._locate(t_s)
-        self._k, self._base, self._end, self._j = k, base, end, j
         lo = base + t[j]
-        self._lo = end if lo > end else lo
-        self._hi = end if j + 1 >= n else min(base + t[j + 1], end)
+        self._use((end if lo > end else lo,
+                   end if j + 1 >= n else min(base + t[j + 1], end), k, base, end, j), old)
+
+    def _use(self, seg: tuple, old: tuple) -> None:
+        """Make ``seg`` the cached segment; ``old`` (the one it replaces) a spare."""
+        self._lo, self._hi, self._k, self._base, self._end, self._j = seg
+        if old[0] <= old[1]:
+            self._keep(old)
+
+    def _keep(self, seg: tuple) -> None:
+        spare = self._spare
+        spare.insert(0, seg)
+        if len(spare) > 2:
+            spare.pop()
 
     def capacity_at(self, t_s: float) -> float:
         if not self.fast:
@@ -155,10 +175,10 @@ class LinkCursor:
                 i = chain[i]
         if i > j + n or i >= 2 * n:
             return None
-        base, end = self._base, self._end
+        k, base, end = self._k, self._base, self._end
         if i >= n:  # in the next period
             i -= n
-            base, end = end, (self._k + 2) * self._d
+            k, base, end = k + 1, end, (k + 2) * self._d
         t = self._t
         start = base + t[i]
         if start > end:
@@ -169,5 +189,6 @@ class LinkCursor:
         seg_end = end if i + 1 >= n else min(base + t[i + 1], end)
         if seg_end > start:
             self.hit_capacity = self._cap[i]
+            self._keep((start, seg_end, k, base, end, i))
             return start
         return None
