@@ -68,6 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.errors import InputError
+from models.starved import next_starved_s, starved_spans
 
 #: the transports a scenario may choose (``--transport``)
 TRANSPORTS = ("fluid", "tcp")
@@ -86,6 +87,9 @@ _HYSTART_MIN_S, _HYSTART_MAX_S = 0.004, 0.016
 _HYSTART_LOW_WINDOW = 16  # segments: HyStart acts only above this window
 #: bins (s) over which a fine staircase trace is averaged for the rounds' decisions
 SCAN_BIN_S = 0.05
+#: how much shorter than the minimum RTO a starved window is taken (float rounding of the
+#: timer's comparison; a wider search only checks more intervals exactly)
+_STARVED_MARGIN_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -364,6 +368,16 @@ class TcpFlow:
             busy = e >= first_ack and not pause
             b = max(e, first_ack) + pause
 
+    def _starved_spans(self) -> tuple:
+        """Where a packet may take longer than the minimum RTO to leave the bottleneck
+        (:func:`models.starved.starved_spans`), or None (no skipping) for a link that is
+        no :class:`~sim.traces.Trace`."""
+        cfg = self.cfg
+        if not hasattr(self.trace, "cumulative_bytes_array"):
+            return None
+        return starved_spans(self.trace, cfg.packet_wire_bytes / self.efficiency,
+                             cfg.min_rto_s - _STARVED_MARGIN_S)
+
     def _deep(self, rtt: float) -> bool:
         """Whether the buffer keeps the link busy through congestion avoidance's losses at
         any capacity of the trace: after a loss the window ``beta (BDP + buffer)`` still
@@ -405,7 +419,19 @@ class TcpFlow:
         level0 = self._level(b)
         e = self._time_at(b, wire)
         t = b
+        # a timer fires only in a packet's interval that lasts longer than the RTO (at least
+        # the minimum): from the start of an interval (``aligned``), skip in one search to
+        # where such a packet could start; the first interval (its timer armed at ``b``,
+        # not one RTT after an ACK) only once it cannot fire either
+        starved = self._starved_spans()
+        first = self._time_at(b, min(wire, pkt))
+        aligned = starved is not None and b + self.rto_s >= first + rtt
         for _ in range(100_000):
+            if aligned:
+                z = next_starved_s(self.trace, starved, t, e)
+                if not z < e:
+                    return e, None, 0.0
+                t = max(t, z)
             g = t if trace.capacity_at(t) < threshold else trace.next_drop_below_s(
                 t, threshold, e)
             if not g < e:
@@ -414,11 +440,15 @@ class TcpFlow:
             k = math.floor(done / pkt)  # packets out before the outage
             prev = self._time_at(b, k * pkt) if k else b
             nxt = self._time_at(b, min(wire, (k + 1) * pkt))
+            if nxt <= g and (k + 1) * pkt < wire:  # the level at g rounded below packet
+                k += 1                               # k + 1's end, which is g: the next
+                prev, nxt = nxt, self._time_at(b, min(wire, (k + 1) * pkt))
             if not math.isfinite(nxt):  # a clipped trace ends inside: never delivered
                 return math.inf, None, 0.0
             armed = prev + rtt if k else b  # the timer restarts with each ACK
             fire = armed + self.rto_s
             t = nxt if nxt > g else trace.next_change_s(g)
+            aligned = starved is not None and nxt > g  # t starts a packet's interval
             if fire >= nxt + rtt:  # the next ACK arrives first: no timeout
                 continue
             rto, n = self.rto_s, 0

@@ -15,7 +15,8 @@ do not track it.
 
 The FIFO queue is solved by speculation: every transfer first takes the link at its ready
 time; when one finishes, its successor's start is checked and, if it moved, the successor
-starts again from there, beside the others (see :func:`fifo_transfers`).
+starts again from there, beside the others; a bounded number of times from an end that is
+not final yet (see :func:`fifo_transfers`).
 Persistent connections carry their window from one transfer to the next and stay with
 :class:`~models.transport.TcpFlow`. Times in seconds, sizes in bytes.
 """
@@ -28,11 +29,13 @@ from typing import Any
 import numpy as np
 
 from models.pipeline import fifo_start_s
+from models.starved import any_starved_array
 from models.transport import (
     _CUBIC_C,
     _HYSTART_LOW_WINDOW,
     _HYSTART_MAX_S,
     _HYSTART_MIN_S,
+    _STARVED_MARGIN_S,
     _SYN_WIRE_BYTES,
     SCAN_BIN_S,
     TcpConfig,
@@ -42,6 +45,8 @@ from models.transport import (
 
 #: at most this many transfers still sending go to the scalar model one by one
 _FEW = 8
+#: times a transfer starts again from a predecessor's end that is not final yet
+_GUESSES = 8
 
 
 def batch_solvable(trace: Any, config: TcpConfig) -> bool:
@@ -66,6 +71,7 @@ class _Solver:
         self.pkt = float(config.packet_wire_bytes)
         self.buffer_wire = config.buffer_packets * config.packet_wire_bytes
         self.outage_threshold = self.pkt / config.min_rto_s / efficiency
+        self.starved = self.flow._starved_spans()
 
     # ------------------------------------------------------------ helpers (TcpFlow's, on arrays)
     def wire(self, payload: np.ndarray) -> np.ndarray:
@@ -148,19 +154,25 @@ class _Solver:
             jump[j] = ~rises | (span > cj)
         wire = self.wire(w)
         e = self.time_from(b, level_b, wire)
-        # TcpFlow._serve: a round with an outage inside goes to the scalar model
+        one_packet = wire <= self.pkt
+        first = np.where(one_packet, e, self.time_from(b, level_b, np.minimum(wire, self.pkt)))
+        first_ack = first + rtt
+        # TcpFlow._serve: a round with an outage inside where a timer may fire (a packet
+        # that may outlast the minimum RTO, or the first one, whose timer is armed at b)
+        # goes to the scalar model
         outage = (self.scan.capacity_at_array(b) < self.outage_threshold) & (b < e)
         calm = np.flatnonzero(~outage)
         if self.scan.min_capacity_bytes_per_s < self.outage_threshold and calm.size:
             outage[calm] = self.scan.next_drop_below_array(
                 b[calm], self.outage_threshold, e[calm]) < e[calm]
+        if outage.any():
+            o = np.flatnonzero(outage)
+            outage[o] = (b[o] + self.cfg.min_rto_s - _STARVED_MARGIN_S < first_ack[o]) | \
+                any_starved_array(self.trace, self.starved, b[o], e[o])
         left = left - w
         done = (left <= 0) & ~outage
         end[act[done]] = e[done]
         # the window after the round (TcpFlow._grow); a loss goes to the scalar model
-        one_packet = wire <= self.pkt
-        first_ack = np.where(one_packet, e, self.time_from(b, level_b, np.minimum(
-            wire, self.pkt))) + rtt
         queue = np.where(jump, 0.0, np.maximum(0.0, e - first_ack))
         new_cwnd, new_ss, loss = self._grow(s, act, w, b, e, rtt, queue, cwnd, ssthresh)
         go = ~done & ~outage & ~loss
@@ -226,8 +238,11 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
     Every transfer starts at once, as if the link were free at its ready time; whenever
     one finishes, its successor's start is checked against ``max(ready, this end)`` and,
     if it moved, the successor starts again from there (in the next round, beside the
-    others). A transfer's start is final once its predecessor's end is, so this ends with
-    every start that of the FIFO queue."""
+    others). A start is final once its predecessor's end is (the first transfer's is); a
+    transfer starts again from an end that is not final yet at most ``_GUESSES`` times,
+    then waits for the final one. So a short queue resolves in parallel, and a long
+    (saturated) one runs each transfer a bounded number of times, not once per
+    predecessor."""
     solver = _Solver(trace, config, default_rtt_s, efficiency)
     ready = np.asarray(ready_s, dtype=float)
     sizes = np.ascontiguousarray(np.broadcast_to(np.asarray(size_bytes, dtype=float),
@@ -237,20 +252,50 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
     if not n:
         return start, end
     start[0] = fifo_start_s(ready[0], free_s)
+    guesses = np.zeros(n, np.int64)  # starts again from an end that was not final yet
+
+    def frontier(p: int) -> int:
+        """The first transfer from ``p`` on that is still sending or whose start is not
+        ``max(ready, its predecessor's end)``: every one before it is final."""
+        size = 64
+        while p < n:
+            q = min(n, p + size)
+            j = np.arange(p, q)
+            ok = ~np.isnan(end[p:q]) & ((j == 0) | (start[p:q] == np.maximum(
+                ready[p:q], end[np.maximum(j - 1, 0)])))
+            bad = np.flatnonzero(~ok)
+            if bad.size:
+                return p + int(bad[0])
+            p, size = q, 2 * size
+        return n
+
     s = solver.state(n)
+    p = 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         active, finished = solver.open(s, np.arange(n), start, sizes, end)
         while True:
-            while finished.size:  # check the successors of those just finished
-                succ = finished + 1
-                succ = succ[succ < n]
-                before = end[succ - 1]
-                want = np.where(ready[succ] > before, ready[succ], before)
-                moved = want != start[succ]
-                again = succ[moved]
-                if not again.size:
+            while True:
+                p = frontier(p)
+                if finished.size:  # check the successors of those just finished
+                    succ = finished + 1
+                    keep = succ < n
+                    finished, succ = finished[keep], succ[keep]
+                    before = end[finished]
+                    want = np.where(ready[succ] > before, ready[succ], before)
+                    moved = want != start[succ]
+                    # from a final end always; from one that is not, a few times
+                    sure = finished < p
+                    go = moved & (sure | (guesses[succ] < _GUESSES))
+                    guesses[succ[go & ~sure]] += 1
+                    again = succ[go]
+                    start[again] = want[go]
+                elif p < n and p > 0 and start[p] != max(ready[p], end[p - 1]):
+                    # the first transfer not final waited for its predecessor's final
+                    # end, which has come: it starts again from there
+                    start[p] = max(ready[p], end[p - 1])
+                    again = np.array([p])
+                else:
                     break
-                start[again] = want[moved]
                 more, finished = solver.open(s, again, start, sizes, end)
                 if more.size:  # the active transfers, in index order, each once
                     mask = np.zeros(n, bool)
