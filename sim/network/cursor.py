@@ -38,7 +38,7 @@ class LinkCursor:
 
     __slots__ = ("trace", "fast", "max_capacity_bytes_per_s", "min_capacity_bytes_per_s",
                  "is_constant", "_t", "_cap", "_n", "_d", "_lo", "_hi", "_k", "_base", "_end",
-                 "_j", "_below", "_above", "_caps2", "hit_capacity", "_spare")
+                 "_j", "_below", "_above", "_other", "_caps2", "hit_capacity", "_spare")
 
     def __init__(self, trace: Trace):
         self.trace = trace
@@ -55,6 +55,7 @@ class LinkCursor:
         self._k, self._base, self._end, self._j = 0, 0.0, 0.0, 0
         self._below: list[int] | None = None  # built on first use
         self._above: list[int] | None = None
+        self._other: list[int] | None = None
         self._caps2 = self._cap + self._cap
         #: the capacity from the boundary the last drop or rise search found (None: inf)
         self.hit_capacity: float | None = None
@@ -134,6 +135,39 @@ class LinkCursor:
     def next_rise_above_s(self, t_s: float, threshold: float, horizon_s: float) -> float:
         """:meth:`Trace.next_rise_above_s`; the capacity from there in :attr:`hit_capacity`."""
         return self._search(t_s, threshold, horizon_s, False)
+
+    def next_other_s(self, t_s: float, capacity: float) -> float:
+        """The first segment boundary after ``t_s`` where the capacity differs from
+        ``capacity`` (a run of equal segments is passed over), as the trace answers it:
+        the next change if its capacity differs, else the least of the next rise above
+        and the next drop below ``capacity``."""
+        if self.fast:
+            if not self._lo <= t_s < self._hi:
+                self._seek(t_s)
+            if self._other is None:  # the next index holding another value
+                caps, n2 = self._caps2, 2 * self._n
+                other = [n2] * n2
+                for i in range(n2 - 2, -1, -1):
+                    other[i] = i + 1 if caps[i + 1] != caps[i] else other[i + 1]
+                self._other = other
+            n, j, caps = self._n, self._j, self._caps2
+            i = j + 1
+            if caps[i] == capacity:
+                i = self._other[i]
+            if i <= j + n and i < 2 * n:
+                k, base, end = self._k, self._base, self._end
+                if i >= n:  # in the next period
+                    i -= n
+                    k, base, end = k + 1, end, (k + 2) * self._d
+                t = self._t
+                start = base + t[i]
+                if start < end and (end if i + 1 >= n else min(base + t[i + 1], end)) > start:
+                    return start
+        t = self.next_change_s(t_s)
+        if t != math.inf and self.capacity_at(t) == capacity:
+            up = self.next_rise_above_s(t_s, capacity, math.inf)
+            t = min(up, self.next_drop_below_s(t_s, capacity, up))
+        return t
 
     def _search(self, t_s: float, threshold: float, horizon_s: float, below: bool) -> float:
         if self.fast:

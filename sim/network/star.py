@@ -248,7 +248,8 @@ class StarFluidNetwork:
         if t_s > due:
             raise ValueError(f"advance past the next event: {t_s} > {due}")
         if t_s > self.now_s:
-            self._log(t_s)
+            if self.allocation_log is not None:
+                self._log(t_s)
             for star in self._stars.values():
                 if star.cell_flows:
                     star.clock += star.share * (t_s - self.now_s)
@@ -590,11 +591,7 @@ class StarFluidNetwork:
         """An access-limited group wakes when its capacity next differs from now's (a run
         of equal segments, e.g. an outage sampled each second, is one wake)."""
         group.wake_token += 1
-        trace, now, cap = group.trace, self.now_s, group.capacity
-        t = trace.next_change_s(now)
-        if t != math.inf and trace.capacity_at(t) == cap:
-            up = trace.next_rise_above_s(now, cap, math.inf)
-            t = min(up, trace.next_drop_below_s(now, cap, up))
+        t = group.trace.next_other_s(self.now_s, group.capacity)
         self._push_timed(t, _WAKE, group, group.wake_token)
 
     def _schedule_cell(self, star: _Star) -> None:

@@ -46,3 +46,9 @@ def test_cursor_equals_the_trace(seed):
             found = ours(t, thr, horizon)
             assert found == theirs(t, thr, horizon)
             assert cur.hit_capacity == (None if found == math.inf else tr.capacity_at(found))
+        cap = tr.capacity_at(t) if rng.random() < 0.8 else thr
+        other = tr.next_change_s(t)
+        if other != math.inf and tr.capacity_at(other) == cap:
+            up = tr.next_rise_above_s(t, cap, math.inf)
+            other = min(up, tr.next_drop_below_s(t, cap, up))
+        assert cur.next_other_s(t, cap) == other
