@@ -155,13 +155,8 @@ class LinkCursor:
             if caps[i] == capacity:
                 i = self._other[i]
             if i <= j + n and i < 2 * n:
-                k, base, end = self._k, self._base, self._end
-                if i >= n:  # in the next period
-                    i -= n
-                    k, base, end = k + 1, end, (k + 2) * self._d
-                t = self._t
-                start = base + t[i]
-                if start < end and (end if i + 1 >= n else min(base + t[i + 1], end)) > start:
+                start, seg_end = self._found(i)[4:]
+                if seg_end > start:
                     return start
         t = self.next_change_s(t_s)
         if t != math.inf and self.capacity_at(t) == capacity:
@@ -191,6 +186,19 @@ class LinkCursor:
         self.hit_capacity = None if t_s == math.inf else self.trace.capacity_at(t_s)
         return t_s
 
+    def _found(self, i: int) -> tuple[int, float, float, int, float, float]:
+        """Index ``i`` of the two-period tables, counted from the cached segment's period,
+        as (k, k * d, (k + 1) * d, segment, its start, its end) in the trace's floats."""
+        k, base, end, n = self._k, self._base, self._end, self._n
+        if i >= n:  # in the next period
+            i -= n
+            k, base, end = k + 1, end, (k + 2) * self._d
+        t = self._t
+        start = base + t[i]
+        if start > end:
+            start = end
+        return k, base, end, i, start, end if i + 1 >= n else min(base + t[i + 1], end)
+
     def _hit(self, t_s: float, threshold: float, horizon_s: float, chain: list[int],
              below: bool) -> float | None:
         """The start of the first segment after the one holding ``t_s`` whose capacity is
@@ -209,18 +217,10 @@ class LinkCursor:
                 i = chain[i]
         if i > j + n or i >= 2 * n:
             return None
-        k, base, end = self._k, self._base, self._end
-        if i >= n:  # in the next period
-            i -= n
-            k, base, end = k + 1, end, (k + 2) * self._d
-        t = self._t
-        start = base + t[i]
-        if start > end:
-            start = end
+        k, base, end, i, start, seg_end = self._found(i)
         if start >= horizon_s:
             self.hit_capacity = None
             return math.inf
-        seg_end = end if i + 1 >= n else min(base + t[i + 1], end)
         if seg_end > start:
             self.hit_capacity = self._cap[i]
             self._keep((start, seg_end, k, base, end, i))
