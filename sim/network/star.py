@@ -167,6 +167,8 @@ class StarFluidNetwork:
         self._next_s: float | None = None
         self._touched: set[_Group] = set()
         self._routes: dict[tuple[str, ...], tuple] = {}  # route -> (path, StarRoute)
+        #: a heap longer than this drops its stale entries (a few per group)
+        self._heap_limit = 64
 
     # ------------------------------------------------------------------ public
     def add(self, key: Hashable, route: tuple[str, ...], size_bytes: float, t_s: float) -> None:
@@ -454,6 +456,7 @@ class StarFluidNetwork:
             trace = self._cursor(parts.access) if parts.access is not None else None
             group = _Group(parts.access, trace, star)
             self._groups[parts.access, parts.bottleneck] = group
+            self._heap_limit = 4 * len(self._groups) + 64
         return group
 
     def _cursor(self, link: str) -> LinkCursor | None:
@@ -523,17 +526,14 @@ class StarFluidNetwork:
 
     def _resorted(self, group: _Group) -> None:
         """The group's flows or capacity changed: fresh heap entries, events replanned."""
-        group.token += 1
-        if group.cell_limited:
-            self._push_cell(group)
+        token = group.token = group.token + 1
+        if group.cell_limited:  # its level in the cell's heap, then its guarantee
+            self._push_group(group.star.cell_heap, (
+                group.flows[0][0] - group.served0 + group.anchor, next(self._seq), group, token))
             self._push_guard(group, group.capacity)
         else:
             self._push_access(group)
         self._touched.add(group)
-
-    def _push_cell(self, group: _Group) -> None:
-        level = group.flows[0][0] - group.served0 + group.anchor
-        self._push_group(group.star.cell_heap, (level, next(self._seq), group, group.token))
 
     def _push_access(self, group: _Group) -> None:
         self._push_group(group.star.access_heap, (-group.capacity / len(group.flows),
@@ -548,7 +548,7 @@ class StarFluidNetwork:
         token) are dropped all at once: entries are unique by their sequence number, so
         the least live entry, the only one read, is the same."""
         heapq.heappush(heap, entry)
-        if len(heap) > 4 * len(self._groups) + 64:
+        if len(heap) > self._heap_limit:
             heap[:] = [e for e in heap if e[3] == e[2].token]
             heapq.heapify(heap)
 
@@ -618,7 +618,7 @@ class StarFluidNetwork:
         if t_s != math.inf:
             heap = self._finishes if kind == _FINISH else self._wakes
             heapq.heappush(heap, (t_s, next(self._seq), kind, obj, token))
-            if len(heap) > 4 * len(self._groups) + 64:  # drop the stale entries (as above)
+            if len(heap) > self._heap_limit:  # drop the stale entries (as above)
                 heap[:] = [e for e in heap if self._valid(e)]
                 heapq.heapify(heap)
 
