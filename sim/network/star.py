@@ -220,6 +220,7 @@ class StarFluidNetwork:
             t = self._first_wake()
             if t >= until_s or t >= self._next_finish_s():
                 return
+            self._next_s = t  # the next event (what next_event_s would find again)
             self.advance(t)
 
     def _next_finish_s(self) -> float:
