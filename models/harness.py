@@ -1,5 +1,6 @@
 """Real-model plumbing for the measurement harness: prompts, prefills, masked and
-quantised answers. fp32 on CPU; eager attention (attention probabilities are needed).
+quantised answers. fp32, eager attention (attention probabilities are needed); on the CPU by
+default, or on any torch device (``device=``: the long-context runs used ``cuda``).
 
 Masking semantics (what Scout does in the cloud): the cloud prefills prefix + context once;
 the cache is then cut to the kept context positions (prefix kept), and the question and
@@ -38,9 +39,10 @@ class Prompt:
 
 
 class LM:
-    """A causal LM loaded for measurement (fp32, eager attention, no grad)."""
+    """A causal LM loaded for measurement (fp32, eager attention, no grad), on ``device``."""
 
-    def __init__(self, path: str | Path, name: str | None = None, threads: int | None = None):
+    def __init__(self, path: str | Path, name: str | None = None, threads: int | None = None,
+                 device: str = "cpu", tokenizer: str | Path | None = None):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         if threads:
@@ -50,9 +52,17 @@ class LM:
         if p.suffix == ".gguf":
             kw["gguf_file"] = p.name
             p = p.parent
-        self.tokenizer = AutoTokenizer.from_pretrained(p, **kw)
+        # a GGUF's tokenizer is converted on every load (slow); a saved copy loads at once
+        self.tokenizer = (AutoTokenizer.from_pretrained(tokenizer) if tokenizer
+                          else AutoTokenizer.from_pretrained(p, **kw))
         self.model = AutoModelForCausalLM.from_pretrained(p, dtype=torch.float32,
                                                           attn_implementation="eager", **kw)
+        import inspect
+
+        params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+        self.device = torch.device(device)
+        self.model.to(self.device)
         self.model.eval()
         self.name = name or Path(path).name
         self.layers = self.model.config.num_hidden_layers
@@ -62,6 +72,15 @@ class LM:
             if isinstance(tid, int) and tid >= 0 and tid != self.tokenizer.unk_token_id:
                 stop.add(tid)
         self.stop_ids = {s for s in stop if s is not None}
+
+    def _kv(self, cache) -> dict:
+        """The cache as the installed transformers takes it: ``cache=`` (5.2x) or
+        ``past_key_values=`` (earlier 5.x, e.g. 5.17, which silently ignores ``cache=``)."""
+        return {self._cache_kw: cache}
+
+    def _t(self, data) -> torch.Tensor:
+        """An integer tensor on the model's device."""
+        return torch.tensor(data, device=self.device)
 
     # ------------------------------------------------------------------ prompts
     def build_prompt(self, context: str, question: str) -> Prompt:
@@ -93,7 +112,7 @@ class LM:
 
         t0 = time.perf_counter()
         cache = DynamicCache()
-        out = self.model(input_ids=torch.tensor([ids]), cache=cache, use_cache=True,
+        out = self.model(input_ids=self._t([ids]), **self._kv(cache), use_cache=True,
                          output_attentions=attentions)
         return out.logits[0, -1], out.past_key_values, out.attentions, time.perf_counter() - t0
 
@@ -135,8 +154,8 @@ class LM:
                 cache = DynamicCache()
                 for li, (k, v) in enumerate(base):
                     if keep is not None:
-                        idx = torch.tensor(np.concatenate([np.arange(prompt.c0),
-                                                           prompt.c0 + np.asarray(keep)]))
+                        idx = self._t(np.concatenate([np.arange(prompt.c0),
+                                                      prompt.c0 + np.asarray(keep)]))
                         k, v = k[:, :, idx], v[:, :, idx]
                     cache.update(k.clone(), v.clone(), li)
                 if bits is not None:
@@ -148,8 +167,9 @@ class LM:
                 batch.update(torch.cat([k for k, _ in kvs]), torch.cat([v for _, v in kvs]), li)
             rest = prompt.ids[prompt.c1:]
             b = len(members)
-            pos = torch.arange(prompt.c1, prompt.c1 + len(rest))[None].expand(b, -1)
-            out = self.model(input_ids=torch.tensor([rest] * b), cache=batch, position_ids=pos,
+            pos = torch.arange(prompt.c1, prompt.c1 + len(rest),
+                               device=self.device)[None].expand(b, -1)
+            out = self.model(input_ids=self._t([rest] * b), **self._kv(batch), position_ids=pos,
                              use_cache=True)
             texts = self._greedy_batch(out.logits[:, -1], batch, prompt.c1 + len(rest))
             secs = (time.perf_counter() - t0) / b
@@ -176,9 +196,10 @@ class LM:
                     done[r] = True
             if all(done):
                 break
-            feed = torch.tensor([[t] for t in nxt])
-            o = self.model(input_ids=feed, cache=cache,
-                           position_ids=torch.full((b, 1), next_pos + step), use_cache=True)
+            feed = self._t([[t] for t in nxt])
+            o = self.model(input_ids=feed, **self._kv(cache),
+                           position_ids=torch.full((b, 1), next_pos + step, device=self.device),
+                           use_cache=True)
             logits = o.logits[:, -1]
         return [(self.tokenizer.decode(t, skip_special_tokens=True).strip().split("\n")[0],
                  len(t)) for t in tokens]
@@ -211,8 +232,8 @@ class LM:
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             if "\n" in text.strip("\n") or (text.endswith("\n") and text.strip()):
                 break
-            o = self.model(input_ids=torch.tensor([[tok]]), cache=cache,
-                           position_ids=torch.tensor([[next_pos + step]]), use_cache=True)
+            o = self.model(input_ids=self._t([[tok]]), **self._kv(cache),
+                           position_ids=self._t([[next_pos + step]]), use_cache=True)
             logits = o.logits[0, -1]
         text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip().split("\n")[0]
         return text, len(tokens), time.perf_counter() - t0
@@ -229,7 +250,7 @@ class LM:
         if layer_bits is not None:
             quantize_cache(cache, layer_bits, group_size)
         rest = prompt.ids[prompt.c1:]
-        pos = torch.arange(prompt.c1, prompt.c1 + len(rest))[None]
-        out = self.model(input_ids=torch.tensor([rest]), cache=cache, position_ids=pos,
+        pos = torch.arange(prompt.c1, prompt.c1 + len(rest), device=self.device)[None]
+        out = self.model(input_ids=self._t([rest]), **self._kv(cache), position_ids=pos,
                          use_cache=True)
         return torch.log_softmax(out.logits[0, -1].float(), dim=-1)

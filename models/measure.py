@@ -123,8 +123,10 @@ def cmd_calibrate(args) -> None:
 
 # ---------------------------------------------------------------------------- run
 def measure_question(scout, cloud, q: Question, mixed: dict[str, list[int]],
-                     group_size: int = KV_GROUP_SIZE) -> dict:
-    """Every measurement of one question (see the module docstring)."""
+                     group_size: int = KV_GROUP_SIZE,
+                     retentions: tuple[float, ...] = RETENTIONS_ANSWER) -> dict:
+    """Every measurement of one question (see the module docstring); the masked answers at
+    each of ``retentions`` (the long-context runs, ``models.longctx``, use 50% alone)."""
     from models.selection import METHODS, jaccard, overlap, scores, spearman, top_k
 
     prompt = cloud.build_prompt(q.context, q.question)
@@ -164,7 +166,7 @@ def measure_question(scout, cloud, q: Question, mixed: dict[str, list[int]],
     base = cloud.cache_tensors(c_cache, prompt.c1)
     del c_cache
     variants: list[tuple[str, np.ndarray | None, list[int] | None]] = []
-    for r in RETENTIONS_ANSWER:
+    for r in retentions:
         variants.append((f"cloud/scout-q2c-last/{r:g}", top_k(s_scores["q2c-last"], r), None))
         for m in ("q2c-last", "snapkv", "random"):
             variants.append((f"cloud/own-{m}/{r:g}", top_k(c_scores[m], r), None))
@@ -180,7 +182,7 @@ def measure_question(scout, cloud, q: Question, mixed: dict[str, list[int]],
     variants = [(f"scout/kv-{name}", None, bits) for name, bits in (
         ("int8", [8] * scout.layers), ("int4", [4] * scout.layers), ("mixed", mixed["scout"]))]
     variants += [(f"scout/own-q2c-last/{r:g}", top_k(s_scores["q2c-last"], r), None)
-                 for r in RETENTIONS_ANSWER]
+                 for r in retentions]
     results = scout.answers(s_base, prompt, [(k, b) for _, k, b in variants], group_size)
     for (key, _, _), res in zip(variants, results, strict=True):
         grade(key, res)

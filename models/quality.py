@@ -38,12 +38,29 @@ assumed row; ``rule`` names the steps):
 
 Selection names (:data:`SELECTIONS`) are the simulator's; ``q2c`` is the harness's
 ``q2c-last`` (``models.selection``).
+
+**Context length.** A CSV may carry a fifteenth column, ``context_tokens``: empty for rows
+measured on the task's own contexts (SQuAD paragraphs: mean 156, median 150 tokens), a
+number for rows measured at that context length (``models.longctx``: 1,024 and 2,048
+tokens, the gold paragraph among distractors). The named ``measured`` cache adds the rows of
+``quality_measured_context.csv`` beside it. ``PairQuality.quality(op, context_tokens)``:
+
+- no length rows for the pair, no ``context_tokens``, or ``context_tokens <=``
+  :data:`BASE_CONTEXT_TOKENS` (170, the simulator's default): the rules above on the
+  own-context rows, exactly as without this column;
+- at a measured length: the rules on that length's rows (rule suffixed ``@L``);
+- between two lengths (the own-context rows anchored at 170): each end valued by the rules
+  on its rows, then linear in log(tokens); ``source = "derived"``, rule ``Lctx(a; b)``;
+- beyond the longest measured length: **clamped** to that length's value, ``source =
+  "derived"``, rule ``clamp>L``, and a :class:`QualityExtrapolationWarning` once per pair:
+  never a silent extrapolation.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +76,18 @@ NAMED_CACHES = {
 }
 COLUMNS = ("edge_model", "cloud_model", "task", "mode", "precision", "retention", "selection",
            "metric", "mean", "ci_low", "ci_high", "n", "source", "provenance")
+#: the optional fifteenth column: the context length a row was measured at (empty: the
+#: task's own contexts)
+CONTEXT_COLUMN = "context_tokens"
+#: rows measured at other lengths that a named cache adds
+CONTEXT_SIBLINGS = {"measured": DATA_DIR / "quality_measured_context.csv"}
+#: where the own-context rows sit on the length axis: the simulator's default context (the
+#: measured SQuAD paragraphs average 156 tokens); requests up to it use those rows unchanged
+BASE_CONTEXT_TOKENS = 170
+
+
+class QualityExtrapolationWarning(UserWarning):
+    """A quality asked for beyond the longest measured context length (value clamped)."""
 SOURCES = ("published", "measured", "assumed")
 #: position-selection methods the simulator knows (``q2c`` = the harness's ``q2c-last``)
 SELECTIONS = ("q2c", "q2c-mean", "snapkv", "h2o", "random")
@@ -101,31 +130,54 @@ def _opt_float(text: str, col: str, path: str, line: int) -> float | None:
 class QualityCache:
     """Rows of a quality CSV for lookups by operating point."""
 
-    def __init__(self, rows: list[dict], path: str = "<memory>"):
+    def __init__(self, rows: list[dict], path: str = "<memory>",
+                 context_rows: list[dict] | None = None):
+        #: rows of the task's own contexts (no ``context_tokens``)
         self.rows = rows
+        #: rows measured at a stated context length (``context_tokens`` a number)
+        self.context_rows = context_rows or []
         self.path = path
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> QualityCache:
-        """Load ``published`` (shipped default), ``measured`` or a CSV path."""
+        """Load ``published`` (shipped default), ``measured`` (with the length rows of its
+        sibling CSV when present) or a CSV path."""
         path = NAMED_CACHES.get(str(name_or_path), Path(name_or_path))
         ps = str(path)
         if not path.exists():
             hint = " (run the measurement harness first)" if str(name_or_path) == "measured" else ""
             raise InputError(f"quality cache not found{hint}", ps)
+        rows = cls._read(path)
+        sibling = CONTEXT_SIBLINGS.get(str(name_or_path))
+        if sibling is not None and sibling.exists():
+            rows += cls._read(sibling)
+        return cls([r for r in rows if r[CONTEXT_COLUMN] is None], ps,
+                   [r for r in rows if r[CONTEXT_COLUMN] is not None])
+
+    @staticmethod
+    def _read(path: Path) -> list[dict]:
+        """Rows of one quality CSV (14 columns, or 15 with ``context_tokens``)."""
+        ps = str(path)
         check_input_file(path, "quality cache")
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(h.strip() for h in header) != COLUMNS:
-                raise InputError(f"quality cache header must be {','.join(COLUMNS)}", ps, 1)
+            names = tuple(h.strip() for h in header) if header is not None else ()
+            if names not in (COLUMNS, (*COLUMNS, CONTEXT_COLUMN)):
+                raise InputError(f"quality cache header must be {','.join(COLUMNS)} "
+                                 f"(optionally ,{CONTEXT_COLUMN})", ps, 1)
             rows = []
             for line, rec in enumerate(reader, start=2):
                 if not rec:
                     continue
-                if len(rec) != len(COLUMNS):
-                    raise InputError(f"expected {len(COLUMNS)} columns, found {len(rec)}", ps, line)
-                row = dict(zip(COLUMNS, (c.strip() for c in rec), strict=True))
+                if len(rec) != len(names):
+                    raise InputError(f"expected {len(names)} columns, found {len(rec)}", ps, line)
+                row = dict(zip(names, (c.strip() for c in rec), strict=True))
+                tokens = _opt_float(row.get(CONTEXT_COLUMN, ""), CONTEXT_COLUMN, ps, line)
+                if tokens is not None and tokens <= BASE_CONTEXT_TOKENS:
+                    raise InputError(f"{CONTEXT_COLUMN} must be above {BASE_CONTEXT_TOKENS} "
+                                     "(leave it empty for the task's own contexts)", ps, line)
+                row[CONTEXT_COLUMN] = tokens
                 mean = _opt_float(row["mean"], "mean", ps, line)
                 if mean is None:
                     raise InputError("mean is empty", ps, line)
@@ -138,7 +190,7 @@ class QualityCache:
                 if row["source"] not in SOURCES:
                     raise InputError(f"source must be one of {', '.join(SOURCES)}", ps, line)
                 rows.append(row)
-        return cls(rows, ps)
+        return rows
 
     def for_pair(self, edge_model: str, cloud_model: str, task: str | None = None) -> PairQuality:
         """Quality lookups for one (edge, cloud) model pair; InputError if the cache has none."""
@@ -155,17 +207,68 @@ class QualityCache:
             if len(tasks) > 1:
                 raise InputError(f"several tasks ({', '.join(tasks)}); name one", self.path)
             task = tasks[0]
-        return PairQuality([r for r in rows if r["task"] == task], task, self.path)
+        long = [r for r in self.context_rows if r["edge_model"] == edge_model
+                and r["cloud_model"] == cloud_model and r["task"] == task]
+        return PairQuality([r for r in rows if r["task"] == task], task, self.path, long)
 
 
 class PairQuality:
-    """Derivation rules R1-R5 over one model pair and task's rows."""
+    """Derivation rules R1-R7 over one model pair and task's rows, and the context-length
+    interpolation of the module docstring over its length rows."""
 
-    def __init__(self, rows: list[dict], task: str, path: str):
+    def __init__(self, rows: list[dict], task: str, path: str,
+                 context_rows: list[dict] | None = None):
         self.task = task
         self.path = path
         self._rows = rows
-        self.quality = lru_cache(maxsize=None)(self._quality)
+        self._base = lru_cache(maxsize=None)(self._quality)
+        by_len: dict[float, list[dict]] = {}
+        for r in context_rows or []:
+            by_len.setdefault(r[CONTEXT_COLUMN], []).append(r)
+        #: measured lengths (tokens) -> the rules over that length's rows
+        self.lengths = {t: PairQuality(rs, task, path) for t, rs in sorted(by_len.items())}
+        self._at = lru_cache(maxsize=None)(self._at_length)
+        self._warned = False
+
+    def quality(self, op: OperatingPoint, context_tokens: float | None = None) -> QualityValue:
+        """The quality of ``op`` (at ``context_tokens`` when the pair has length rows)."""
+        if (context_tokens is None or not self.lengths
+                or context_tokens <= BASE_CONTEXT_TOKENS):
+            return self._base(op)
+        return self._at(op, float(context_tokens))
+
+    def _length_value(self, op: OperatingPoint, tokens: float) -> QualityValue:
+        """``op`` by the rules on the rows of one measured length (or the own-context rows)."""
+        if tokens == BASE_CONTEXT_TOKENS:
+            return self._base(op)
+        try:
+            v = self.lengths[tokens].quality(op)
+        except (InputError, ZeroDivisionError) as err:
+            why = err.message if isinstance(err, InputError) else "a rule divides by a zero F1"
+            raise InputError(f"{op.label} at {tokens:g} context tokens: {why}",
+                             self.path) from None
+        return replace(v, rule=f"{v.rule}@{tokens:g}")
+
+    def _at_length(self, op: OperatingPoint, tokens: float) -> QualityValue:
+        top = max(self.lengths)
+        if tokens > top:
+            v = self._length_value(op, top)
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"quality asked for at {tokens:g} context tokens, beyond the "
+                              f"longest measured ({top:g}): held at {top:g} tokens' values "
+                              "(flagged derived, rule clamp)", QualityExtrapolationWarning,
+                              stacklevel=3)
+            return _combine(f"clamp>{top:g}", v.mean, v)
+        anchors = [float(BASE_CONTEXT_TOKENS), *self.lengths]
+        for lo, hi in zip(anchors, anchors[1:], strict=False):
+            if abs(tokens - hi) < 1e-9:
+                return self._length_value(op, hi)
+            if lo < tokens < hi:
+                a, b = self._length_value(op, lo), self._length_value(op, hi)
+                w = (math.log(tokens) - math.log(lo)) / (math.log(hi) - math.log(lo))
+                return _combine(f"L{lo:g}-{hi:g}", a.mean + w * (b.mean - a.mean), a, b)
+        raise AssertionError(tokens)  # unreachable: tokens > BASE and <= top
 
     def operating_points(self) -> list[OperatingPoint]:
         """Every operating point this pair's rows can value (directly or by a rule): KV at
@@ -190,7 +293,7 @@ class PairQuality:
         out = []
         for op in ops:
             try:
-                self.quality(op)
+                self._base(op)
             except InputError:
                 continue
             out.append(op)

@@ -35,7 +35,7 @@ def scores(method: str, attentions, c0: int, c1: int, q0: int, q1: int, *,
     if method in ("q2c-last", "q2c-mean"):
         layers = attentions[-1:] if method == "q2c-last" else attentions
         s = torch.stack([a[0, :, q0:q1, c0:c1].mean(dim=(0, 1)) for a in layers]).mean(0)
-        return s.float().numpy()
+        return s.float().cpu().numpy()
     if method == "snapkv":
         seq = attentions[0].shape[-1]
         w0 = max(c1, seq - window)
@@ -43,10 +43,10 @@ def scores(method: str, attentions, c0: int, c1: int, q0: int, q1: int, *,
                          for a in attentions]).mean(0)
         s = torch.nn.functional.max_pool1d(s[None, None], pool, stride=1,
                                            padding=pool // 2)[0, 0]
-        return s.float().numpy()
+        return s.float().cpu().numpy()
     if method == "h2o":
         s = torch.stack([a[0, :, c0:, c0:c1].sum(dim=1).mean(dim=0) for a in attentions])
-        return s.mean(0).float().numpy()
+        return s.mean(0).float().cpu().numpy()
     raise ValueError(f"unknown selection method {method!r}; known: {', '.join(METHODS)}")
 
 

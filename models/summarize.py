@@ -151,7 +151,8 @@ def _row_adder(rows: list[dict], scout: str, cloud: str, prov: str) -> Callable[
     return add
 
 
-def _add_answer_rows(add: Callable[..., None], recs: list[dict]) -> None:
+def _add_answer_rows(add: Callable[..., None], recs: list[dict],
+                     retentions: tuple[str, ...] = RETENTIONS) -> None:
     """F1 and EM rows of every mode, precision, retention and selection measured."""
     for metric in ("f1", "em"):
         add("cloud-text", "bf16", 1.0, "none", metric, _col(recs, "cloud/full", metric))
@@ -160,7 +161,7 @@ def _add_answer_rows(add: Callable[..., None], recs: list[dict]) -> None:
         for p in ("int8", "int4", "mixed"):
             add("kv", p, 1.0, "none", metric, _col(recs, f"scout/kv-{p}", metric))
             add("cloud-kv", p, 1.0, "none", metric, _col(recs, f"cloud/kv-{p}", metric))
-        for r in RETENTIONS:
+        for r in retentions:
             add("kv", "bf16", float(r), "q2c", metric,
                 _col(recs, f"scout/own-q2c-last/{r}", metric))
             add("scout", "bf16", float(r), "q2c", metric,
@@ -197,15 +198,16 @@ def _stat_row(comparison: str, r: str, n: int, d: np.ndarray) -> dict:
             "tost_p": tost.p, "tost_margin_90": tost.smallest_margin}
 
 
-def _paired_stats(add: Callable[..., None], recs: list[dict]) -> list[dict]:
+def _paired_stats(add: Callable[..., None], recs: list[dict],
+                  retentions: tuple[str, ...] = RETENTIONS) -> list[dict]:
     """The stats.csv rows (and the F1-gap quality rows): paired tests, Holm and Bonferroni."""
     n = len(recs)
     stat_rows = []
-    for r in RETENTIONS:
+    for r in retentions:
         gap = _col(recs, f"cloud/scout-q2c-last/{r}") - _col(recs, f"cloud/own-q2c-last/{r}")
         add("scout", "bf16", float(r), "q2c", "f1_gap_vs_cloud_own", gap)
         stat_rows.append(_stat_row("scout-mask minus cloud-own (Q2C)", r, n, gap))
-    for r in RETENTIONS:
+    for r in retentions:
         d = _col(recs, f"cloud/own-q2c-last/{r}") - _col(recs, f"cloud/own-snapkv/{r}")
         stat_rows.append(_stat_row("Q2C minus SnapKV (cloud's own selection)", r, n, d))
     for comp in {s["comparison"] for s in stat_rows}:

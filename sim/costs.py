@@ -172,7 +172,7 @@ class CostModel:
         if mode.quality is not None:
             quality, qsource = mode.quality(op)
         elif self.quality is not None:
-            qv = self.quality.quality(op)
+            qv = self.quality.quality(op, ctx)
             quality, qsource = qv.mean, qv.source
         else:
             quality, qsource = float("nan"), "disabled"
