@@ -396,6 +396,67 @@ def results_markdown(by_len: dict[int, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+#: the fields of a run's lines that rest on the prefills alone (attention-based selection)
+SELECTION_KEYS = ("id", "harness_version", "longctx_version", "context_tokens",
+                  "question_tokens", "prompt_tokens", "overlap", "answer_in_topk", "spec",
+                  "device", "dtype")
+
+
+def extract_selection(sources: list[Path], out: Path) -> dict[int, int]:
+    """``out/selection-L.jsonl``: the prefill-only fields (:data:`SELECTION_KEYS`, and the
+    prefill timings) of run lines whose answers are not kept (the first H200 run, whose
+    transformers 5.17 ignored ``cache=``: its prefills and attentions are right, its
+    answers were decoded without the context cache). One line per (length, id)."""
+    by_len: dict[int, dict[str, dict]] = {}
+    for src in sources:
+        for line in src.read_text().splitlines():
+            rec = json.loads(line)
+            keep = {k: rec[k] for k in SELECTION_KEYS if k in rec}
+            keep["timings_s"] = {k: v for k, v in rec["timings_s"].items()
+                                 if k.endswith("prefill")}
+            by_len.setdefault(rec["spec"]["target_tokens"], {}).setdefault(rec["id"], keep)
+    for t, recs in by_len.items():
+        order = {s["id"]: i for i, s in enumerate(read_specs(out, t))}
+        lines = sorted(recs.values(), key=lambda r: order.get(r["id"], len(order)))
+        (out / f"selection-{t}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in lines))
+    return {t: len(r) for t, r in by_len.items()}
+
+
+def selection_markdown(out: Path, lengths: tuple[int, ...] = LENGTHS) -> str:
+    """Scout-vs-cloud agreement of the selections and the gold answer's share inside the
+    cloud's top 50%, per length (own length: the 170-token run's 200 questions)."""
+    from models.summarize import t_interval
+
+    def cell(x: list[float]) -> str:
+        a = np.array([v for v in x if not math.isnan(v)], dtype=float)
+        if not len(a):
+            return "-"
+        lo, hi = t_interval(a)
+        return f"{a.mean():.3f} [{lo:.3f}, {hi:.3f}]"
+
+    groups = [("own length (~156)", list(_base_records().values()), "CPU, 170-token run")]
+    for t in lengths:
+        path = out / f"selection-{t}.jsonl"
+        if path.exists():
+            recs = [json.loads(x) for x in path.read_text().splitlines()]
+            groups.append((str(t), recs, "H200 prefills (selection-*.jsonl)"))
+    methods = ("q2c-last", "snapkv", "q2c-mean", "h2o", "random")
+    lines = ["| context tokens | n | from | top-50% overlap, scout vs cloud: Q2C / SnapKV "
+             "[95% CI] | Spearman of Q2C scores | gold-answer tokens in the cloud's top 50%: "
+             + " / ".join(methods) + " |", "|---|---|---|---|---|---|"]
+    for label, recs, src in groups:
+        if not recs:
+            continue
+        ov = [cell([r["overlap"][m]["0.5"]["overlap"] for r in recs])
+              for m in ("q2c-last", "snapkv")]
+        sp = cell([r["overlap"]["q2c-last"]["spearman"] for r in recs])
+        cov = " / ".join(f"{np.nanmean([r['answer_in_topk'][m] for r in recs]):.2f}"
+                         for m in methods)
+        lines.append(f"| {label} | {len(recs)} | {src} | {ov[0]} / {ov[1]} | {sp} | {cov} |")
+    return "\n".join(lines)
+
+
 def summarize(out: Path, cache_path: Path, lengths: tuple[int, ...] = LENGTHS) -> list[dict]:
     from models.quality import COLUMNS
 
@@ -419,7 +480,7 @@ def summarize(out: Path, cache_path: Path, lengths: tuple[int, ...] = LENGTHS) -
         for row in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     tmp.replace(cache_path)
-    md = results_markdown(by_len)
+    md = results_markdown(by_len) + "\n\n" + selection_markdown(out, lengths)
     (out / "results.md").write_text(md + "\n")
     print(f"{', '.join(f'{t}: {len(r)}' for t, r in by_len.items())} questions -> "
           f"{cache_path} ({len(rows)} rows), {out / 'results.md'}")
@@ -471,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", type=Path, default=DEFAULT_OUT)
         p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
         add_common(p, "quiet", help="no progress lines on stderr")
+    x = sub.add_parser("selection")
+    x.add_argument("--inputs", type=Path, nargs="+", required=True)
+    x.add_argument("--out", type=Path, default=DEFAULT_OUT)
     s = sub.add_parser("summarize")
     s.add_argument("--out", type=Path, default=DEFAULT_OUT)
     s.add_argument("--cache", type=Path, default=CONTEXT_CACHE)
@@ -480,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
         cmd_build(args)
     elif args.cmd == "run":
         cmd_run(args)
+    elif args.cmd == "selection":
+        counts = extract_selection(args.inputs, args.out)
+        print(", ".join(f"selection-{t}.jsonl: {n} lines" for t, n in sorted(counts.items())))
     else:
         summarize(args.out, args.cache, tuple(args.tokens))
     return 0

@@ -151,8 +151,8 @@ class QualityCache:
         sibling = CONTEXT_SIBLINGS.get(str(name_or_path))
         if sibling is not None and sibling.exists():
             rows += cls._read(sibling)
-        return cls([r for r in rows if r[CONTEXT_COLUMN] is None], ps,
-                   [r for r in rows if r[CONTEXT_COLUMN] is not None])
+        return cls([r for r in rows if CONTEXT_COLUMN not in r], ps,
+                   [r for r in rows if CONTEXT_COLUMN in r])
 
     @staticmethod
     def _read(path: Path) -> list[dict]:
@@ -177,7 +177,10 @@ class QualityCache:
                 if tokens is not None and tokens <= BASE_CONTEXT_TOKENS:
                     raise InputError(f"{CONTEXT_COLUMN} must be above {BASE_CONTEXT_TOKENS} "
                                      "(leave it empty for the task's own contexts)", ps, line)
-                row[CONTEXT_COLUMN] = tokens
+                if tokens is not None:
+                    row[CONTEXT_COLUMN] = tokens
+                else:
+                    row.pop(CONTEXT_COLUMN, None)  # own-context rows: the 14 columns as ever
                 mean = _opt_float(row["mean"], "mean", ps, line)
                 if mean is None:
                     raise InputError("mean is empty", ps, line)
