@@ -155,8 +155,9 @@ class LinkCursor:
             if caps[i] == capacity:
                 i = self._other[i]
             if i <= j + n and i < 2 * n:
-                start, seg_end = self._found(i)[4:]
+                k, base, end, i, start, seg_end = self._found(i)
                 if seg_end > start:
+                    self._keep((start, seg_end, k, base, end, i))  # (the wake-up comes here)
                     return start
         t = self.next_change_s(t_s)
         if t != math.inf and self.capacity_at(t) == capacity:
