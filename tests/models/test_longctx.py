@@ -221,3 +221,20 @@ def test_shipped_context_cache_matches_its_run():
         assert int(r["n"]) == len(recs)
         assert float(r["mean"]) == pytest.approx(
             sum(x["answers"][key]["f1"] for x in recs) / len(recs), abs=1e-5)
+
+
+def test_selection_extract_keeps_prefill_fields_only(tmp_path):
+    from models.longctx import extract_selection
+
+    spec = {"id": "q1", "target_tokens": 1024, "seed": 0}
+    (tmp_path / "contexts-1024.jsonl").write_text(json.dumps(spec) + "\n")
+    rec = {"id": "q1", "harness_version": "1.1", "context_tokens": 1000, "spec": spec,
+           "overlap": {"q2c-last": {}}, "answer_in_topk": {"q2c-last": 1.0},
+           "answers": {"cloud/full": {"f1": 0.0}},
+           "timings_s": {"scout_prefill": 1.0, "cloud_prefill": 2.0, "total": 5.0}}
+    src = tmp_path / "run.jsonl"
+    src.write_text(json.dumps(rec) + "\n" + json.dumps(rec) + "\n")
+    assert extract_selection([src], tmp_path) == {1024: 1}
+    out = json.loads((tmp_path / "selection-1024.jsonl").read_text())
+    assert "answers" not in out and out["overlap"] == {"q2c-last": {}}
+    assert out["timings_s"] == {"scout_prefill": 1.0, "cloud_prefill": 2.0}
