@@ -10,6 +10,7 @@ from experiments.figures.bandwidth import fig_hit_rate_vs_bandwidth, fig_utility
 from experiments.figures.context import Context
 from experiments.figures.frontier import fig_capacity_frontier
 from experiments.figures.latency import fig_latency_cdf
+from experiments.figures.longctx import fig_quality_vs_context
 from experiments.figures.payload import fig_payload_vs_context
 from experiments.figures.quality import fig_kv_quantisation, fig_q2c_vs_snapkv, fig_scout_gap
 from experiments.figures.timeline import fig_adaptive_timeline
@@ -28,6 +29,7 @@ FIGURES: dict[str, Callable[[Context], list[Path]]] = {
     "kv_quantisation": fig_kv_quantisation,
     "q2c_vs_snapkv": fig_q2c_vs_snapkv,
     "scout_gap": fig_scout_gap,
+    "quality_vs_context": fig_quality_vs_context,
     "adaptive_timeline": fig_adaptive_timeline,
     "latency_cdf": fig_latency_cdf,
     "hit_rate_vs_users": fig_hit_rate_vs_users,

@@ -184,7 +184,7 @@ def test_quick_figures_never_write_over_the_committed_ones(tmp_path, monkeypatch
 #: regenerate in every test run. The other simulation figures take minutes:
 #: ``python -m experiments.figures --check`` compares them.
 CHEAP = ("payload_vs_context", "kv_quantisation", "q2c_vs_snapkv", "scout_gap", "timing_h200",
-         "adaptive_timeline")
+         "adaptive_timeline", "quality_vs_context")
 
 
 @pytest.mark.parametrize("name", CHEAP)

@@ -238,3 +238,23 @@ def test_selection_extract_keeps_prefill_fields_only(tmp_path):
     out = json.loads((tmp_path / "selection-1024.jsonl").read_text())
     assert "answers" not in out and out["overlap"] == {"q2c-last": {}}
     assert out["timings_s"] == {"scout_prefill": 1.0, "cloud_prefill": 2.0}
+
+
+def test_h200_prefill_selections_agree_with_the_cpu_run():
+    """The kept H200 selection fields equal the CPU run's on the questions both measured
+    (fp32 both; so the H200 prefills are trusted although its answers were not kept)."""
+    cpu_path, gpu_path = LONG_RUN / "questions-1024.jsonl", LONG_RUN / "selection-1024.jsonl"
+    if not (cpu_path.exists() and gpu_path.exists()):
+        pytest.skip("no 1,024-token CPU run or H200 selection file")
+    cpu = {r["id"]: r for r in map(json.loads, cpu_path.read_text().splitlines())}
+    gpu = {r["id"]: r for r in map(json.loads, gpu_path.read_text().splitlines())}
+    both = [i for i in cpu if i in gpu]
+    assert len(both) >= 10
+    for i in both:
+        assert cpu[i]["context_tokens"] == gpu[i]["context_tokens"]
+        assert cpu[i]["answer_in_topk"] == pytest.approx(gpu[i]["answer_in_topk"])
+        for m in ("q2c-last", "snapkv", "q2c-mean"):
+            assert cpu[i]["overlap"][m]["0.5"]["overlap"] == pytest.approx(
+                gpu[i]["overlap"][m]["0.5"]["overlap"], abs=0.005)  # a near-tie may flip
+            assert cpu[i]["overlap"][m]["spearman"] == pytest.approx(
+                gpu[i]["overlap"][m]["spearman"], abs=1e-3)
