@@ -51,8 +51,8 @@ def test_every_starved_instant_lies_in_a_span(seed):
         assert np.all(hit[starved])
     # and the spans are not the whole line: instants well inside carry enough (a clipped
     # trace's last window is starved whole)
-    fed = ~starved & (x < trace.duration_s * periods - window) & (trace.cumulative_bytes_array(x + window * 0.9) -
-                      trace.cumulative_bytes_array(x) > 2 * size)
+    carried = trace.cumulative_bytes_array(x + window * 0.9) - trace.cumulative_bytes_array(x)
+    fed = ~starved & (x < trace.duration_s * periods - window) & (carried > 2 * size)
     assert not any(next_starved_s(trace, spans, float(t), float(t) + 1e-12) == t
                    for t in x[fed][:200])
 
