@@ -155,8 +155,8 @@ class _Solver:
         wire = self.wire(w)
         e = self.time_from(b, level_b, wire)
         one_packet = wire <= self.pkt
-        first = np.where(one_packet, e, self.time_from(b, level_b, np.minimum(wire, self.pkt)))
-        first_ack = first + rtt
+        first_ack = np.where(one_packet, e, self.time_from(b, level_b, np.minimum(
+            wire, self.pkt))) + rtt
         # TcpFlow._serve: a round with an outage inside where a timer may fire (a packet
         # that may outlast the minimum RTO, or the first one, whose timer is armed at b)
         # goes to the scalar model
@@ -228,6 +228,11 @@ class _Solver:
         return new_cwnd, new_ss, loss
 
 
+def _fifo_starts(ready_s: np.ndarray, before_s: np.ndarray) -> np.ndarray:
+    """:func:`~models.pipeline.fifo_start_s` on arrays (NaN where ``before_s`` is)."""
+    return np.where(ready_s > before_s, ready_s, before_s)
+
+
 def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
                    size_bytes: np.ndarray, *, free_s: float, default_rtt_s: float,
                    efficiency: float) -> tuple[np.ndarray, np.ndarray]:
@@ -261,7 +266,7 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
         while p < n:
             q = min(n, p + size)
             j = np.arange(p, q)
-            ok = ~np.isnan(end[p:q]) & ((j == 0) | (start[p:q] == np.maximum(
+            ok = ~np.isnan(end[p:q]) & ((j == 0) | (start[p:q] == _fifo_starts(
                 ready[p:q], end[np.maximum(j - 1, 0)])))
             bad = np.flatnonzero(~ok)
             if bad.size:
@@ -281,7 +286,7 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
                     keep = succ < n
                     finished, succ = finished[keep], succ[keep]
                     before = end[finished]
-                    want = np.where(ready[succ] > before, ready[succ], before)
+                    want = _fifo_starts(ready[succ], before)
                     moved = want != start[succ]
                     # from a final end always; from one that is not, a few times
                     sure = finished < p
@@ -289,10 +294,10 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
                     guesses[succ[go & ~sure]] += 1
                     again = succ[go]
                     start[again] = want[go]
-                elif p < n and p > 0 and start[p] != max(ready[p], end[p - 1]):
+                elif 0 < p < n and start[p] != (want_p := fifo_start_s(ready[p], end[p - 1])):
                     # the first transfer not final waited for its predecessor's final
                     # end, which has come: it starts again from there
-                    start[p] = max(ready[p], end[p - 1])
+                    start[p] = want_p
                     again = np.array([p])
                 else:
                     break
