@@ -26,7 +26,13 @@ Subcommands (``python -m models.longctx ...``):
 - ``summarize``: quality rows with a ``context_tokens`` column ->
   ``models/data/quality_measured_context.csv`` (read by :mod:`models.quality`, which
   interpolates between lengths), ``OUT/results.md`` (quality vs length per mode, 95% CIs,
-  the paired change against the same questions at their own length) and ``OUT/stats-L.csv``.
+  the paired change against the same questions at their own length, and the selections'
+  scout-vs-cloud agreement and gold-answer coverage from the same prefills) and
+  ``OUT/stats-L.csv``.
+
+``OUT/cpu-check-1024.jsonl`` (not read by ``summarize``) holds 45 questions measured on a
+2-core CPU before the GPU run; ``tests/models/test_longctx.py`` checks that the GPU run gave
+the same answers to them.
 """
 
 from __future__ import annotations
@@ -342,7 +348,8 @@ def _base_records() -> dict[str, dict]:
 def results_markdown(by_len: dict[int, list[dict]]) -> str:
     """Quality vs context length per condition: F1 [95% CI] (n) at SQuAD's own length (the
     170-token run, all 200 questions) and each long length; the paired change from the same
-    questions' own length."""
+    questions' own length; each condition minus cloud-text per length (:func:`_gap_table`);
+    the contexts measured."""
     from models.summarize import t_interval
 
     base = _base_records()
@@ -372,7 +379,7 @@ def results_markdown(by_len: dict[int, list[dict]]) -> str:
             else:
                 parts.append("-")
         lines.append("| " + " | ".join(parts) + " |")
-    lines.append("")
+    lines += ["", _gap_table(base, by_len), ""]
     lines.append("| length | n | context tokens mean (min-max) | paragraphs mean | "
                  "gold position: first / middle / last | cloud F1 by gold third of the "
                  "context: first / middle / last |")
@@ -396,31 +403,27 @@ def results_markdown(by_len: dict[int, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-#: the fields of a run's lines that rest on the prefills alone (attention-based selection)
-SELECTION_KEYS = ("id", "harness_version", "longctx_version", "context_tokens",
-                  "question_tokens", "prompt_tokens", "overlap", "answer_in_topk", "spec",
-                  "device", "dtype")
+def _gap_table(base: dict[str, dict], by_len: dict[int, list[dict]],
+               ref: str = "cloud/full") -> str:
+    """Each condition minus cloud-text on the same questions, per length (own length
+    included): mean paired difference [95% t-interval]: what an option costs against sending
+    the text, and how that cost moves with the context length."""
+    from models.summarize import t_interval
 
-
-def extract_selection(sources: list[Path], out: Path) -> dict[int, int]:
-    """``out/selection-L.jsonl``: the prefill-only fields (:data:`SELECTION_KEYS`, and the
-    prefill timings) of run lines whose answers are not kept (the first H200 run, whose
-    transformers 5.17 ignored ``cache=``: its prefills and attentions are right, its
-    answers were decoded without the context cache). One line per (length, id)."""
-    by_len: dict[int, dict[str, dict]] = {}
-    for src in sources:
-        for line in src.read_text().splitlines():
-            rec = json.loads(line)
-            keep = {k: rec[k] for k in SELECTION_KEYS if k in rec}
-            keep["timings_s"] = {k: v for k, v in rec["timings_s"].items()
-                                 if k.endswith("prefill")}
-            by_len.setdefault(rec["spec"]["target_tokens"], {}).setdefault(rec["id"], keep)
-    for t, recs in by_len.items():
-        order = {s["id"]: i for i, s in enumerate(read_specs(out, t))}
-        lines = sorted(recs.values(), key=lambda r: order.get(r["id"], len(order)))
-        (out / f"selection-{t}.jsonl").write_text(
-            "".join(json.dumps(r) + "\n" for r in lines))
-    return {t: len(r) for t, r in by_len.items()}
+    groups = ([("own length (~156)", list(base.values()))] if base else []) + [
+        (f"{t} tok", by_len[t]) for t in sorted(by_len)]
+    lines = ["| condition minus cloud-text, same questions [95% CI] | "
+             + " | ".join(g for g, _ in groups) + " |", "|---|" + "---|" * len(groups)]
+    for key, label in LABELS.items():
+        if key == ref:
+            continue
+        parts = [label]
+        for _, recs in groups:
+            d = np.array([r["answers"][key]["f1"] - r["answers"][ref]["f1"] for r in recs])
+            lo, hi = t_interval(d)
+            parts.append(f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}] (n={len(d)})")
+        lines.append("| " + " | ".join(parts) + " |")
+    return "\n".join(lines)
 
 
 def selection_markdown(out: Path, lengths: tuple[int, ...] = LENGTHS) -> str:
@@ -437,10 +440,10 @@ def selection_markdown(out: Path, lengths: tuple[int, ...] = LENGTHS) -> str:
 
     groups = [("own length (~156)", list(_base_records().values()), "CPU, 170-token run")]
     for t in lengths:
-        path = out / f"selection-{t}.jsonl"
-        if path.exists():
-            recs = [json.loads(x) for x in path.read_text().splitlines()]
-            groups.append((str(t), recs, "H200 prefills (selection-*.jsonl)"))
+        recs = load_runs(out, t)
+        if recs:
+            devices = "; ".join(sorted({r.get("device", "?") for r in recs}))
+            groups.append((str(t), recs, devices))
     methods = ("q2c-last", "snapkv", "q2c-mean", "h2o", "random")
     lines = ["| context tokens | n | from | top-50% overlap, scout vs cloud: Q2C / SnapKV "
              "[95% CI] | Spearman of Q2C scores | gold-answer tokens in the cloud's top 50%: "
@@ -532,9 +535,6 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--out", type=Path, default=DEFAULT_OUT)
         p.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
         add_common(p, "quiet", help="no progress lines on stderr")
-    x = sub.add_parser("selection")
-    x.add_argument("--inputs", type=Path, nargs="+", required=True)
-    x.add_argument("--out", type=Path, default=DEFAULT_OUT)
     s = sub.add_parser("summarize")
     s.add_argument("--out", type=Path, default=DEFAULT_OUT)
     s.add_argument("--cache", type=Path, default=CONTEXT_CACHE)
@@ -544,9 +544,6 @@ def main(argv: list[str] | None = None) -> int:
         cmd_build(args)
     elif args.cmd == "run":
         cmd_run(args)
-    elif args.cmd == "selection":
-        counts = extract_selection(args.inputs, args.out)
-        print(", ".join(f"selection-{t}.jsonl: {n} lines" for t, n in sorted(counts.items())))
     else:
         summarize(args.out, args.cache, tuple(args.tokens))
     return 0

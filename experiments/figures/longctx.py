@@ -75,11 +75,7 @@ def fig_quality_vs_context(ctx: Context) -> list[Path]:
     a1.set_ylabel("F1")
     a1.set_ylim(0, 1)
     ns = ", ".join(f"{t} tok: n={len(r)}" for t, r in groups.items())
-    sel = {BASE_TOKENS: _lines(base)}
-    for t in LENGTHS:
-        p = LONG / f"selection-{t}.jsonl"
-        if p.exists():
-            sel[t] = _lines(p)
+    sel = groups  # the selections come from the same prefills as the answers
     sty = [("overlap", "q2c-last", "bottom: scout-cloud top-50% overlap, Q2C",
             OKABE_ITO["vermillion"]),
            ("overlap", "snapkv", "bottom: scout-cloud top-50% overlap, SnapKV",
