@@ -33,7 +33,11 @@ from models.errors import InputError
 PRECISIONS = {"int8": 8, "int4": 4}
 CODECS = ("raw", "zstd", "entropy")
 COLUMNS = ("model", "source", "context_tokens", "n", "precision", "layer_group", "codec",
-           "bits_per_element", "ci_low", "ci_high", "encode_s", "decode_s", "elements")
+           "bits_per_element", "ci_low", "ci_high", "encode_s", "decode_s", "timed_n",
+           "elements")
+#: the CPU whose codec seconds the table keeps (records before ``codec_host`` was recorded
+#: were all measured there)
+TIMING_HOST = "x86_64 CPU (2 cores)"
 
 
 def layer_codes(keys, values, bits: int) -> list[np.ndarray]:
@@ -43,7 +47,7 @@ def layer_codes(keys, values, bits: int) -> list[np.ndarray]:
 
     out = []
     for x in (keys[0], values[0]):
-        q, _, _ = group_codes(x.float(), bits)
+        q, _, _ = group_codes(x.float().cpu(), bits)  # quantised on the CPU wherever prefilled
         out.append(q.reshape(x.shape).numpy().astype(np.int64))
     return out
 
@@ -115,8 +119,13 @@ def cmd_run(args) -> None:
 
     if args.source == "wikitext" and not args.tokens:
         raise InputError("--source wikitext needs --tokens")
-    lm = LM(args.model, args.name, threads=args.threads)
+    from models.longctx import _device_name
+
+    lm = LM(args.model, args.name, threads=args.threads, device=args.device,
+            tokenizer=args.tokenizer)
     lm.model.set_attn_implementation("sdpa")  # no attentions needed: the faster kernel
+    device = _device_name(args.device)
+    codec_host = _device_name("cpu")  # the codecs always run on the host's CPU
     done = done_ids(args.out)
     start = time.monotonic()
     for item_id, ids, upto in _items(args, lm):
@@ -131,6 +140,7 @@ def cmd_run(args) -> None:
         rec = {"id": item_id, "model": args.name, "source": args.source, "tokens": upto,
                "layers": lm.layers, "kv_heads": cfg.num_key_value_heads,
                "head_dim": cache.layers[0].keys.shape[-1], "prefill_s": secs,
+               "device": device, "codec_host": codec_host,
                **measure_item(cache, upto)}
         append_line(args.out, rec)
         print(f"{item_id}: {upto} tok, int8 entropy "
@@ -153,8 +163,10 @@ def layer_groups(layers: int) -> list[tuple[str, range]]:
     return out
 
 
-def table_rows(recs: list[dict]) -> list[dict]:
-    """Aggregate per-item records into :data:`COLUMNS` rows."""
+def table_rows(recs: list[dict], timing_host: str = TIMING_HOST) -> list[dict]:
+    """Aggregate per-item records into :data:`COLUMNS` rows. Sizes from every record; codec
+    seconds only from the records whose codecs ran on ``timing_host`` (``timed_n`` of them),
+    so that one CPU sets the compute path's codec time wherever the prefills ran."""
     keyed: dict[tuple, list[dict]] = {}
     seen = set()
     for r in recs:
@@ -174,21 +186,66 @@ def table_rows(recs: list[dict]) -> list[dict]:
                     x = np.array([8 * sum(r[prec][codec][i] for i in layers)
                                   / sum(r[prec]["elements"][i] for i in layers) for r in group])
                     lo, hi = _ci(x)
-                    enc = dec = ""
+                    enc = dec = n_timed = ""
                     if gname == "all" and codec != "raw":
-                        enc = float(np.mean([r[prec]["seconds"][f"{codec}_enc"] for r in group]))
-                        dec = float(np.mean([r[prec]["seconds"][f"{codec}_dec"] for r in group]))
+                        timed = [r for r in group if r.get("codec_host", TIMING_HOST)
+                                 == timing_host]
+                        if not timed:
+                            raise InputError(f"no record of {model} {source} {ctx} tokens "
+                                             f"had its codecs timed on {timing_host!r}",
+                                             "--timing-host")
+                        enc = float(np.mean([r[prec]["seconds"][f"{codec}_enc"]
+                                             for r in timed]))
+                        dec = float(np.mean([r[prec]["seconds"][f"{codec}_dec"]
+                                             for r in timed]))
+                        n_timed = len(timed)
                     if gname == "all" and codec == "raw":
                         enc = dec = 0.0
+                        n_timed = len(group)
                     rows.append({"model": model, "source": source, "context_tokens": ctx,
                                  "n": len(group), "precision": prec, "layer_group": gname,
                                  "codec": codec, "bits_per_element": float(x.mean()),
                                  "ci_low": lo, "ci_high": hi, "encode_s": enc,
-                                 "decode_s": dec,
+                                 "decode_s": dec, "timed_n": n_timed,
                                  "elements": int(np.mean([sum(r[prec]["elements"][i]
                                                               for i in layers)
                                                           for r in group]))})
     return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    """The README's two tables from :func:`table_rows`' rows: per (model, source, length,
+    precision) the zstd and entropy bits per element with CIs, entropy / raw, and the codec
+    seconds; then the entropy bits per layer group on the SQuAD contexts."""
+    def ci(r: dict) -> str:
+        b = float(r["bits_per_element"])
+        if r["ci_low"] == "" or math.isnan(float(r["ci_low"])):
+            return f"{b:.2f}"
+        return f"{b:.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]"
+
+    at = {(r["model"], r["source"], int(r["context_tokens"]), r["precision"], r["layer_group"],
+           r["codec"]): r for r in rows}
+    keys = sorted({k[:4] for k in at}, key=lambda k: (k[0], k[1], k[2], k[3]))
+    out = ["| model | source | context tokens (median) | n | precision | zstd bits/el [95% CI] "
+           "| entropy bits/el [95% CI] | entropy / raw | encode / decode s (entropy) | zstd "
+           "encode / decode s | timed on the 2-core CPU (n) |", "|---|" * 1 + "---|" * 10]
+    for model, source, tokens, prec in keys:
+        z, e = at[model, source, tokens, prec, "all", "zstd"], at[model, source, tokens, prec,
+                                                                 "all", "entropy"]
+        raw = float(at[model, source, tokens, prec, "all", "raw"]["bits_per_element"])
+        out.append(f"| {model} | {source} | {tokens} | {e['n']} | {prec} | {ci(z)} | {ci(e)} | "
+                   f"{float(e['bits_per_element']) / raw:.1%} | {float(e['encode_s']):.3f} / "
+                   f"{float(e['decode_s']):.3f} | {float(z['encode_s']):.3f} / "
+                   f"{float(z['decode_s']):.3f} | {e['timed_n']} |")
+    out += ["", "| model | precision | entropy bits/el by layer group [95% CI] |", "|---|---|---|"]
+    for model, source, tokens, prec in keys:
+        if source != "squad":
+            continue
+        groups = [r for k, r in at.items() if k[:4] == (model, source, tokens, prec)
+                  and k[4] != "all" and k[5] == "entropy"]
+        out.append(f"| {model} | {prec} | "
+                   + "; ".join(f"{r['layer_group']} {ci(r)}" for r in groups) + " |")
+    return "\n".join(out)
 
 
 def cmd_table(args) -> None:
@@ -201,17 +258,20 @@ def cmd_table(args) -> None:
                 continue  # a torn last line
     if not recs:
         raise InputError("no kvsize records", ", ".join(map(str, args.inputs)))
-    rows = table_rows(recs)
+    rows = table_rows(recs, args.timing_host)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "w", newline="") as f:
         f.write("# python -m models.kvsize table; bits per element of the quantised KV codes "
                 "(metadata excluded), mean over items with t-based 95% CI; encode_s/decode_s: "
-                "mean seconds per item for the whole cache on a 2-core x86 CPU\n")
+                f"mean seconds per item for the whole cache, codecs run on {args.timing_host} "
+                "(timed_n items; prefills on CPU or GPU, see the records)\n")
         w = csv.DictWriter(f, fieldnames=COLUMNS)
         w.writeheader()
         for row in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     print(f"{len(recs)} items -> {args.out} ({len(rows)} rows)")
+    if args.markdown:
+        print(markdown(rows))
 
 
 @command
@@ -231,10 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     r.add_argument("--wikitext", type=Path, default=DEFAULT_WIKITEXT)
     r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--tokenizer", help="a saved copy of the model's tokenizer (a GGUF's is "
+                   "converted on every load)")
+    r.add_argument("--device", default="cpu", help="where to prefill: cpu, cuda, ... (fp32 "
+                   "on any; quantisation and the codecs run on the host's CPU)")
     r.add_argument("--max-minutes", type=float, default=None)
     t = sub.add_parser("table", help="aggregate records into the CSV table")
     t.add_argument("--inputs", type=Path, nargs="+", required=True)
     t.add_argument("--out", type=Path, default=Path("models/data/kv_bits_entropy.csv"))
+    t.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
+    t.add_argument("--timing-host", default=TIMING_HOST,
+                   help="keep codec seconds only from records whose codecs ran here")
     args = ap.parse_args(argv)
     if args.cmd == "run":
         cmd_run(args)

@@ -18,6 +18,7 @@ from experiments.analyses import run_analysis
 from experiments.sweep import run_sweep
 from models.cli import Main, Parser, add_common, command, make_parser
 from models.errors import InputError
+from models.kvencoding import ENCODINGS
 from models.transport import TRANSPORTS
 from sim.grid import Spec, spec_from_dict
 from sim.scenario import FIELDS, REPO_ROOT, Scenario
@@ -105,13 +106,19 @@ def experiment_main(name: str, doc: str | None, *, trace_set: str, writes: str, 
         ap.add_argument("--transport", choices=TRANSPORTS, default=None,
                         help="fluid or tcp (default: the spec's, fluid); tcp's default out "
                              "folder gets the suffix -tcp")
+        ap.add_argument("--kv-encoding", choices=ENCODINGS, default=None,
+                        help="KV payload encoding: raw, zstd or entropy (default: the spec's, "
+                             "raw); a coded run's default out folder gets the suffix -NAME")
         add_common(ap, "out", default=None, help=f"output folder (sweep store and {writes}; "
                    f"default {out})")
         add_sweep_flags(ap)
         args = ap.parse_args(argv)
         if args.out is None:
-            args.out = out + ("-tcp" if args.transport == "tcp" else "")
+            args.out = (out + ("-tcp" if args.transport == "tcp" else "")
+                        + (f"-{args.kv_encoding}" if args.kv_encoding not in (None, "raw")
+                           else ""))
         fixed = {"requests": args.requests, "transport": args.transport,
+                 "kv_encoding": args.kv_encoding,
                  **{f: getattr(args, f) for f in flags or {}}}
         spec = experiment_spec(SPECS_DIR / f"{name}.toml", sweep={"seed": args.seed},
                                fixed=fixed)
