@@ -1,13 +1,15 @@
 """``mpc``: model-predictive choice that looks ahead over the next requests.
 
 :meth:`MPC.decide` makes exactly the choices of :meth:`MPC.decide_reference` (the plain
-scalar code, kept as the reference the tests compare against), faster: the look-ahead's
-predictions are the same float operations in the same order as
-:meth:`policies.predict.Predictor.first_token_s`, written out once per request shape with
-what a decision shares worked out once (each option's transfer time at this decision's
-throughput, the RTT estimate at each future arrival), options that predict alike scanned
-once, and a candidate whose best possible score cannot beat the best so far never
-evaluated (candidates come in quality order, so the first such one ends the search).
+scalar code, kept as the reference that tests/policies/test_mpc_fast.py compares it with),
+faster (docs/benchmarks.md has the numbers): the look-ahead's predictions are the same float
+operations in the same order as :meth:`policies.predict.Predictor.first_token_s`, on each
+request shape's options flattened once (:class:`_Shape`) and with what a decision shares
+worked out once (:class:`_Plan`: each step's arrival, budget, drained bytes and RTT
+estimate; TCP's time on the link per payload and RTT); options that predict alike are
+scanned once; and a candidate whose best possible score cannot beat the best key so far is
+never evaluated (candidates come in quality order, so the first such one ends the search:
+on a quiet link, after the first).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class MPC(Adaptive):
     transfer that would make the next requests miss loses to a smaller one.
 
     Parameters as ``adaptive``, plus ``horizon`` (3 requests): :class:`MPC.Params`.
+    :meth:`decide` is the fast form of :meth:`decide_reference` (the same choices).
     """
 
     name = "mpc"
@@ -55,8 +58,8 @@ class MPC(Adaptive):
     def _gap_s(self, request: Request, view: NetworkView) -> float:
         """The observed mean inter-arrival time (the deadline before two arrivals)."""
         arrivals = view.arrivals_s
-        return ((arrivals[-1] - arrivals[0]) / (len(arrivals) - 1) if len(arrivals) > 1
-                else request.deadline_s)
+        n = len(arrivals)
+        return (arrivals[-1] - arrivals[0]) / (n - 1) if n > 1 else request.deadline_s
 
     def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
         self.observe(view)
@@ -109,32 +112,31 @@ class MPC(Adaptive):
 
 
 class _Shape:
-    """One request shape's options in quality order (``Adaptive.options``), as flat
-    per-option lists, and the indices a scan for the first option within budget visits:
-    an option that predicts exactly as an earlier one (same link use, edge work, payload
-    and cloud time to first token) fails whenever that one did, so it is left out."""
+    """One request shape's options in quality order (``Adaptive.options``): per option
+    what its predicted first-token time reads, ``(edge, edge_s, link, payload_bytes,
+    ttft_s)``, and the options a scan for the first one within budget visits: an option
+    that predicts exactly as an earlier one fails whenever that one did, so it is left
+    out."""
 
-    __slots__ = ("ops", "costs", "quality", "edge", "edge_s", "busy_s", "link",
-                 "payload_bytes", "ttft_s", "scan", "fallback")
+    __slots__ = ("ops", "quality", "stage", "busy_s", "link", "payload_bytes", "scan",
+                 "fallback")
 
     def __init__(self, ranked: list[tuple[OperatingPoint, Any]], fallback: OperatingPoint):
+        costs = [c for _, c in ranked]
         self.ops = [op for op, _ in ranked]
-        self.costs = [c for _, c in ranked]
-        self.quality = [c.quality for c in self.costs]
-        self.edge = [c.edge_busy_s > 0 for c in self.costs]
-        self.edge_s = [c.edge_s for c in self.costs]
-        self.busy_s = [c.edge_busy_s for c in self.costs]
-        self.link = [bool(c.uses_link) for c in self.costs]
-        self.payload_bytes = [c.payload_bytes for c in self.costs]
-        self.ttft_s = [c.cloud_ttft_s for c in self.costs]
+        self.quality = [c.quality for c in costs]
+        self.stage = [(c.edge_busy_s > 0, c.edge_s, bool(c.uses_link), c.payload_bytes,
+                       c.cloud_ttft_s) for c in costs]
+        self.busy_s = [c.edge_busy_s if c.edge_busy_s > 0 else None for c in costs]
+        self.link = [bool(c.uses_link) for c in costs]
+        self.payload_bytes = [c.payload_bytes for c in costs]
         self.fallback = next(i for i, op in enumerate(self.ops) if op is fallback)
         seen, scan = set(), []
-        for i, c in enumerate(self.costs):
-            sig = (self.edge[i], self.edge_s[i] if self.edge[i] else None, self.link[i],
-                   (c.payload_bytes, c.cloud_ttft_s) if c.uses_link else None)
+        for i, (edge, edge_s, link, payload, ttft) in enumerate(self.stage):
+            sig = (edge, edge_s if edge else None, link, (payload, ttft) if link else None)
             if sig not in seen:
                 seen.add(sig)
-                scan.append(i)
+                scan.append((i, self.stage[i]))
         self.scan = tuple(scan)
 
 
@@ -142,113 +144,102 @@ class _Plan:
     """One decision of :class:`MPC`: what :class:`~policies.predict.Predictor` would work
     out for the current request and for each look-ahead step, once."""
 
-    __slots__ = ("shape", "view", "request", "now", "edge_free", "backlog_bytes", "prate",
-                 "before", "ret", "cloud_ready", "tcp", "tcp_rate", "connect", "xfer_s",
-                 "deadline", "horizon", "times", "drains", "budgets", "rtts", "rtt_now",
-                 "own_drained", "_xfer_by_rtt")
+    __slots__ = ("shape", "now", "edge_free", "backlog_bytes", "prate", "rtt_first",
+                 "before", "ret", "cloud_ready", "tcp", "deadline", "steps", "rtt_now",
+                 "own_drained", "_tcp_s")
 
     def __init__(self, mpc: MPC, shape: _Shape, request: Request, view: NetworkView,
                  rate: float, gap: float):
-        self.shape, self.view, self.request = shape, view, request
+        self.shape = shape
         now = self.now = view.now_s
         self.edge_free = view.edge_free_at_s
         backlog = self.backlog_bytes = view.link_backlog_bytes
         prate = self.prate = rate * view.link_efficiency  # Predictor.rate, MPC's link_rate
-        self.before = view.latency == "before"
+        before = self.before = view.latency == "before"
         self.ret = view.count_return_latency
         self.cloud_ready = view.cloud_free_at_s + view.waiting_cloud_work_s
         tcp = self.tcp = view.tcp
-        self._xfer_by_rtt: dict[float, list[float]] = {}
-        if tcp is None:
-            self.xfer_s = [p / prate for p in shape.payload_bytes] if prate > 0 else []
-        else:
-            self.tcp_rate, self.connect = prate / tcp.efficiency, tcp.connection == "new"
-        self.deadline = request.arrival_s + mpc.safety * request.deadline_s
+        self.rtt_first = before and tcp is None  # bytes_start_s: the RTT before the bytes
+        if tcp is not None:
+            self._tcp_s: dict[tuple[int, float], float] = {}
         slack = mpc.safety * request.deadline_s
+        self.deadline = request.arrival_s + slack
         estimate = mpc.rtt.estimate
         self.rtt_now = estimate(now)
         self.own_drained = now + (backlog + 0.0) / prate if prate > 0 else 0.0
-        self.horizon = mpc.horizon
-        steps = range(1, mpc.horizon + 1)
-        self.times = [now + h * gap for h in steps]
-        self.drains = [prate * h * gap for h in steps]
-        self.budgets = [t + slack for t in self.times]
-        self.rtts = [estimate(t) for t in self.times]
+        # per look-ahead step: (arrival, budget, bytes drained since now, RTT estimate)
+        steps = self.steps = []
+        for h in range(1, mpc.horizon + 1):
+            t = now + h * gap
+            steps.append((t, t + slack, prate * h * gap, estimate(t)))
 
-    def _xfer(self, rtt: float) -> list[float]:
-        """Each option's time on the link from the moment it takes it (by rank)."""
-        if self.tcp is None:
-            return self.xfer_s
-        x = self._xfer_by_rtt.get(rtt)
+    def _tcp_xfer_s(self, payload_bytes: int, rtt: float) -> float:
+        """TCP's time on the link (``constant_rate_s``, as the predictor calls it)."""
+        x = self._tcp_s.get((payload_bytes, rtt))
         if x is None:
-            tcp, rate, connect = self.tcp, self.tcp_rate, self.connect
-            x = self._xfer_by_rtt[rtt] = [
-                constant_rate_s(tcp, p, rate, rtt, connect=connect) if link else 0.0
-                for p, link in zip(self.shape.payload_bytes, self.shape.link, strict=True)]
+            tcp = self.tcp
+            x = self._tcp_s[payload_bytes, rtt] = constant_rate_s(
+                tcp, payload_bytes, self.prate / tcp.efficiency, rtt,
+                connect=tcp.connection == "new")
         return x
 
-    def first_token_s(self, i: int, now: float, edge_free: float, drained: float,
-                      rtt: float, xfer: list[float]) -> float:
-        """``Predictor.first_token_s`` of option ``i`` (its operations, in its order)."""
-        s = self.shape
-        if s.edge[i]:
-            ready = (now if now > edge_free else edge_free) + s.edge_s[i]
-        else:
-            ready = now
-        if not s.link[i]:
+    def first_token_s(self, stage: tuple[bool, float, bool, int, float], now: float,
+                      edge_free: float, drained: float, rtt: float) -> float:
+        """``Predictor.first_token_s`` of an option (``stage``: :class:`_Shape`'s): the
+        same operations in the same order."""
+        edge, edge_s, link, payload, ttft = stage
+        ready = ((now if now > edge_free else edge_free) + edge_s) if edge else now
+        if not link:
             return ready
-        if self.prate <= 0:
+        rate = self.prate
+        if rate <= 0:
             return math.inf
-        x = drained if drained > ready else ready
-        if self.tcp is None and self.before:
-            x = x + rtt
-        end = x + xfer[i]
+        start = drained if drained > ready else ready
+        if self.tcp is None:
+            if self.rtt_first:
+                start = start + rtt
+            end = start + payload / rate
+        else:
+            end = start + self._tcp_xfer_s(payload, rtt)
         half = rtt / 2
-        arrive = end if self.before else end + half
+        if not self.before:
+            end = end + half
         cloud = self.cloud_ready
-        token = (cloud if cloud > arrive else arrive) + s.ttft_s[i]
+        token = (cloud if cloud > end else end) + ttft
         return token + (half if self.ret else 0.0)
-
-    def first_within(self, now: float, edge_free: float, drained: float, rtt: float,
-                     budget: float) -> int:
-        """``Adaptive.pick``: the first option (rank) predicted within ``budget``, else
-        -1 (the fallback)."""
-        xfer = self._xfer(rtt)
-        ft = self.first_token_s
-        for i in self.shape.scan:
-            if ft(i, now, edge_free, drained, rtt, xfer) <= budget:
-                return i
-        return -1
 
     def future_utility(self, i: int) -> float:
         """``MPC._future_utility`` of candidate ``i``."""
         s = self.shape
-        backlog = float(s.payload_bytes[i]) if s.link[i] else 0.0
-        now, edge_free = self.now, self.edge_free
-        if s.edge[i]:
-            edge_free = (now if now > edge_free else edge_free) + s.busy_s[i]
-        total, base, prate = 0.0, self.backlog_bytes, self.prate
-        rtt_now, quality = self.rtt_now, s.quality
-        for h in range(self.horizon):
-            t, budget, rtt = self.times[h], self.budgets[h], self.rtts[h]
-            left = base + backlog - self.drains[h]
-            left = left if left > 0.0 else 0.0
-            drained = t + (left + 0.0) / prate if prate > 0 else 0.0
-            j = self.first_within(t, edge_free, drained, rtt, budget)
+        link, payload, busy, quality = s.link, s.payload_bytes, s.busy_s, s.quality
+        backlog = float(payload[i]) if link[i] else 0.0
+        edge_free = self.edge_free
+        if busy[i] is not None:
+            now = self.now
+            edge_free = (now if now > edge_free else edge_free) + busy[i]
+        total, base, prate, rtt_now = 0.0, self.backlog_bytes, self.prate, self.rtt_now
+        ft = self.first_token_s
+        for t, budget, drain, rtt in self.steps:
+            left = base + backlog - drain
+            drained = t + ((left if left > 0.0 else 0.0) + 0.0) / prate if prate > 0 else 0.0
+            j = -1
+            for k, stage in s.scan:  # Adaptive.pick: the first option within budget
+                if ft(stage, t, edge_free, drained, rtt) <= budget:
+                    j = k
+                    break
             if rtt == rtt_now:  # the check's predictor is the pick's: passes iff one did
                 if j >= 0:
                     total += quality[j]
+                else:
+                    j = s.fallback
             else:
                 j = s.fallback if j < 0 else j
-                if self.first_token_s(j, t, edge_free, drained, rtt_now,
-                                      self._xfer(rtt_now)) <= budget:
+                if ft(s.stage[j], t, edge_free, drained, rtt_now) <= budget:
                     total += quality[j]
-            if j < 0:
-                j = s.fallback
-            if s.link[j]:
-                backlog += s.payload_bytes[j]
-            if s.edge[j]:
-                edge_free = (t if t > edge_free else edge_free) + s.busy_s[j]
+            if link[j]:
+                backlog += payload[j]
+            if busy[j] is not None:
+                edge_free = (t if t > edge_free else edge_free) + busy[j]
         return total
 
     def best(self) -> OperatingPoint:
@@ -256,18 +247,18 @@ class _Plan:
         quality, so a candidate scores at most ``max(quality, 0) + bound`` (float sums are
         monotone): once that cannot beat the best key so far, neither can a later one."""
         s = self.shape
-        bound, top = 0.0, max(max(s.quality), 0.0)
-        for _ in range(self.horizon):
+        bound, top = 0.0, max(s.quality[0], 0.0)  # quality order: the first is the best
+        for _ in self.steps:
             bound += top
-        xfer = self._xfer(self.rtt_now)
-        best, best_key = -1, None
+        now, edge_free, drained, rtt = self.now, self.edge_free, self.own_drained, self.rtt_now
+        best, best_key = 0, None
         for i, q in enumerate(s.quality):
             if best_key is not None:
                 most = q if q > 0.0 else 0.0
                 if (most + bound, most) <= best_key:
                     break
-            own = q if self.first_token_s(i, self.now, self.edge_free, self.own_drained,
-                                          self.rtt_now, xfer) <= self.deadline else 0.0
+            own = q if self.first_token_s(s.stage[i], now, edge_free, drained,
+                                          rtt) <= self.deadline else 0.0
             key = (own + self.future_utility(i), own)
             if best_key is None or key > best_key:
                 best, best_key = i, key
