@@ -146,11 +146,12 @@ class _Plan:
 
     __slots__ = ("shape", "now", "edge_free", "backlog_bytes", "prate", "rtt_first",
                  "before", "ret", "cloud_ready", "tcp", "deadline", "steps", "rtt_now",
-                 "own_drained", "_tcp_s")
+                 "own_drained", "narrowed", "_tcp_s")
 
     def __init__(self, mpc: MPC, shape: _Shape, request: Request, view: NetworkView,
                  rate: float, gap: float):
         self.shape = shape
+        self.narrowed = False
         now = self.now = view.now_s
         self.edge_free = view.edge_free_at_s
         backlog = self.backlog_bytes = view.link_backlog_bytes
@@ -167,11 +168,13 @@ class _Plan:
         estimate = mpc.rtt.estimate
         self.rtt_now = estimate(now)
         self.own_drained = now + (backlog + 0.0) / prate if prate > 0 else 0.0
-        # per look-ahead step: (arrival, budget, bytes drained since now, RTT estimate)
+        # per look-ahead step: (arrival, budget, bytes drained since now, RTT estimate,
+        # the options to scan: all until narrowed)
         steps = self.steps = []
+        scan = shape.scan
         for h in range(1, mpc.horizon + 1):
             t = now + h * gap
-            steps.append((t, t + slack, prate * h * gap, estimate(t)))
+            steps.append((t, t + slack, prate * h * gap, estimate(t), scan))
 
     def _tcp_xfer_s(self, payload_bytes: int, rtt: float) -> float:
         """TCP's time on the link (``constant_rate_s``, as the predictor calls it)."""
@@ -219,11 +222,11 @@ class _Plan:
             edge_free = (now if now > edge_free else edge_free) + busy[i]
         total, base, prate, rtt_now = 0.0, self.backlog_bytes, self.prate, self.rtt_now
         ft = self.first_token_s
-        for t, budget, drain, rtt in self.steps:
+        for t, budget, drain, rtt, scan in self.steps:
             left = base + backlog - drain
             drained = t + ((left if left > 0.0 else 0.0) + 0.0) / prate if prate > 0 else 0.0
             j = -1
-            for k, stage in s.scan:  # Adaptive.pick: the first option within budget
+            for k, stage in scan:  # Adaptive.pick: the first option within budget
                 if ft(stage, t, edge_free, drained, rtt) <= budget:
                     j = k
                     break
@@ -242,10 +245,37 @@ class _Plan:
                 edge_free = (t if t > edge_free else edge_free) + busy[j]
         return total
 
+    def narrow(self) -> float:
+        """Leave out of each step's scan the options that miss even with the least the
+        step can hold (no bytes of this request or the ones between, the edge as free as
+        now): a prediction only grows with the queues (every operation in it is monotone),
+        so they miss for every candidate. Returns the bound on a candidate's future that
+        this gives (per step, the best quality that can still pass)."""
+        s = self.shape
+        scan, ft, edge_free = s.scan, self.first_token_s, self.edge_free
+        base, prate, rtt_now = self.backlog_bytes + 0.0, self.prate, self.rtt_now
+        bound, steps = 0.0, []
+        for t, budget, drain, rtt, _ in self.steps:
+            left = base - drain
+            drained = t + ((left if left > 0.0 else 0.0) + 0.0) / prate if prate > 0 else 0.0
+            most, start = 0.0, len(scan)
+            for n, (k, stage) in enumerate(scan):
+                if ft(stage, t, edge_free, drained, rtt) <= budget:
+                    most, start = s.quality[k], n
+                    break
+            steps.append((t, budget, drain, rtt, scan[start:]))
+            if rtt != rtt_now:  # the check may pass the pick, the fallback included
+                most = max(most, s.quality[s.fallback])
+            bound += most if most > 0.0 else 0.0
+        self.steps, self.narrowed = steps, True
+        return bound
+
     def best(self) -> OperatingPoint:
         """``MPC.decide_reference``'s choice. Every future step adds at most the best
-        quality, so a candidate scores at most ``max(quality, 0) + bound`` (float sums are
-        monotone): once that cannot beat the best key so far, neither can a later one."""
+        quality, so a candidate scores at most ``own + bound`` (float sums are monotone):
+        one whose bound cannot beat the best key so far is skipped, and once ``max(quality,
+        0) + bound`` cannot, no later one can either (quality order). From the second
+        candidate on, :meth:`narrow` tightens the bound and the scans."""
         s = self.shape
         bound, top = 0.0, max(s.quality[0], 0.0)  # quality order: the first is the best
         for _ in self.steps:
@@ -259,6 +289,11 @@ class _Plan:
                     break
             own = q if self.first_token_s(s.stage[i], now, edge_free, drained,
                                           rtt) <= self.deadline else 0.0
+            if best_key is not None:
+                if not self.narrowed:
+                    bound = self.narrow()
+                if (own + bound, own) <= best_key:
+                    continue
             key = (own + self.future_utility(i), own)
             if best_key is None or key > best_key:
                 best, best_key = i, key

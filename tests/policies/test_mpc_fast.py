@@ -127,3 +127,23 @@ def test_fast_equals_reference_in_runs(monkeypatch, scenario):
     assert CheckedMPC.decisions == requests * len(specs) * scenario.get("users", 1)
     assert CheckedMPC.mismatches == []
     assert records["option"].nunique() >= (1 if "options" not in scenario else 2)
+
+
+def test_a_quiet_link_scores_one_candidate(monkeypatch):
+    # the best option meets its deadline now and at every look-ahead step: no other
+    # candidate can score more, so only its look-ahead is worked out
+    import policies.mpc as mpc_module
+
+    futures = []
+    original = mpc_module._Plan.future_utility
+    monkeypatch.setattr(mpc_module._Plan, "future_utility",
+                        lambda plan, i: futures.append(i) or original(plan, i))
+    p = MPC()
+    p.reset(_context("kv,scout,cloud-text,edge-local"))
+    view = NetworkView(now_s=10.0)
+    view.arrivals_s.append(0.0)
+    view.arrivals_s.append(10.0)
+    view.transfers.append(TransferObservation(1e6, 9.0, 9.1))  # 10 MB/s
+    request = Request(1, 10.0, 170, 12, 16, 2.0)
+    assert p.decide(request, view) == p.decide_reference(request, view)
+    assert futures == [0]
