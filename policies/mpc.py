@@ -68,7 +68,7 @@ class MPC(Adaptive):
         key = (request.context_tokens, request.question_tokens, request.answer_tokens)
         shape = self._shapes.get(key)
         if shape is None:
-            shape = self._shapes[key] = _Shape(*self.options(request))
+            shape = self._shapes[key] = _Shape(*self.options(request), self.horizon)
         return _Plan(self, shape, request, view, rate, self._gap_s(request, view)).best()
 
     # ------------------------------------------------------------------ the reference
@@ -119,9 +119,10 @@ class _Shape:
     out."""
 
     __slots__ = ("ops", "quality", "stage", "busy_s", "link", "payload_bytes", "scan",
-                 "fallback")
+                 "fallback", "bound")
 
-    def __init__(self, ranked: list[tuple[OperatingPoint, Any]], fallback: OperatingPoint):
+    def __init__(self, ranked: list[tuple[OperatingPoint, Any]], fallback: OperatingPoint,
+                 horizon: int):
         costs = [c for _, c in ranked]
         self.ops = [op for op, _ in ranked]
         self.quality = [c.quality for c in costs]
@@ -138,6 +139,10 @@ class _Shape:
                 seen.add(sig)
                 scan.append((i, self.stage[i]))
         self.scan = tuple(scan)
+        # no look-ahead adds more than the best quality a step: float sums are monotone
+        self.bound, top = 0.0, max(self.quality[0], 0.0)  # the first is the best
+        for _ in range(horizon):
+            self.bound += top
 
 
 class _Plan:
@@ -277,9 +282,7 @@ class _Plan:
         0) + bound`` cannot, no later one can either (quality order). From the second
         candidate on, :meth:`narrow` tightens the bound and the scans."""
         s = self.shape
-        bound, top = 0.0, max(s.quality[0], 0.0)  # quality order: the first is the best
-        for _ in self.steps:
-            bound += top
+        bound = s.bound
         now, edge_free, drained, rtt = self.now, self.edge_free, self.own_drained, self.rtt_now
         best, best_key = 0, None
         for i, q in enumerate(s.quality):
