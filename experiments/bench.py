@@ -591,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="minimum mean Poisson interval in s (raised for heavy payloads)")
     ap.add_argument("--repeats", type=int, default=3, help="engine timing: best of N")
     ap.add_argument("--adaptive-requests", type=int, default=20_000,
-                    help="requests per run of the adaptive policies (mpc is slow)")
+                    help="requests per run of the adaptive policies (adaptive, mpc)")
     add_common(ap, "json", help="print the report as JSON")
     add_common(ap, "quiet", help="no progress bar (it shows only on a terminal)")
     args = ap.parse_args(argv)
