@@ -214,13 +214,18 @@ class _Solver:
                 fresh = ca & np.isnan(epoch)
                 epoch = np.where(fresh, e, epoch)
                 w_max = np.where(fresh, np.maximum(w_max, cwnd / mss), w_max)
-                t = e - epoch + rtt
-                k = ((w_max * (1 - self.beta)) / _CUBIC_C) ** (1 / 3)
-                cubic = _CUBIC_C * (t - k) ** 3 + w_max
-                friendly = w_max * self.beta + (3 * (1 - self.beta) / (1 + self.beta)) * \
-                    np.where(rtt > 0, t / rtt, 0)
-                grown_ca = np.maximum(cwnd + 0.0, np.minimum(2 * cwnd,
-                                                             np.maximum(cubic, friendly) * mss))
+                # Cubic's curve for the transfers in congestion avoidance only (the powers
+                # are the round's dearest operations); the others keep their window here
+                c = slice(None) if ca.all() else np.flatnonzero(ca)
+                rtt_c, w_max_c, cwnd_c = rtt[c], w_max[c], cwnd[c]
+                t = e[c] - epoch[c] + rtt_c
+                k = ((w_max_c * (1 - self.beta)) / _CUBIC_C) ** (1 / 3)
+                cubic = _CUBIC_C * (t - k) ** 3 + w_max_c
+                friendly = w_max_c * self.beta + (3 * (1 - self.beta) / (1 + self.beta)) * \
+                    np.where(rtt_c > 0, t / rtt_c, 0)
+                grown_ca = cwnd.copy()
+                grown_ca[c] = np.maximum(cwnd_c + 0.0, np.minimum(
+                    2 * cwnd_c, np.maximum(cubic, friendly) * mss))
             over_ca = self.wire(grown_ca) - bdp_wire - self.buffer_wire
             loss |= ca & np.isfinite(over_ca) & (over_ca > 0) & (w >= grown_ca - mss)
             new_cwnd = np.where(ca, grown_ca, new_cwnd)
