@@ -217,6 +217,12 @@ class TcpFlow:
         self.cfg = config or TcpConfig()
         self._rtt = rtt_s
         self.efficiency = efficiency
+        # the cumulative capacity at the last time asked (a round asks it at its start for
+        # its level and for the times of its first packet and of its end): a one-entry memo,
+        # and the trace's finish time from a known level, where it has one
+        self._finish_from = getattr(trace, "finish_time_from", None)
+        self._cum_t = self._cum_bytes = math.nan
+        self._spans: Any = False  # the starved spans, once computed (None: no skipping)
         self.free_s = 0.0  # the last byte of the previous transfer left the bottleneck
         self.last_ack_s = -math.inf
         self.open = False
@@ -232,12 +238,22 @@ class TcpFlow:
     def rtt_at(self, t_s: float) -> float:
         return self._rtt(t_s) if callable(self._rtt) else self._rtt
 
+    def _cumulative(self, t_s: float) -> float:
+        """``trace.cumulative_bytes(t_s)``, remembered for the last ``t_s``."""
+        if t_s != self._cum_t:
+            self._cum_t, self._cum_bytes = t_s, self.trace.cumulative_bytes(t_s)
+        return self._cum_bytes
+
     def _level(self, t_s: float) -> float:
-        return self.trace.cumulative_bytes(t_s) * self.efficiency
+        return self._cumulative(t_s) * self.efficiency
 
     def _time_at(self, t_s: float, wire_bytes: float) -> float:
-        """When ``wire_bytes`` more leave the bottleneck, serving from ``t_s``."""
-        return self.trace.finish_time(t_s, wire_bytes / self.efficiency)
+        """When ``wire_bytes`` more leave the bottleneck, serving from ``t_s``
+        (``trace.finish_time``, from the remembered level where the trace allows)."""
+        size = wire_bytes / self.efficiency
+        if self._finish_from is None or not size > 0:
+            return self.trace.finish_time(t_s, size)
+        return self._finish_from(t_s, self._cumulative(t_s), size)
 
     @property
     def _beta(self) -> float:
@@ -273,8 +289,9 @@ class TcpFlow:
         st.first_byte_s = t
         end = self._data(t, float(size_bytes), st) if size_bytes > 0 else t
         st.end_s = self.free_s = end
-        self.last_ack_s = end + self.rtt_at(end)
-        return end + self.rtt_at(end) / 2
+        rtt = self.rtt_at(end)
+        self.last_ack_s = end + rtt
+        return end + rtt / 2
 
     def duration_s(self, ready_s: float, size_bytes: float) -> float:
         """:meth:`send`, as the time from the write to the last byte at the receiver."""
@@ -372,11 +389,12 @@ class TcpFlow:
         """Where a packet may take longer than the minimum RTO to leave the bottleneck
         (:func:`models.starved.starved_spans`), or None (no skipping) for a link that is
         no :class:`~sim.traces.Trace`."""
-        cfg = self.cfg
-        if not hasattr(self.trace, "cumulative_bytes_array"):
-            return None
-        return starved_spans(self.trace, cfg.packet_wire_bytes / self.efficiency,
-                             cfg.min_rto_s - _STARVED_MARGIN_S)
+        if self._spans is False:  # the same trace and settings for every round: once
+            cfg = self.cfg
+            self._spans = None if not hasattr(self.trace, "cumulative_bytes_array") else \
+                starved_spans(self.trace, cfg.packet_wire_bytes / self.efficiency,
+                              cfg.min_rto_s - _STARVED_MARGIN_S)
+        return self._spans
 
     def _deep(self, rtt: float) -> bool:
         """Whether the buffer keeps the link busy through congestion avoidance's losses at
@@ -424,8 +442,10 @@ class TcpFlow:
         # where such a packet could start; the first interval (its timer armed at ``b``,
         # not one RTT after an ACK) only once it cannot fire either
         starved = self._starved_spans()
-        first = self._time_at(b, min(wire, pkt))
-        aligned = starved is not None and b + self.rto_s >= first + rtt
+        # (the first packet leaves by the round's end: when the timer outlasts even that,
+        # its own time is not needed)
+        aligned = starved is not None and (b + self.rto_s >= e + rtt or b + self.rto_s >= (
+            self._time_at(b, min(wire, pkt)) + rtt))
         for _ in range(100_000):
             if aligned:
                 z = next_starved_s(self.trace, starved, t, e)

@@ -194,13 +194,17 @@ class _Solver:
         rate = np.where(e > b, self.wire(w) / (e - b), np.inf)
         bdp_wire = rate * rtt
         slow = cwnd < ssthresh
-        grown = cwnd * self.growth
-        over = self.wire(grown) - bdp_wire - self.buffer_wire
-        loss = slow & np.isfinite(over) & (over > 0) & (w >= cwnd)
-        new_cwnd = np.where(slow, grown, cwnd)
+        any_slow = slow.any()  # (a round of congestion avoidance only skips slow start)
+        if any_slow:
+            grown = cwnd * self.growth
+            over = self.wire(grown) - bdp_wire - self.buffer_wire
+            loss = slow & np.isfinite(over) & (over > 0) & (w >= cwnd)
+            new_cwnd = np.where(slow, grown, cwnd)
+        else:
+            loss, new_cwnd = np.zeros(len(cwnd), bool), cwnd
         new_ss = ssthresh.copy()
         epoch, w_max = s["epoch"][act], s["w_max"][act]
-        if cfg.cc == "cubic" and cfg.hystart:
+        if cfg.cc == "cubic" and cfg.hystart and any_slow:
             hy = slow & (grown >= _HYSTART_LOW_WINDOW * mss) & (
                 queue > np.minimum(_HYSTART_MAX_S, np.maximum(_HYSTART_MIN_S, rtt / 8)))
             new_ss = np.where(hy, grown, new_ss)
@@ -214,13 +218,18 @@ class _Solver:
                 fresh = ca & np.isnan(epoch)
                 epoch = np.where(fresh, e, epoch)
                 w_max = np.where(fresh, np.maximum(w_max, cwnd / mss), w_max)
-                t = e - epoch + rtt
-                k = ((w_max * (1 - self.beta)) / _CUBIC_C) ** (1 / 3)
-                cubic = _CUBIC_C * (t - k) ** 3 + w_max
-                friendly = w_max * self.beta + (3 * (1 - self.beta) / (1 + self.beta)) * \
-                    np.where(rtt > 0, t / rtt, 0)
-                grown_ca = np.maximum(cwnd + 0.0, np.minimum(2 * cwnd,
-                                                             np.maximum(cubic, friendly) * mss))
+                # Cubic's curve for the transfers in congestion avoidance only (the powers
+                # are the round's dearest operations); the others keep their window here
+                c = slice(None) if ca.all() else np.flatnonzero(ca)
+                rtt_c, w_max_c, cwnd_c = rtt[c], w_max[c], cwnd[c]
+                t = e[c] - epoch[c] + rtt_c
+                k = ((w_max_c * (1 - self.beta)) / _CUBIC_C) ** (1 / 3)
+                cubic = _CUBIC_C * (t - k) ** 3 + w_max_c
+                friendly = w_max_c * self.beta + (3 * (1 - self.beta) / (1 + self.beta)) * \
+                    np.where(rtt_c > 0, t / rtt_c, 0)
+                grown_ca = cwnd.copy()
+                grown_ca[c] = np.maximum(cwnd_c + 0.0, np.minimum(
+                    2 * cwnd_c, np.maximum(cubic, friendly) * mss))
             over_ca = self.wire(grown_ca) - bdp_wire - self.buffer_wire
             loss |= ca & np.isfinite(over_ca) & (over_ca > 0) & (w >= grown_ca - mss)
             new_cwnd = np.where(ca, grown_ca, new_cwnd)
@@ -231,6 +240,21 @@ class _Solver:
 def _fifo_starts(ready_s: np.ndarray, before_s: np.ndarray) -> np.ndarray:
     """:func:`~models.pipeline.fifo_start_s` on arrays (NaN where ``before_s`` is)."""
     return np.where(ready_s > before_s, ready_s, before_s)
+
+
+def _fluid_queued(trace: Any, ready_s: np.ndarray, size_bytes: np.ndarray,
+                  config: TcpConfig, efficiency: float) -> np.ndarray:
+    """Whether each transfer would wait for its predecessor on the fluid link with the
+    TCP's wire bytes (a FIFO in cumulative-capacity space, :func:`lindley_end`'s
+    recursion): a TCP transfer, slower, waits then too, as a rule. Only a hint to
+    :func:`fifo_transfers` of which starts are worth trying."""
+    wire = np.where(size_bytes <= 0, 0.0, size_bytes + np.ceil(size_bytes / config.mss_bytes)
+                    * config.header_bytes) / efficiency
+    level = trace.cumulative_bytes_array(ready_s)
+    cum = np.cumsum(wire)
+    before = cum - wire
+    start_level = before + np.maximum.accumulate(level - before)
+    return start_level > level
 
 
 def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
@@ -247,7 +271,10 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
     transfer starts again from an end that is not final yet at most ``_GUESSES`` times,
     then waits for the final one. So a short queue resolves in parallel, and a long
     (saturated) one runs each transfer a bounded number of times, not once per
-    predecessor."""
+    predecessor. A transfer that even the fluid link would queue (:func:`_fluid_queued`)
+    does not start at its ready time, a start it would only redo: it waits for its
+    predecessor's first end (a guess as above). Which starts are tried changes the work,
+    never an answer: each end is that of its final start."""
     solver = _Solver(trace, config, default_rtt_s, efficiency)
     ready = np.asarray(ready_s, dtype=float)
     sizes = np.ascontiguousarray(np.broadcast_to(np.asarray(size_bytes, dtype=float),
@@ -258,6 +285,9 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
         return start, end
     start[0] = fifo_start_s(ready[0], free_s)
     guesses = np.zeros(n, np.int64)  # starts again from an end that was not final yet
+    wait = _fluid_queued(trace, ready, sizes, config, efficiency)
+    wait[0] = False
+    opened = ~wait  # started at least once
 
     def frontier(p: int) -> int:
         """The first transfer from ``p`` on that is still sending or whose start is not
@@ -277,7 +307,7 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
     s = solver.state(n)
     p = 0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        active, finished = solver.open(s, np.arange(n), start, sizes, end)
+        active, finished = solver.open(s, np.flatnonzero(opened), start, sizes, end)
         while True:
             while True:
                 p = frontier(p)
@@ -287,20 +317,22 @@ def fifo_transfers(trace: Any, config: TcpConfig, ready_s: np.ndarray,
                     finished, succ = finished[keep], succ[keep]
                     before = end[finished]
                     want = _fifo_starts(ready[succ], before)
-                    moved = want != start[succ]
+                    moved = (want != start[succ]) | ~opened[succ]
                     # from a final end always; from one that is not, a few times
                     sure = finished < p
                     go = moved & (sure | (guesses[succ] < _GUESSES))
                     guesses[succ[go & ~sure]] += 1
                     again = succ[go]
                     start[again] = want[go]
-                elif 0 < p < n and start[p] != (want_p := fifo_start_s(ready[p], end[p - 1])):
+                elif 0 < p < n and (start[p] != (want_p := fifo_start_s(
+                        ready[p], end[p - 1])) or not opened[p]):
                     # the first transfer not final waited for its predecessor's final
                     # end, which has come: it starts again from there
                     start[p] = want_p
                     again = np.array([p])
                 else:
                     break
+                opened[again] = True
                 more, finished = solver.open(s, again, start, sizes, end)
                 if more.size:  # the active transfers, in index order, each once
                     mask = np.zeros(n, bool)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple, get_type_hints
 
+import numpy as np
 import pandas as pd
 
 from models.request import Request
@@ -92,12 +93,53 @@ def records_frame(columns: Mapping[str, Any] | pd.DataFrame, policy: str | None 
     """Records (RECORD_COLUMNS: arrays, or one value for every request) as a frame with
     :data:`RECORD_DTYPES`; ``policy`` becomes the first column and ``extra`` (a trace
     name) the last."""
-    df = columns if isinstance(columns, pd.DataFrame) else pd.DataFrame(
-        columns, columns=list(RECORD_COLUMNS))
-    df = df.astype(RECORD_DTYPES)
+    if isinstance(columns, pd.DataFrame):
+        df = columns.astype(RECORD_DTYPES)
+    else:
+        df = _columns_frame(columns, [*RECORD_COLUMNS])
     if policy is not None:
         df.insert(0, "policy", policy)
     return df.assign(**extra) if extra else df
+
+
+#: the dtype of a text column ("str": pyarrow-backed where pyarrow is installed)
+_STR_DTYPE = pd.Series([""], dtype="str").dtype
+
+
+def _constant_text(value: str, n: int) -> Any:
+    """``n`` copies of ``value`` as a text column of :data:`_STR_DTYPE`: one Arrow array of
+    the repeated value where the dtype is Arrow's (what ``pd.DataFrame`` makes of a
+    broadcast string, without its per-element take)."""
+    if isinstance(_STR_DTYPE, pd.StringDtype) and _STR_DTYPE.storage == "pyarrow":
+        import pyarrow as pa
+
+        return pd.arrays.ArrowStringArray(pa.repeat(pa.scalar(value, pa.large_string()), n),
+                                          dtype=_STR_DTYPE)
+    return pd.array(np.full(n, value, dtype=object), dtype=_STR_DTYPE)
+
+
+def _columns_frame(columns: Mapping[str, Any], names: list[str]) -> pd.DataFrame:
+    """A frame of the columns ``names`` (arrays, or one value for every row), each built
+    with its :data:`RECORD_DTYPES` dtype (one text value: :data:`_STR_DTYPE`) before the
+    frame is: what ``pd.DataFrame(columns).astype(RECORD_DTYPES)`` gives, without
+    converting a column twice or broadcasting a value element by element. The frame may
+    share memory with the arrays given (the engines make them for it)."""
+    n = next((len(v) for v in columns.values() if np.ndim(v)), 0)
+    out: dict[str, Any] = {}
+    for name in names:
+        v = columns[name]
+        dtype = RECORD_DTYPES.get(name)
+        if dtype is None:  # text: one value built at once; an array as pandas takes it
+            out[name] = _constant_text(v, n) if isinstance(v, str) else v
+        elif np.ndim(v):
+            v = np.asarray(v)
+            if dtype == "int64" and v.dtype.kind == "f" and not np.isfinite(v).all():
+                raise ValueError(f"records column {name}: a non-finite value in an integer "
+                                 "column")
+            out[name] = v.astype(dtype, copy=False)
+        else:
+            out[name] = np.full(n, v, dtype=dtype)
+    return pd.DataFrame(out, copy=False)
 
 
 def rows_frame(rows: list[Record]) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from models.transport import TcpConfig
 from models.units import BYTES_PER_S_PER_MBPS
 from policies.base import NetworkView, Policy
 from sim.costs import CostModel, OpCost
+from sim.heap import keep_freed_memory
 from sim.network import Link
 from sim.records import records_frame
 from sim.traces import Trace
@@ -40,11 +41,20 @@ from sim.workload import Workload
 
 
 def _truth_mbps(payload: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Vectorised :func:`sim.records.truth_mbps`."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        span = end - start
-        ok = (span > 0) & np.isfinite(span)
-        return np.where(ok, payload / np.where(ok, span, 1.0) / BYTES_PER_S_PER_MBPS, np.nan)
+    """Vectorised :func:`sim.records.truth_mbps` (the same division where the span is
+    positive and finite, NaN elsewhere)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        span = np.subtract(end, start, dtype=float)
+        if np.ndim(span) == 0:  # no link: one span for all
+            ok = bool(span > 0 and np.isfinite(span))
+            return (payload / span / BYTES_PER_S_PER_MBPS if ok
+                    else np.full(np.shape(payload), np.nan))
+        out = payload / span
+        out /= BYTES_PER_S_PER_MBPS
+        bad = ~((span > 0) & (span < np.inf))
+        if bad.any():
+            out[bad] = np.nan
+        return out
 
 
 def lindley_end(ready: np.ndarray, work: np.ndarray) -> np.ndarray:
@@ -100,6 +110,8 @@ class ClosedFormEngine:
         """Per-request records (RECORD_COLUMNS) and the compute sources used."""
         frames = [records_frame(cols)
                   for cols in self.chunks(workload, chunk or max(len(workload), 1))]
+        if len(frames) == 1:
+            return frames[0], self.compute_sources
         return pd.concat(frames, ignore_index=True), self.compute_sources
 
     def chunks(self, workload: Workload, chunk: int = CHUNK) -> Iterator[dict]:
@@ -108,6 +120,7 @@ class ClosedFormEngine:
         same numbers as one chunk of the whole workload, bit for bit: every stage carries
         its queue (:class:`Lindley`), and the cloud, which requests may reach out of order
         (a varying RTT), takes a request only once no later one can reach it first."""
+        keep_freed_memory()  # the temporaries reuse pages (sim.heap)
         op = self.policy.decide(workload.request(0), NetworkView())
         keys, per_shape = self._shapes(op, workload, chunk)
         self.compute_sources = set().union(*(pc.compute_sources for pc in per_shape))
@@ -120,8 +133,7 @@ class ClosedFormEngine:
         stages = _Stages(self, bool(np.any(table["edge_busy_s"] > 0)), qc.uses_link)
         for start in range(0, len(workload), chunk):
             part = workload.slice(start, start + chunk)
-            c = SimpleNamespace(**{f: v[np.searchsorted(keys, _shape_keys(part))]
-                                   for f, v in table.items()})
+            c = SimpleNamespace(**_shape_costs(keys, table, part))
             done = stages.add(start, part, c, last=start + chunk >= len(workload))
             if done is not None:
                 yield {**done, **fixed}
@@ -131,13 +143,27 @@ class ClosedFormEngine:
         and their costs, each computed from the shape's first request."""
         keys, firsts = [], []
         for start in range(0, len(workload), chunk):
-            k, first = np.unique(_shape_keys(workload.slice(start, start + chunk)),
-                                 return_index=True)
+            k = _shape_keys(workload.slice(start, start + chunk))
+            if len(k) and k.min() == k.max():  # one shape (np.unique's answer, no sort)
+                k, first = k[:1], np.zeros(1, np.intp)
+            else:
+                k, first = np.unique(k, return_index=True)
             keys.append(k)
             firsts.append(first + start)
         keys_all, at = np.unique(np.concatenate(keys), return_index=True)
         first = np.concatenate(firsts)[at]
         return keys_all, [self.costs.cost(op, workload.request(int(i))) for i in first]
+
+
+def _shape_costs(keys: np.ndarray, table: dict[str, np.ndarray], part: Workload
+                 ) -> dict[str, np.ndarray]:
+    """Each cost field of ``table`` (one value per shape, in the order of ``keys``) for
+    every request of ``part``: with one shape, that shape's values as read-only broadcasts
+    (no array per field); else looked up by each request's key."""
+    if len(keys) == 1:
+        return {f: np.broadcast_to(v, len(part)) for f, v in table.items()}
+    at = np.searchsorted(keys, _shape_keys(part))
+    return {f: v[at] for f, v in table.items()}
 
 
 def _shape_keys(workload: Workload) -> np.ndarray:

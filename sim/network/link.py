@@ -39,8 +39,10 @@ class Link:
         self.flow = self._new_flow() if tcp is not None else None
 
     def _new_flow(self) -> TcpFlow:
-        return TcpFlow(self.trace, self.tcp, rtt_s=lambda t: self.trace.rtt_at(
-            t, self.default_rtt_s), efficiency=self.efficiency)
+        # a trace without an RTT column has the default RTT throughout: a constant
+        rtt = self.default_rtt_s if self.trace.rtt_s is None else (
+            lambda t: self.trace.rtt_at(t, self.default_rtt_s))
+        return TcpFlow(self.trace, self.tcp, rtt_s=rtt, efficiency=self.efficiency)
 
     def send(self, ready_s: float, size_bytes: float) -> tuple[float, float]:
         """Queue a transfer ready at ``ready_s``; returns its (start, end of serialisation)."""

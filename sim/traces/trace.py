@@ -32,6 +32,7 @@ import numpy as np
 from models.errors import InputError
 from models.files import check_output_file
 from models.units import BYTES_PER_S_PER_MBPS  # re-exported: 1 Mbit/s = 125,000 bytes/s
+from sim.traces.lookup import searchsorted
 
 
 @dataclass
@@ -385,10 +386,13 @@ class Trace:
         """Bytes the link can carry from time 0 to ``t_s`` (the cumulative capacity curve)."""
         if t_s <= 0:
             return 0.0
-        k, local = self._local(t_s)
-        if local >= self.duration_s:  # clipped, past the end
-            return self.period_bytes
-        i = self._segment(local)
+        if t_s < self.duration_s:  # period 0 (as _local finds it, without the call)
+            k, local = 0, t_s
+        else:
+            k, local = self._local(t_s)
+            if local >= self.duration_s:  # clipped, past the end
+                return self.period_bytes
+        i = bisect_right(self._t, local) - 1  # _segment
         return k * self.period_bytes + self._c[i] + self._cap[i] * (local - self._t[i])
 
     def bytes_between(self, t0_s: float, t1_s: float) -> float:
@@ -403,7 +407,13 @@ class Trace:
         """
         if size_bytes <= 0:
             return start_s
-        target = self.cumulative_bytes(start_s) + size_bytes
+        return self.finish_time_from(start_s, self.cumulative_bytes(start_s), size_bytes)
+
+    def finish_time_from(self, start_s: float, level_bytes: float, size_bytes: float) -> float:
+        """:meth:`finish_time` given ``level_bytes``, the :meth:`cumulative_bytes` at
+        ``start_s`` (a caller that needs it for several sizes computes it once), and a
+        positive ``size_bytes``."""
+        target = level_bytes + size_bytes
         p = self.period_bytes
         if self.end == "clip":
             if target > p:
@@ -444,6 +454,8 @@ class Trace:
     def cumulative_bytes_array(self, t_s: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`cumulative_bytes`."""
         t_s = np.asarray(t_s, dtype=float)
+        if self.end == "loop" and t_s.ndim == 1:
+            return self._cumulative_bytes_loop(t_s)
         k, local = self._local_array(np.maximum(t_s, 0.0))
         past = local >= self.duration_s  # only when clipped
         local_in = np.where(past, 0.0, local)
@@ -453,10 +465,64 @@ class Trace:
         out = np.where(past, self.period_bytes, out)
         return np.where(t_s <= 0, 0.0, out)
 
+    def _cumulative_bytes_loop(self, t_s: np.ndarray) -> np.ndarray:
+        """:meth:`cumulative_bytes_array` of a looping trace: the same float operations on
+        each time, with fewer passes over the arrays (the float guards of :meth:`_local`
+        and the clamp of times at or below 0 only where they apply)."""
+        d = self.duration_s
+        k = t_s / d
+        np.floor(k, out=k)
+        local = k * d
+        np.subtract(t_s, local, out=local)
+        odd = (local < 0) | (local >= d)
+        if odd.any():  # the float guards of _local_array (the clamp of negatives included)
+            k, local = self._local_array(np.maximum(t_s, 0.0))
+        i = searchsorted(self, "times", self.times_s, d, local, "right")
+        i -= 1
+        out = k
+        out *= self.period_bytes
+        out += self.cum_bytes[i]
+        local -= self.times_s[i]
+        local *= self.capacity_bytes_per_s[i]
+        out += local
+        low = t_s <= 0
+        if low.any():
+            out[low] = 0.0
+        return out
+
+    def _time_at_level_loop(self, level: np.ndarray) -> np.ndarray | None:
+        """:meth:`time_at_level_array` of a looping trace with every level positive and
+        finite (else None): the same float operations with fewer passes."""
+        p = self.period_bytes
+        k = level / p
+        np.ceil(k, out=k)
+        k -= 1
+        rem = k * p
+        np.subtract(level, rem, out=rem)
+        if not (rem.size and rem.min() > 0 and rem.max() <= p and level.min() > 0):
+            return None  # a float guard applies, or a level is not a positive number
+        j = searchsorted(self, "levels", self.cum_bytes, p, rem, "left")  # 1 <= j <= n
+        i = j - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local = rem - self.cum_bytes[i]
+            local /= self.capacity_bytes_per_s[i]
+            local += self.times_s[i]
+        exact = self.cum_bytes[j] == rem
+        if exact.any():
+            local[exact] = np.append(self.times_s, self.duration_s)[j[exact]]
+        out = k
+        out *= self.duration_s
+        out += local
+        return out
+
     def time_at_level_array(self, level_bytes: np.ndarray) -> np.ndarray:
         """Earliest time at which the cumulative capacity reaches each level (bytes);
         ``inf`` past the end of a clipped trace. The inverse used by :meth:`finish_time`."""
         level = np.asarray(level_bytes, dtype=float)
+        if self.end == "loop" and level.ndim == 1:
+            out = self._time_at_level_loop(level)
+            if out is not None:
+                return out
         p = self.period_bytes
         if self.end == "clip":
             k = np.zeros_like(level)
@@ -507,7 +573,7 @@ class Trace:
         k = np.where(k * d > t_s, k - 1, k)
         k = np.where((k + 1) * d <= t_s, k + 1, k)
         base = k * d
-        j = np.maximum(np.searchsorted(times, t_s - base, side="right") - 1, 0)
+        j = np.maximum(searchsorted(self, "times", times, d, t_s - base, "right") - 1, 0)
         while True:  # as in _locate: a later start that rounds onto t_s (rarely twice)
             up = (j + 1 < n) & (base + times[np.minimum(j + 1, n - 1)] <= t_s)
             if not up.any():

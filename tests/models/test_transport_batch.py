@@ -103,3 +103,25 @@ def test_array_scans_are_the_scalar_scans(seed):
         trace.next_rise_above_array(t, thr, horizon),
         [trace.next_rise_above_s(a, x, h) for a, x, h in zip(t, thr, horizon, strict=True)])
     assert math.isinf(trace.next_rise_above_array(t[:1], np.array([1e12]), t[:1] + d)[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_which_starts_are_tried_changes_no_answer(seed, monkeypatch):
+    """Transfers the fluid link would queue wait for their predecessor's end instead of
+    starting at their ready time: the same starts and ends as trying every one (the hint
+    off), and as trying none early (every transfer but the first waits)."""
+    import models.transport_batch as tb
+
+    rng = np.random.default_rng(300 + seed)
+    trace = _random_trace(rng, fine=seed % 3 == 2)
+    cfg = CONFIGS[seed % len(CONFIGS)]
+    n = int(rng.integers(20, 300))
+    ready = np.cumsum(rng.exponential(rng.choice([0.05, 0.5, 5.0]), n))
+    sizes = rng.choice([0, 750, 22_000, 400_000, 2_500_000, 6_000_000], size=n)
+    kw = dict(free_s=0.0, default_rtt_s=0.05, efficiency=1.0)
+    hinted = fifo_transfers(trace, cfg, ready, sizes, **kw)
+    for wait in (np.zeros(n, bool), np.ones(n, bool)):
+        monkeypatch.setattr(tb, "_fluid_queued", lambda *a, w=wait: w.copy())
+        other = fifo_transfers(trace, cfg, ready, sizes, **kw)
+        np.testing.assert_array_equal(other[0], hinted[0])
+        np.testing.assert_array_equal(other[1], hinted[1])
