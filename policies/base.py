@@ -61,6 +61,16 @@ class History:
         """The entries kept (the last ``keep``)."""
         return iter(self._items)
 
+    def first(self) -> Any:
+        """The first entry ever appended (``h[0]``, kept even when dropped from the window)."""
+        if not self._total:
+            raise IndexError("an empty history has no first entry")
+        return self._first
+
+    def last(self) -> Any:
+        """The latest entry (``h[-1]``) without the index arithmetic."""
+        return self._items[-1]
+
     def since(self, count: int) -> list[Any]:
         """The entries after the first ``count`` (``h[count:]``), without its checks'
         cost when one or none is new: a reader's hot path."""

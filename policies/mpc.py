@@ -23,7 +23,8 @@ from models.pipeline import edge_free_after_s
 from models.request import Request
 from models.transport import constant_rate_s
 from policies.adaptive import Adaptive
-from policies.base import NetworkView, PolicyContext
+from policies.base import History, NetworkView, PolicyContext
+from policies.estimators import Ewma
 from policies.predict import Predictor
 
 
@@ -59,7 +60,11 @@ class MPC(Adaptive):
         """The observed mean inter-arrival time (the deadline before two arrivals)."""
         arrivals = view.arrivals_s
         n = len(arrivals)
-        return (arrivals[-1] - arrivals[0]) / (n - 1) if n > 1 else request.deadline_s
+        if n <= 1:
+            return request.deadline_s
+        if type(arrivals) is History:  # its O(1) ends (the same entries as [-1] and [0])
+            return (arrivals.last() - arrivals.first()) / (n - 1)
+        return (arrivals[-1] - arrivals[0]) / (n - 1)
 
     def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
         self.observe(view)
@@ -170,13 +175,23 @@ class _Plan:
             self._tcp_s: dict[tuple[int, float], float] = {}
         slack = mpc.safety * request.deadline_s
         self.deadline = request.arrival_s + slack
-        estimate = mpc.rtt.estimate
-        self.rtt_now = estimate(now)
         self.own_drained = now + (backlog + 0.0) / prate if prate > 0 else 0.0
         # per look-ahead step: (arrival, budget, bytes drained since now, RTT estimate,
         # the options to scan: all until narrowed)
         steps = self.steps = []
         scan = shape.scan
+        est = mpc.rtt
+        if type(est) is Ewma:  # Estimator.estimate written out: the same comparison
+            last, age, value = est.last_t_s, est.max_age_s, est.value
+            stale = est.long_run()
+            self.rtt_now = stale if now - last > age else value
+            for h in range(1, mpc.horizon + 1):
+                t = now + h * gap
+                steps.append((t, t + slack, prate * h * gap,
+                              stale if t - last > age else value, scan))
+            return
+        estimate = est.estimate
+        self.rtt_now = estimate(now)
         for h in range(1, mpc.horizon + 1):
             t = now + h * gap
             steps.append((t, t + slack, prate * h * gap, estimate(t), scan))

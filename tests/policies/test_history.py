@@ -56,3 +56,14 @@ def test_an_adaptive_run_holds_a_bounded_past():
 
     small, large = peak_bytes(17_000), peak_bytes(50_000)  # both past a chunk of requests
     assert large - small < 33_000 * 10  # under 10 B per extra request
+
+
+def test_first_and_last_are_the_indexed_ends():
+    from policies.base import History
+
+    h = History(keep=3)
+    with pytest.raises(IndexError):
+        h.first()
+    for x in range(10):
+        h.append(float(x))
+        assert h.first() == h[0] == 0.0 and h.last() == h[-1] == float(x)
