@@ -74,14 +74,18 @@ class Adaptive(Policy):
     def observe(self, view: NetworkView) -> None:
         """Feed the estimators every observation that arrived since the last decision."""
         transfers, rtts = view.transfers, view.rtt_samples_s
-        if len(transfers) != self._seen:
+        n = transfers.total if type(transfers) is History else len(transfers)
+        if n != self._seen:
+            update = self.throughput.update
             for obs in _since(transfers, self._seen):
-                self.throughput.update(obs.throughput_bytes_per_s, obs.end_s)
-            self._seen = len(transfers)
-        if len(rtts) != self._rtts_seen:
+                update(obs.throughput_bytes_per_s, obs.end_s)
+            self._seen = n
+        n = rtts.total if type(rtts) is History else len(rtts)
+        if n != self._rtts_seen:
+            update = self.rtt.update
             for t, rtt in _since(rtts, self._rtts_seen):
-                self.rtt.update(rtt, t)
-            self._rtts_seen = len(rtts)
+                update(rtt, t)
+            self._rtts_seen = n
 
     def options(self, request: Request) -> tuple[list[tuple[OperatingPoint, Any]],
                                                  OperatingPoint]:

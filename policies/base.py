@@ -36,26 +36,27 @@ class History:
     append-only log that counts every entry and keeps the first and the last ``keep``.
     ``len`` is the count of all entries; ``h[0]`` the first, ``h[-1]`` the last, and
     ``h[n:]`` the entries after the first ``n`` (a reader's cursor: it must read before
-    ``keep`` more arrive, or it fails loudly rather than skip them)."""
+    ``keep`` more arrive, or it fails loudly rather than skip them). ``total`` is ``len``
+    as a plain attribute (read it, never set it: a reader's hot path)."""
 
-    __slots__ = ("_items", "_total", "_first")
+    __slots__ = ("_items", "total", "_first")
 
     #: entries kept: far more than complete between two decisions of one sender
     KEEP = 4096
 
     def __init__(self, keep: int = KEEP):
         self._items: deque = deque(maxlen=keep)
-        self._total = 0
+        self.total = 0
         self._first: Any = None
 
     def append(self, item: Any) -> None:
-        if not self._total:
+        if not self.total:
             self._first = item
         self._items.append(item)
-        self._total += 1
+        self.total += 1
 
     def __len__(self) -> int:
-        return self._total
+        return self.total
 
     def __iter__(self) -> Iterator[Any]:
         """The entries kept (the last ``keep``)."""
@@ -63,7 +64,7 @@ class History:
 
     def first(self) -> Any:
         """The first entry ever appended (``h[0]``, kept even when dropped from the window)."""
-        if not self._total:
+        if not self.total:
             raise IndexError("an empty history has no first entry")
         return self._first
 
@@ -74,13 +75,13 @@ class History:
     def since(self, count: int) -> list[Any]:
         """The entries after the first ``count`` (``h[count:]``), without its checks'
         cost when one or none is new: a reader's hot path."""
-        new = self._total - count
+        new = self.total - count
         if new == 1:
             return [self._items[-1]]
         return [] if new <= 0 else self[count:]
 
     def __getitem__(self, i: int | slice) -> Any:
-        items, total = self._items, self._total
+        items, total = self._items, self.total
         if isinstance(i, slice):
             if i.stop is not None or i.step is not None or (i.start or 0) < 0:
                 raise TypeError("History supports h[n:] with n >= 0 only")

@@ -49,7 +49,10 @@ class Estimator:
         return now_s - self.last_t_s > self.max_age_s
 
     def estimate(self, now_s: float) -> float:
-        return self.long_run() if self.stale(now_s) else self._estimate(now_s)
+        # ``stale`` written out: estimate is on every decision's path
+        if now_s - self.last_t_s > self.max_age_s:
+            return self.long_run()
+        return self._estimate(now_s)
 
     def _update(self, sample: float, t_s: float) -> None:
         raise NotImplementedError
@@ -71,6 +74,20 @@ class Ewma(Estimator):
             self.alpha * sample + (1 - self.alpha) * self.value)
 
     def _estimate(self, now_s: float) -> float:
+        return self.value
+
+    # the base class's update and estimate with their calls written out (the same
+    # operations): every adaptive decision reads two EWMAs and feeds them a sample each
+    def update(self, sample: float, t_s: float) -> None:
+        self.count += 1
+        self.total += sample
+        self.last_t_s = t_s
+        self.value = sample if self.count == 1 else (
+            self.alpha * sample + (1 - self.alpha) * self.value)
+
+    def estimate(self, now_s: float) -> float:
+        if now_s - self.last_t_s > self.max_age_s:
+            return self.long_run()
         return self.value
 
 

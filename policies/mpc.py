@@ -59,12 +59,13 @@ class MPC(Adaptive):
     def _gap_s(self, request: Request, view: NetworkView) -> float:
         """The observed mean inter-arrival time (the deadline before two arrivals)."""
         arrivals = view.arrivals_s
-        n = len(arrivals)
-        if n <= 1:
-            return request.deadline_s
-        if type(arrivals) is History:  # its O(1) ends (the same entries as [-1] and [0])
+        if type(arrivals) is History:  # its count and O(1) ends (the same as [-1] and [0])
+            n = arrivals.total
+            if n <= 1:
+                return request.deadline_s
             return (arrivals.last() - arrivals.first()) / (n - 1)
-        return (arrivals[-1] - arrivals[0]) / (n - 1)
+        n = len(arrivals)
+        return (arrivals[-1] - arrivals[0]) / (n - 1) if n > 1 else request.deadline_s
 
     def decide(self, request: Request, view: NetworkView) -> OperatingPoint:
         self.observe(view)

@@ -67,3 +67,24 @@ def test_first_and_last_are_the_indexed_ends():
     for x in range(10):
         h.append(float(x))
         assert h.first() == h[0] == 0.0 and h.last() == h[-1] == float(x)
+
+
+def test_ewma_fast_paths_equal_the_estimator_protocol():
+    """Ewma.update/estimate write out Estimator's calls: the same floats, stale or not."""
+    import random
+
+    from policies.estimators import Estimator, Ewma
+
+    rng = random.Random(3)
+    fast = Ewma(1.5, alpha=0.3, max_age_s=2.0)
+    ref = Ewma(1.5, alpha=0.3, max_age_s=2.0)
+    t = 0.0
+    for _ in range(2000):
+        t += rng.expovariate(1.0)
+        now = t + rng.choice([0.0, 0.5, 1.999, 2.0, 2.001, 10.0])
+        assert fast.estimate(now) == Estimator.estimate(ref, now)
+        x = rng.lognormvariate(0, 2)
+        fast.update(x, t)
+        Estimator.update(ref, x, t)
+        assert (fast.value, fast.count, fast.total, fast.last_t_s) == (
+            ref.value, ref.count, ref.total, ref.last_t_s)
