@@ -24,7 +24,6 @@ from models.request import Request
 from models.transport import constant_rate_s
 from policies.adaptive import Adaptive
 from policies.base import History, NetworkView, PolicyContext
-from policies.estimators import Ewma
 from policies.predict import Predictor
 
 
@@ -181,17 +180,7 @@ class _Plan:
         # the options to scan: all until narrowed)
         steps = self.steps = []
         scan = shape.scan
-        est = mpc.rtt
-        if type(est) is Ewma:  # Estimator.estimate written out: the same comparison
-            last, age, value = est.last_t_s, est.max_age_s, est.value
-            stale = est.long_run()
-            self.rtt_now = stale if now - last > age else value
-            for h in range(1, mpc.horizon + 1):
-                t = now + h * gap
-                steps.append((t, t + slack, prate * h * gap,
-                              stale if t - last > age else value, scan))
-            return
-        estimate = est.estimate
+        estimate = mpc.rtt.estimate
         self.rtt_now = estimate(now)
         for h in range(1, mpc.horizon + 1):
             t = now + h * gap
