@@ -12,6 +12,8 @@ run against it at full precision.
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,15 @@ import torch
 
 from models.kvquant import quantize_cache
 from models.units import KV_GROUP_SIZE
+
+
+def device_name(device: str) -> str:
+    """Where a run computes, for its records: the GPU's name and the host's cores, or the
+    CPU's architecture and cores (``device``: a torch device string)."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} ({os.cpu_count()} host cores)"
+    return f"{platform.machine()} CPU ({os.cpu_count()} cores)"
+
 
 INSTRUCTION = ("Answer the question with a short span copied from the context. "
                "Reply with the answer only.\n\nContext: ")

@@ -114,18 +114,16 @@ def _items(args, lm) -> list[tuple[str, list[int], int]]:
 def cmd_run(args) -> None:
     import torch
 
-    from models.harness import LM
+    from models.harness import LM, device_name
     from models.measure import append_line, done_ids
 
     if args.source == "wikitext" and not args.tokens:
         raise InputError("--source wikitext needs --tokens")
-    from models.longctx import _device_name
-
     lm = LM(args.model, args.name, threads=args.threads, device=args.device,
             tokenizer=args.tokenizer)
     lm.model.set_attn_implementation("sdpa")  # no attentions needed: the faster kernel
-    device = _device_name(args.device)
-    codec_host = _device_name("cpu")  # the codecs always run on the host's CPU
+    device = device_name(args.device)
+    codec_host = device_name("cpu")  # the codecs always run on the host's CPU
     done = done_ids(args.out)
     start = time.monotonic()
     for item_id, ids, upto in _items(args, lm):
@@ -225,10 +223,10 @@ def markdown(rows: list[dict]) -> str:
 
     at = {(r["model"], r["source"], int(r["context_tokens"]), r["precision"], r["layer_group"],
            r["codec"]): r for r in rows}
-    keys = sorted({k[:4] for k in at}, key=lambda k: (k[0], k[1], k[2], k[3]))
+    keys = sorted({k[:4] for k in at})
     out = ["| model | source | context tokens (median) | n | precision | zstd bits/el [95% CI] "
            "| entropy bits/el [95% CI] | entropy / raw | encode / decode s (entropy) | zstd "
-           "encode / decode s | timed on the 2-core CPU (n) |", "|---|" * 1 + "---|" * 10]
+           "encode / decode s | timed on the 2-core CPU (n) |", "|---" * 11 + "|"]
     for model, source, tokens, prec in keys:
         z, e = at[model, source, tokens, prec, "all", "zstd"], at[model, source, tokens, prec,
                                                                  "all", "entropy"]

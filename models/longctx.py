@@ -40,7 +40,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
 import time
 import zlib
@@ -196,18 +195,8 @@ def cmd_build(args) -> None:
 
 
 # ---------------------------------------------------------------------------- run
-def _device_name(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} ({os.cpu_count()} host cores)"
-    import platform
-
-    return f"{platform.machine()} CPU ({os.cpu_count()} cores)"
-
-
 def cmd_run(args) -> None:
-    from models.harness import LM
+    from models.harness import LM, device_name
     from models.kvquant import mixed_bits
     from models.measure import measure_question
 
@@ -233,7 +222,7 @@ def cmd_run(args) -> None:
                tokenizer=args.scout_tokenizer)
     cloud = LM(args.cloud, "cloud", args.threads, device=args.device,
                tokenizer=args.cloud_tokenizer)
-    device = _device_name(args.device)
+    device = device_name(args.device)
     _log(args, f"models loaded in {time.perf_counter() - t_start:.0f} s on {device}")
     for i, spec in enumerate(todo, 1):
         if args.max_seconds and time.perf_counter() - t_start > args.max_seconds:
