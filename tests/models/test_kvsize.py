@@ -4,6 +4,7 @@ shipped CSV is exactly what ``python -m models.kvsize table`` makes of the shipp
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -64,6 +65,6 @@ def test_shipped_table_is_what_the_shipped_records_give(tmp_path):
     for r in rows:
         if r["layer_group"] == "all" and r["codec"] != "raw":
             assert float(r["encode_s"]) > 0 and not math.isnan(float(r["decode_s"]))
-    md = markdown(table_rows([__import__("json").loads(x) for f in files
+    md = markdown(table_rows([json.loads(x) for f in files
                               for x in f.read_text().splitlines()]))
     assert md.count("\n| qwen2.5-coder-1.5b | wikitext | 4096 |") == 2
