@@ -352,8 +352,6 @@ def run_grid(specs: list[dict], path: Path, *, workers: int = 2, quiet: bool = F
              ) -> pd.DataFrame:
     """Run the specifications missing from ``path`` (a reference.csv, appended to after
     every group of runs) and return the whole file as a table."""
-    from experiments.packetsim import available
-
     done = set()
     if path.exists() and path.stat().st_size > 0:
         done = {_key(r) for r in read_reference(path).to_dict("records")}
@@ -363,21 +361,31 @@ def run_grid(specs: list[dict], path: Path, *, workers: int = 2, quiet: bool = F
             k = _key(s)
             groups.setdefault(k[:2] + k[3:], []).append(s)
     if groups:
-        why = available()
-        if why is not None:
-            raise InputError(why)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new_file = not path.exists() or path.stat().st_size == 0
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-            if new_file:
-                w.writeheader()
-            for rows in progress(_execute(list(groups.values()), workers), desc="ns-3 runs",
-                                 quiet=quiet, total=len(groups), unit="group"):
-                for row in rows:
-                    w.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
-                f.flush()
+        append_rows(path, COLUMNS, _execute(list(groups.values()), workers),
+                    desc="ns-3 runs", quiet=quiet, total=len(groups), unit="group")
     return read_reference(path)
+
+
+def append_rows(path: Path, columns: list[str], batches: Iterable[list[dict]], *, desc: str,
+                quiet: bool, total: int, unit: str) -> None:
+    """Append each batch of ns-3 rows to the CSV ``path`` as it comes (header first in a
+    new file; flushed after every batch, so an interrupted run resumes from there).
+    Fails with a one-line reason when ns-3 is not installed."""
+    from experiments.packetsim import available
+
+    why = available()
+    if why is not None:
+        raise InputError(why)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        if new_file:
+            w.writeheader()
+        for rows in progress(batches, desc=desc, quiet=quiet, total=total, unit=unit):
+            for row in rows:
+                w.writerow({k: _fmt(row.get(k)) for k in columns})
+            f.flush()
 
 
 def _execute(todo: list[list[dict]], workers: int) -> Iterable[list[dict]]:

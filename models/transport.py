@@ -67,6 +67,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from models.burst import window_minima
 from models.errors import InputError
 from models.starved import next_starved_s, starved_spans
 
@@ -90,6 +91,8 @@ SCAN_BIN_S = 0.05
 #: how much shorter than the minimum RTO a starved window is taken (float rounding of the
 #: timer's comparison; a wider search only checks more intervals exactly)
 _STARVED_MARGIN_S = 1e-6
+#: duplicate ACKs that trigger fast retransmit (RFC 5681)
+_DUPACK_THRESHOLD = 3
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,8 @@ class TcpFlow:
         self._finish_from = getattr(trace, "finish_time_from", None)
         self._cum_t = self._cum_bytes = math.nan
         self._spans: Any = False  # the starved spans, once computed (None: no skipping)
+        # a trace (not a predictor's constant stand-in) has the per-RTT delivery minima
+        self._minima = hasattr(trace, "cumulative_bytes_array")
         self.free_s = 0.0  # the last byte of the previous transfer left the bottleneck
         self.last_ack_s = -math.inf
         self.open = False
@@ -353,10 +358,19 @@ class TcpFlow:
         cfg = self.cfg
         pkt = cfg.packet_wire_bytes
         busy = False  # the previous round kept the link busy
+        first = True
         while True:
             rtt = self.rtt_at(b)
             w = min(self.cwnd, left)
             jump = False
+            if first and w > cfg.buffer_packets * cfg.mss_bytes:
+                # the write's first window leaves at once into a shallower buffer
+                first = False
+                b, left = self._burst(b, w, left, rtt, st)
+                if left <= 0 or not math.isfinite(b):
+                    return b
+                continue
+            first = False
             if busy and self.cwnd >= self.ssthresh and left > self.cwnd and self._deep(rtt):
                 w, jump = self._busy_span(b, left, rtt)
             wire = cfg.wire_bytes(w)
@@ -384,6 +398,44 @@ class TcpFlow:
             left += resend
             busy = e >= first_ack and not pause
             b = max(e, first_ack) + pause
+
+    def _burst(self, b: float, w: float, left: float, rtt: float, st: TransferStats
+               ) -> tuple[float, float]:
+        """A write's first window of ``w`` bytes, released at once (no pacing) into a
+        drop-tail buffer of fewer packets: the buffer takes ``buffer_packets`` of them and
+        drops the rest at its tail. Returns (when the next round may start, payload bytes
+        still to send: the dropped ones included).
+
+        If fewer than three packets follow the dropped ones (the write ends in this window),
+        no duplicate ACK reports the loss: the retransmission timer fires one RTO after the
+        ACK of the last packet that got through (a tail loss, no tail-loss probe in
+        ns-3's stack), the window falls to one segment and ssthresh to the congestion
+        control's factor of the flight. Otherwise the next packets' duplicate ACKs start
+        fast retransmit one RTT after the burst and the window falls by that factor."""
+        cfg = self.cfg
+        mss = cfg.mss_bytes
+        taken = cfg.buffer_packets * mss
+        e, resume, resend = self._serve(b, cfg.wire_bytes(taken), rtt, st)
+        st.rounds += 1
+        st.losses += 1
+        st.extra_wire_bytes += cfg.wire_bytes(w - taken)
+        left = left - taken + resend
+        if resume is not None or not math.isfinite(e):  # an outage's timeout reset it all
+            return e, left
+        self._sample(rtt + max(0.0, e - self._time_at(b, cfg.packet_wire_bytes)))
+        beta = self._beta
+        if left - (w - taken) < _DUPACK_THRESHOLD * mss:  # a tail loss: a timeout
+            st.timeouts += 1
+            fire = e + rtt + self.rto_s
+            self.rto_s = min(cfg.max_rto_s, 2 * self.rto_s)
+            self.ssthresh = max(2.0 * mss, beta * w)
+            self.cwnd = float(mss)
+            self.epoch_s, self.w_max = None, 0.0
+            return fire, left
+        self.w_max = self.cwnd / mss
+        self.cwnd = self.ssthresh = max(2.0 * mss, beta * w)
+        self.epoch_s = e
+        return e + rtt, left
 
     def _starved_spans(self) -> tuple:
         """Where a packet may take longer than the minimum RTO to leave the bottleneck
@@ -526,6 +578,8 @@ class TcpFlow:
         beta = self._beta
         rate = (cfg.wire_bytes(w) / (e - b)) if e > b else math.inf
         bdp_wire = rate * rtt
+        if self._minima and rtt > 0:  # the least the link delivered over a round trip
+            bdp_wire = min(bdp_wire, self._delivery_floor_wire(b, e, rtt))
         buffer_wire = cfg.buffer_packets * cfg.packet_wire_bytes
         if self.cwnd < self.ssthresh:  # slow start
             grown = self.cwnd * self._ss_growth
@@ -572,6 +626,15 @@ class TcpFlow:
             self.epoch_s = e
             return min(over, mss) * mss / cfg.packet_wire_bytes, 0.0
         return 0.0, 0.0
+
+    def _delivery_floor_wire(self, b: float, e: float, rtt: float) -> float:
+        """The least the link delivered over one round trip (wire bytes) at any time in the
+        bins that ``[b, e]`` touches (:mod:`models.burst`; the RTT to the millisecond)."""
+        window = round(rtt, 3)
+        if not window > 0:
+            return math.inf
+        return window_minima(self.trace, window, SCAN_BIN_S).min_bytes(b, e) * \
+            self.efficiency
 
 
 def constant_rate_s(config: TcpConfig, size_bytes: float, rate_bytes_per_s: float,

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from models.burst import window_minima
 from models.pipeline import fifo_start_s
 from models.starved import any_starved_array
 from models.transport import (
@@ -52,8 +53,10 @@ _GUESSES = 8
 def batch_solvable(trace: Any, config: TcpConfig) -> bool:
     """Whether :func:`fifo_transfers` solves these transfers with arrays (new connections on
     a looping trace); else it hands them to :class:`~models.transport.TcpFlow` one by one."""
+    # (an initial window larger than the buffer loses its tail at once: TcpFlow._burst)
     return config.connection == "new" and getattr(trace, "end", None) == "loop" and hasattr(
-        trace, "next_rise_above_array")
+        trace, "next_rise_above_array") and config.initial_window_packets <= \
+        config.buffer_packets
 
 
 class _Solver:
@@ -91,6 +94,17 @@ class _Solver:
 
     def level(self, t: np.ndarray) -> np.ndarray:
         return self.trace.cumulative_bytes_array(t) * self.efficiency
+
+    def delivery_floor_wire(self, b: np.ndarray, e: np.ndarray, rtt: np.ndarray
+                            ) -> np.ndarray:
+        """``TcpFlow._delivery_floor_wire`` on arrays (the same RTT rounding, per value)."""
+        out = np.empty(len(b))
+        for r in np.unique(rtt):
+            m = rtt == r
+            window = round(float(r), 3)
+            out[m] = np.inf if not window > 0 else window_minima(
+                self.trace, window, SCAN_BIN_S).min_bytes_array(b[m], e[m]) * self.efficiency
+        return out
 
     def rtt(self, t: np.ndarray) -> np.ndarray:
         return self.trace.rtt_at_array(t, self.default_rtt_s)
@@ -193,6 +207,13 @@ class _Solver:
         mss = cfg.mss_bytes
         rate = np.where(e > b, self.wire(w) / (e - b), np.inf)
         bdp_wire = rate * rtt
+        # the least the link delivered over a round trip (TcpFlow._delivery_floor_wire),
+        # where a loss is possible at all: a window that could outgrow the buffer alone
+        maybe = (self.wire(np.maximum(cwnd * self.growth, 2 * cwnd)) > self.buffer_wire) & (
+            rtt > 0)
+        if maybe.any():
+            m = np.flatnonzero(maybe)
+            bdp_wire[m] = np.minimum(bdp_wire[m], self.delivery_floor_wire(b[m], e[m], rtt[m]))
         slow = cwnd < ssthresh
         any_slow = slow.any()  # (a round of congestion avoidance only skips slow start)
         if any_slow:
