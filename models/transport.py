@@ -606,6 +606,7 @@ class TcpFlow:
                 self.w_max = self.cwnd / mss
                 self.epoch_s = e
             return 0.0, 0.0
+        before = self.cwnd  # a loss needs a round that the window limited
         if cfg.cc == "newreno":
             self.cwnd += mss
         else:
@@ -618,7 +619,7 @@ class TcpFlow:
                 3 * (1 - _CUBIC_BETA) / (1 + _CUBIC_BETA)) * (t / rtt if rtt > 0 else 0)
             self.cwnd = max(self.cwnd + 0.0, min(2 * self.cwnd, max(cubic, friendly) * mss))
         over = cfg.wire_bytes(self.cwnd) - bdp_wire - buffer_wire
-        if math.isfinite(over) and over > 0 and w >= self.cwnd - mss:
+        if math.isfinite(over) and over > 0 and w >= before:
             st.losses += 1
             st.extra_wire_bytes += min(over, mss)
             self.w_max = self.cwnd / mss

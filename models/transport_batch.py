@@ -252,7 +252,7 @@ class _Solver:
                 grown_ca[c] = np.maximum(cwnd_c + 0.0, np.minimum(
                     2 * cwnd_c, np.maximum(cubic, friendly) * mss))
             over_ca = self.wire(grown_ca) - bdp_wire - self.buffer_wire
-            loss |= ca & np.isfinite(over_ca) & (over_ca > 0) & (w >= grown_ca - mss)
+            loss |= ca & np.isfinite(over_ca) & (over_ca > 0) & (w >= cwnd)
             new_cwnd = np.where(ca, grown_ca, new_cwnd)
         s["epoch"][act], s["w_max"][act] = epoch, w_max
         return new_cwnd, new_ss, loss
