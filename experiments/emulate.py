@@ -49,6 +49,7 @@ error and Ctrl-C; ``--cleanup`` removes leftovers of killed runs.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import math
@@ -776,8 +777,45 @@ def remodel(src: Path, args) -> pd.DataFrame:
     raw = pd.read_csv(check_input_file(src / "raw.csv", "emulation transfers"))
     settings = json.loads(check_input_file(src / "run.json", "emulation run").read_text()
                           ).get("settings", {})
+    return remodel_rows(raw, settings, args, f"--from {src}")
+
+
+#: what the committed runs (experiments/emulation) were given beyond their run.json: the
+#: commands in experiments/emulation/README.md
+COMMITTED_RUN_FLAGS = {"lte50": {"zero_below": 0.1}, "lte50_trickle": {"zero_below": 0.1},
+                       "att50": {"sizes": "22000,1000000"}}
+
+
+def remodel_committed(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``folder``'s outages.csv (the committed runs' raw.csv, concatenated in the order of
+    its run_info.json) with the TCP model's column computed again by today's model: the
+    rows split back into their runs (consecutive blocks of one trace, RTT and outage kind),
+    each remodelled as ``--from`` does with that run's flags; and the per-run error table
+    (summary.csv: :func:`transfer_summary` of each run, its name in ``run``)."""
+    rows = pd.read_csv(check_input_file(folder / "outages.csv", "emulation outages"))
+    info = json.loads(check_input_file(folder / "run_info.json", "emulation runs").read_text())
+    key = rows[["trace", "rtt_ms", "outages"]]
+    block = (key != key.shift()).any(axis=1).cumsum()
+    if block.max() != len(info):
+        raise InputError(f"{block.max()} runs in outages.csv, {len(info)} in run_info.json",
+                         str(folder))
+    out, tables = [], []
+    for (name, entry), (_, raw) in zip(info.items(), rows.groupby(block, sort=True),
+                                       strict=True):
+        settings = entry["settings"]
+        flags = argparse.Namespace(**{"zero_below": None, "sizes": None, "tc_step": settings.get(
+            "tc_step", 0.1), **COMMITTED_RUN_FLAGS.get(name, {})})
+        out.append(remodel_rows(raw, settings, flags, f"{folder} ({name})"))
+        tables.append(transfer_summary(out[-1]).assign(run=name))
+    summary = pd.concat(tables)
+    return pd.concat(out)[rows.columns], summary[["run"] + [c for c in summary.columns
+                                                            if c != "run"]]
+
+
+def remodel_rows(raw: pd.DataFrame, settings: dict, args, where: str) -> pd.DataFrame:
+    """:func:`remodel` of one run's rows and settings (``where`` names them in errors)."""
     if not (settings.get("grid") or settings.get("transfers")) or "set" not in raw:
-        raise InputError("not a --transfers or --grid run", f"--from {src}")
+        raise InputError("not a --transfers or --grid run", where)
     thr = mbps_to_bytes_per_s(args.zero_below) if args.zero_below else 0.0
     sizes = tuple(int(x) for x in args.sizes.split(",")) if args.sizes else GRID_SIZES
     out = []
@@ -791,7 +829,7 @@ def remodel(src: Path, args) -> pd.DataFrame:
                 abs(placed[i]["trace_start_s"] - t) > 1e-6 or placed[i]["size_bytes"] != n
                 for i, t, n in zip(d["id"], d["trace_start_s"], d["size_bytes"], strict=True)):
             raise InputError("the transfers differ from the run's: give --zero-below and "
-                             "--sizes as that run had them", f"--from {src}")
+                             "--sizes as that run had them", where)
         model = tcp_model(replayed, d.to_dict("records"), connection, settings.get("cc"),
                           settings.get("buffer_packets", 1000), settings.get("rtt", 0.0) / 1e3)
         d["tcp_model_s"] = model
@@ -976,6 +1014,14 @@ def main(argv: list[str] | None = None) -> int:
                     "earlier run (no emulation, no root); for a --transfers/--grid run "
                     "(DIR/raw.csv), the TCP model's column again (--out: the new raw.csv)")
     args = ap.parse_args(argv)
+    if args.from_dir and (Path(args.from_dir) / "run_info.json").exists():
+        df, summary = remodel_committed(Path(args.from_dir))  # the committed runs, together
+        if args.out:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            df.to_csv(Path(args.out) / "outages.csv", index=False, float_format="%.9g")
+            summary.to_csv(Path(args.out) / "summary.csv", index=False, float_format="%.6g")
+        print(summary.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        return 0
     if args.from_dir and (Path(args.from_dir) / "raw.csv").exists() and not (
             Path(args.from_dir) / "transfers.csv").exists():
         df = remodel(Path(args.from_dir), args)

@@ -378,3 +378,28 @@ def test_from_a_grid_run_computes_the_tcp_model_again(tmp_path):
     assert again["tcp_model_s"].tolist() == pytest.approx(expected)
     with pytest.raises(InputError):
         emulate.remodel(out, Namespace(zero_below=0.0, sizes="1000000", tc_step=0.1))
+
+
+def test_the_committed_outage_table_follows_the_current_tcp_model():
+    """experiments/emulation/outages.csv: its TCP model column is what today's model gives
+    for the committed runs (python -m experiments.emulate --from experiments/emulation --out
+    experiments/emulation remakes it); the measured columns are the emulation's own."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    folder = Path(emulate.__file__).parent / "emulation"
+    if not (folder.parent.parent / "../shared/traces/mahimahi").exists():
+        pytest.skip("../shared/traces is absent (the committed runs replayed two of its traces)")
+    got, summary = emulate.remodel_committed(folder)
+    committed = pd.read_csv(folder / "outages.csv")
+    table = pd.read_csv(folder / "summary.csv")
+    assert list(summary.columns) == list(table.columns) and len(summary) == len(table)
+    assert summary["tcp_model_median"].to_numpy() == pytest.approx(
+        table["tcp_model_median"].to_numpy(), rel=1e-5)
+    assert list(got.columns) == list(committed.columns) and len(got) == len(committed)
+    assert got["tcp_model_s"].to_numpy() == pytest.approx(
+        committed["tcp_model_s"].to_numpy(), rel=1e-8), (
+        "outages.csv is stale: python -m experiments.emulate --from experiments/emulation "
+        "--out experiments/emulation")
+    assert got["measured_s"].tolist() == committed["measured_s"].tolist()
