@@ -158,6 +158,15 @@ def slow_start_growth(config: TcpConfig) -> float:
     return config.slow_start_growth
 
 
+def reno_increase_bytes(config: TcpConfig) -> float:
+    """NewReno's window increase per round in congestion avoidance: one segment (Linux
+    counts the bytes each ACK covers), half a segment in ns-3, which adds MSS^2 / cwnd per
+    ACK and gets one ACK per two segments (delayed ACKs)."""
+    if config.stack == "ns3":
+        return config.mss_bytes / 2
+    return float(config.mss_bytes)
+
+
 class ConstantRate:
     """A link of constant capacity (bytes/s) with the trace methods the model reads: a
     predictor's stand-in for the real trace, which it must not see."""
@@ -608,7 +617,7 @@ class TcpFlow:
             return 0.0, 0.0
         before = self.cwnd  # a loss needs a round that the window limited
         if cfg.cc == "newreno":
-            self.cwnd += mss
+            self.cwnd += reno_increase_bytes(cfg)
         else:
             if self.epoch_s is None:
                 self.epoch_s, self.w_max = e, max(self.w_max, self.cwnd / mss)

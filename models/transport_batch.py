@@ -41,6 +41,7 @@ from models.transport import (
     SCAN_BIN_S,
     TcpConfig,
     TcpFlow,
+    reno_increase_bytes,
     slow_start_growth,
 )
 
@@ -234,7 +235,7 @@ class _Solver:
         ca = ~slow
         if ca.any():
             if cfg.cc == "newreno":
-                grown_ca = cwnd + mss
+                grown_ca = cwnd + reno_increase_bytes(cfg)
             else:
                 fresh = ca & np.isnan(epoch)
                 epoch = np.where(fresh, e, epoch)
