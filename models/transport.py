@@ -82,6 +82,9 @@ STACKS = ("linux", "ns3")
 
 _CUBIC_C = 0.4  # segments / s^3 (RFC 9438)
 _CUBIC_BETA = 0.7
+#: Cubic's fastest growth per round in congestion avoidance: one segment per two segments
+#: acknowledged (``cnt >= 2`` in Linux's ``bictcp_update`` and ns-3's ``TcpCubic::Update``)
+_CUBIC_MAX_GROWTH = 1.5
 _RENO_BETA = 0.5
 _SYN_WIRE_BYTES = 74  # a SYN with options, on the wire
 _HYSTART_MIN_S, _HYSTART_MAX_S = 0.004, 0.016
@@ -441,7 +444,7 @@ class TcpFlow:
             self.cwnd = float(mss)
             self.epoch_s, self.w_max = None, 0.0
             return fire, left
-        self.w_max = self.cwnd / mss
+        self.w_max = self._w_max_at_loss(self.cwnd / mss)
         self.cwnd = self.ssthresh = max(2.0 * mss, beta * w)
         self.epoch_s = e
         return e + rtt, left
@@ -597,7 +600,7 @@ class TcpFlow:
                 st.losses += 1
                 lost = over / 2  # arrivals at twice the rate: half dropped
                 st.extra_wire_bytes += lost
-                self.w_max = grown / mss
+                self.w_max = self._w_max_at_loss(grown / mss)
                 self.epoch_s = e
                 if lost > buffer_wire:
                     st.timeouts += 1
@@ -626,16 +629,25 @@ class TcpFlow:
             cubic = _CUBIC_C * (t - k) ** 3 + self.w_max
             friendly = self.w_max * _CUBIC_BETA + (
                 3 * (1 - _CUBIC_BETA) / (1 + _CUBIC_BETA)) * (t / rtt if rtt > 0 else 0)
-            self.cwnd = max(self.cwnd + 0.0, min(2 * self.cwnd, max(cubic, friendly) * mss))
+            self.cwnd = max(self.cwnd + 0.0, min(_CUBIC_MAX_GROWTH * self.cwnd,
+                                                 max(cubic, friendly) * mss))
         over = cfg.wire_bytes(self.cwnd) - bdp_wire - buffer_wire
         if math.isfinite(over) and over > 0 and w >= before:
             st.losses += 1
             st.extra_wire_bytes += min(over, mss)
-            self.w_max = self.cwnd / mss
+            self.w_max = self._w_max_at_loss(self.cwnd / mss)
             self.cwnd = self.ssthresh = max(2.0 * mss, beta * self.cwnd)
             self.epoch_s = e
             return min(over, mss) * mss / cfg.packet_wire_bytes, 0.0
         return 0.0, 0.0
+
+    def _w_max_at_loss(self, window_segments: float) -> float:
+        """Cubic's W_max after a loss at ``window_segments``, with fast convergence (on by
+        default in Linux and ns-3, RFC 9438 4.7): a loss below the previous W_max releases
+        bandwidth by remembering ``(1 + beta) / 2`` of the window."""
+        if window_segments < self.w_max:
+            return window_segments * (1 + _CUBIC_BETA) / 2
+        return window_segments
 
     def _delivery_floor_wire(self, b: float, e: float, rtt: float) -> float:
         """The least the link delivered over one round trip (wire bytes) at any time in the

@@ -33,6 +33,7 @@ from models.pipeline import fifo_start_s
 from models.starved import any_starved_array
 from models.transport import (
     _CUBIC_C,
+    _CUBIC_MAX_GROWTH,
     _HYSTART_LOW_WINDOW,
     _HYSTART_MAX_S,
     _HYSTART_MIN_S,
@@ -251,7 +252,7 @@ class _Solver:
                     np.where(rtt_c > 0, t / rtt_c, 0)
                 grown_ca = cwnd.copy()
                 grown_ca[c] = np.maximum(cwnd_c + 0.0, np.minimum(
-                    2 * cwnd_c, np.maximum(cubic, friendly) * mss))
+                    _CUBIC_MAX_GROWTH * cwnd_c, np.maximum(cubic, friendly) * mss))
             over_ca = self.wire(grown_ca) - bdp_wire - self.buffer_wire
             loss |= ca & np.isfinite(over_ca) & (over_ca > 0) & (w >= cwnd)
             new_cwnd = np.where(ca, grown_ca, new_cwnd)

@@ -258,3 +258,22 @@ def test_newreno_grows_a_segment_per_round_or_half_of_one_in_ns3(stack, increase
     e = b + cfg.wire_bytes(w) / RATE  # a round of 20 segments at 10 Mbit/s, no loss
     flow._grow(w, b, e, 0.05, 0.0, flow.last)
     assert flow.cwnd == 20 * 1448.0 + increase
+
+
+def test_cubic_grows_at_most_half_a_window_per_round_and_converges_fast():
+    """Congestion avoidance far below W_max's curve: one segment per two acknowledged
+    (1.5x per round), in Linux and ns-3 alike; a loss below the previous W_max remembers
+    (1 + beta) / 2 of the window (fast convergence), one above it the window itself."""
+    for stack in ("linux", "ns3"):
+        cfg = TcpConfig(cc="cubic", stack=stack, connection="persistent")
+        flow = _flow(Trace.constant(10.0), cfg)
+        flow.open_idle()
+        flow.cwnd = flow.ssthresh = 20 * 1448.0
+        flow.w_max, flow.epoch_s = 400.0, 0.0  # the curve is far above the window at t
+        b = 30.0  # long after the epoch: the cubic target is huge
+        e = b + cfg.wire_bytes(flow.cwnd) / RATE
+        flow._grow(flow.cwnd, b, e, 0.05, 0.0, flow.last)
+        assert flow.cwnd == 30 * 1448.0
+        flow.w_max = 50.0
+        assert flow._w_max_at_loss(40.0) == pytest.approx(40.0 * 1.7 / 2)
+        assert flow._w_max_at_loss(60.0) == 60.0
