@@ -418,12 +418,15 @@ class TcpFlow:
         drops the rest at its tail. Returns (when the next round may start, payload bytes
         still to send: the dropped ones included).
 
-        If fewer than three packets follow the dropped ones (the write ends in this window),
-        no duplicate ACK reports the loss: the retransmission timer fires one RTO after the
-        ACK of the last packet that got through (a tail loss, no tail-loss probe in
-        ns-3's stack), the window falls to one segment and ssthresh to the congestion
-        control's factor of the flight. Otherwise the next packets' duplicate ACKs start
-        fast retransmit one RTT after the burst and the window falls by that factor."""
+        Fast retransmit needs three duplicate ACKs: packets that follow the dropped ones
+        and get through. If fewer than three follow (the write ends in this window), or the
+        buffer takes fewer than three of each burst (the next round's packets, released by
+        the ACKs of the ones that got through, meet the same full queue), no duplicate ACKs
+        report the loss: the retransmission timer fires one RTO after the ACK of the last
+        packet that got through (a tail loss; ns-3 has no tail-loss probe), the window falls
+        to one segment and ssthresh to the congestion control's factor of the flight.
+        Otherwise fast retransmit starts one RTT after the burst and the window falls by
+        that factor."""
         cfg = self.cfg
         mss = cfg.mss_bytes
         taken = cfg.buffer_packets * mss
@@ -436,7 +439,7 @@ class TcpFlow:
             return e, left
         self._sample(rtt + max(0.0, e - self._time_at(b, cfg.packet_wire_bytes)))
         beta = self._beta
-        if left - (w - taken) < _DUPACK_THRESHOLD * mss:  # a tail loss: a timeout
+        if min(left - (w - taken), taken) < _DUPACK_THRESHOLD * mss:  # no fast retransmit
             st.timeouts += 1
             fire = e + rtt + self.rto_s
             self.rto_s = min(cfg.max_rto_s, 2 * self.rto_s)

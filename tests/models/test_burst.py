@@ -139,3 +139,16 @@ def test_a_write_within_the_window_loses_its_tail_in_a_shallow_buffer_and_times_
     flow2.send(t0, 40 * 1448)
     assert flow2.last.timeouts == 0 and flow2.last.losses >= 1
     assert math.isfinite(flow2.last.end_s)
+
+
+@pytest.mark.parametrize("buffer_packets, timeouts", [(2, 1), (5, 0)])
+def test_an_initial_window_into_a_tiny_buffer_times_out_without_three_duplicate_acks(
+        buffer_packets, timeouts):
+    """A new connection's 10-segment initial window of a 16-segment write into a buffer of
+    2 packets: 8 dropped; the 6 segments after them meet the same full queue, 2 get
+    through, too few for fast retransmit: a timeout. With 5 packets of buffer, 5 of the
+    next burst get through: fast retransmit, no timeout."""
+    trace = Trace.constant(1.0)
+    flow = TcpFlow(trace, TcpConfig(buffer_packets=buffer_packets), rtt_s=0.05)
+    flow.send(1.0, 16 * 1448)
+    assert flow.last.timeouts == timeouts and flow.last.losses >= 1
