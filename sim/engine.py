@@ -31,8 +31,9 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from models.operating import OperatingPoint
 from models.pipeline import (
@@ -55,6 +56,10 @@ from sim.traces import Trace
 __all__ = ["RECORD_COLUMNS", "EventEngine", "Record", "RunResult", "record_row", "simulate",
            "truth_mbps"]
 
+#: requests a static policy decides ahead at a time when the link looks ahead: the first
+#: chunk's, doubled for each next chunk up to the last (the link solves a chunk's transfers
+#: together, at a cost per chunk that a short run should not pay for many requests)
+PLAN_REQUESTS = (8192, 65536)
 
 
 @dataclass(slots=True)
@@ -105,34 +110,81 @@ class EventEngine:
 
     def run(self, requests: Iterable[Request]) -> RunResult:
         """Run the policy over ``requests`` (sorted by arrival; read one at a time, so an
-        iterator keeps memory flat); per-request records."""
-        for req in requests:
-            if req.arrival_s > self.now_s:
-                self.now_s = req.arrival_s
-            self._show_until(self.now_s)
-            self._on_arrival(req)
+        iterator keeps memory flat; in chunks of :data:`PLAN_REQUESTS` when the link looks
+        ahead); per-request records."""
+        if self.policy.static and not self.policy.clairvoyant and self.link.looks_ahead:
+            for req, decided in self._decided_ahead(requests):
+                if req.arrival_s > self.now_s:
+                    self.now_s = req.arrival_s
+                self._show_until(self.now_s)
+                self._on_arrival(req, decided)
+        else:
+            for req in requests:
+                if req.arrival_s > self.now_s:
+                    self.now_s = req.arrival_s
+                self._show_until(self.now_s)
+                self._on_arrival(req)
         self._advance(math.inf)
         self.result.link_bytes = self.link.bytes_sent
         return self.result
 
-    def _on_arrival(self, req: Request) -> None:
+    def _decided_ahead(self, requests: Iterable[Request]
+                       ) -> Iterator[tuple[Request, tuple[float | None, OpCost]]]:
+        """``requests`` with a static policy's decisions, made a chunk at a time
+        (:data:`PLAN_REQUESTS`): (request, (its estimate, its cost)). Such a policy never
+        looks at the view, so its decisions do not depend on when it makes them. Each
+        chunk's transfers are told to the link (:meth:`~sim.network.Link.expect`) in the
+        order they will join it (ready time, then index, as :attr:`to_link` pops them), their
+        ready times from a copy of the edge queue (the same arithmetic as
+        :func:`~models.pipeline.take_edge_s` on the edge), so that the link solves them
+        together. Were one not the transfer the link gets next, the link would drop its
+        look-ahead and go on transfer by transfer: the same records, only slower."""
+        policy, view, costs = self.policy, self.view, self.costs
+        edge = FifoServer("edge (ahead)")
+        edge.free_at_s = self.edge.free_at_s
+        now = self.now_s
+        it = iter(requests)
+        size, most = PLAN_REQUESTS
+        while chunk := list(islice(it, size)):
+            size = min(2 * size, most)
+            decided, joins = [], []
+            for req in chunk:
+                if req.arrival_s > now:
+                    now = req.arrival_s
+                op = policy.decide(req, view)
+                c = costs.cost(op, req)
+                decided.append((getattr(policy, "last_estimate_bytes_per_s", None), c))
+                _, ready = take_edge_s(edge, now, c)
+                if c.uses_link:
+                    joins.append((ready, req.index, c.payload_bytes))
+            joins.sort()  # by ready time, then index (unique)
+            self.link.expect([j[0] for j in joins], [j[2] for j in joins])
+            yield from zip(chunk, decided, strict=True)
+
+    def _on_arrival(self, req: Request,
+                    decided: tuple[float | None, OpCost] | None = None) -> None:
+        """Decide ``req`` (or take ``decided``: its estimate and cost, from
+        :meth:`_decided_ahead`), then send it to the edge and, if it uses it, the link."""
         now = self.now_s
         self._advance(now)
-        view, policy = self.view, self.policy
-        if self.observe:  # a static policy never looks at the view (Policy.static)
-            self._update_view(req, now)
-        op = policy.decide(req, view)
-        estimate = getattr(policy, "last_estimate_bytes_per_s", None)
+        if decided is None:
+            view, policy = self.view, self.policy
+            if self.observe:  # a static policy never looks at the view (Policy.static)
+                self._update_view(req, now)
+            op = policy.decide(req, view)
+            estimate = getattr(policy, "last_estimate_bytes_per_s", None)
+            c = self.costs.cost(op, req)
+        else:
+            estimate, c = decided
         if estimate is not None:
             self.estimates[req.index] = estimate / BYTES_PER_S_PER_MBPS
-        c = self.costs.cost(op, req)
         if c.compute_sources - self.result.compute_sources:
             self.result.compute_sources.update(c.compute_sources)
         edge_start, ready = take_edge_s(self.edge, now, c)
         job = Job(req, c, edge_start, ready)
         if c.uses_link:
             heapq.heappush(self.to_link, (ready, req.index, job))
-            view.link_backlog_bytes += c.payload_bytes
+            self.view.link_backlog_bytes += c.payload_bytes
         else:
             self._record(job, math.nan, ready)
 
