@@ -67,7 +67,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from models.burst import window_minima
+from models.burst import WindowMinima, window_minima
 from models.errors import InputError
 from models.starved import next_starved_s, starved_spans
 
@@ -440,11 +440,7 @@ class TcpFlow:
         self._sample(rtt + max(0.0, e - self._time_at(b, cfg.packet_wire_bytes)))
         beta = self._beta
         if min(left - (w - taken), taken) < _DUPACK_THRESHOLD * mss:  # no fast retransmit
-            st.timeouts += 1
-            fire = e + rtt + self.rto_s
-            self.rto_s = min(cfg.max_rto_s, 2 * self.rto_s)
-            self.ssthresh = max(2.0 * mss, beta * w)
-            self.cwnd = float(mss)
+            fire = e + rtt + self._time_out(st, w)
             self.epoch_s, self.w_max = None, 0.0
             return fire, left
         self.w_max = self._w_max_at_loss(self.cwnd / mss)
@@ -606,11 +602,7 @@ class TcpFlow:
                 self.w_max = self._w_max_at_loss(grown / mss)
                 self.epoch_s = e
                 if lost > buffer_wire:
-                    st.timeouts += 1
-                    pause = self.rto_s
-                    self.rto_s = min(cfg.max_rto_s, 2 * self.rto_s)
-                    self.ssthresh = max(2.0 * mss, beta * grown / 2)
-                    self.cwnd = float(mss)
+                    pause = self._time_out(st, grown / 2)
                     return lost * mss / cfg.packet_wire_bytes, pause
                 self.cwnd = self.ssthresh = max(2.0 * mss, beta * grown)
                 return lost * mss / cfg.packet_wire_bytes, 0.0
@@ -652,14 +644,32 @@ class TcpFlow:
             return window_segments * (1 + _CUBIC_BETA) / 2
         return window_segments
 
-    def _delivery_floor_wire(self, b: float, e: float, rtt: float) -> float:
-        """The least the link delivered over one round trip (wire bytes) at any time in the
-        bins that ``[b, e]`` touches (:mod:`models.burst`; the RTT to the millisecond)."""
+    def _time_out(self, st: TransferStats, flight_bytes: float) -> float:
+        """A retransmission timeout after a loss with ``flight_bytes`` in flight: counted,
+        the RTO it waits returned (then doubled, at most ``max_rto_s``), ssthresh the
+        congestion control's factor of the flight (at least two segments), the window one
+        segment."""
+        cfg = self.cfg
+        st.timeouts += 1
+        waited = self.rto_s
+        self.rto_s = min(cfg.max_rto_s, 2 * self.rto_s)
+        self.ssthresh = max(2.0 * cfg.mss_bytes, self._beta * flight_bytes)
+        self.cwnd = float(cfg.mss_bytes)
+        return waited
+
+    def _delivery_minima(self, rtt: float) -> WindowMinima | None:
+        """The trace's per-bin delivery minima over one round trip (:mod:`models.burst`; the
+        RTT to the millisecond), or None for a round trip under half a millisecond."""
         window = round(rtt, 3)
         if not window > 0:
-            return math.inf
-        return window_minima(self.trace, window, SCAN_BIN_S).min_bytes(b, e) * \
-            self.efficiency
+            return None
+        return window_minima(self.trace, window, SCAN_BIN_S)
+
+    def _delivery_floor_wire(self, b: float, e: float, rtt: float) -> float:
+        """The least the link delivered over one round trip (wire bytes) at any time in the
+        bins that ``[b, e]`` touches."""
+        minima = self._delivery_minima(rtt)
+        return math.inf if minima is None else minima.min_bytes(b, e) * self.efficiency
 
 
 def constant_rate_s(config: TcpConfig, size_bytes: float, rate_bytes_per_s: float,

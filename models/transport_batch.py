@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from models.burst import window_minima
 from models.pipeline import fifo_start_s
 from models.starved import any_starved_array
 from models.transport import (
@@ -103,9 +102,9 @@ class _Solver:
         out = np.empty(len(b))
         for r in np.unique(rtt):
             m = rtt == r
-            window = round(float(r), 3)
-            out[m] = np.inf if not window > 0 else window_minima(
-                self.trace, window, SCAN_BIN_S).min_bytes_array(b[m], e[m]) * self.efficiency
+            minima = self.flow._delivery_minima(float(r))
+            out[m] = np.inf if minima is None else minima.min_bytes_array(
+                b[m], e[m]) * self.efficiency
         return out
 
     def rtt(self, t: np.ndarray) -> np.ndarray:

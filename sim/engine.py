@@ -112,18 +112,13 @@ class EventEngine:
         """Run the policy over ``requests`` (sorted by arrival; read one at a time, so an
         iterator keeps memory flat; in chunks of :data:`PLAN_REQUESTS` when the link looks
         ahead); per-request records."""
-        if self.policy.static and not self.policy.clairvoyant and self.link.looks_ahead:
-            for req, decided in self._decided_ahead(requests):
-                if req.arrival_s > self.now_s:
-                    self.now_s = req.arrival_s
-                self._show_until(self.now_s)
-                self._on_arrival(req, decided)
-        else:
-            for req in requests:
-                if req.arrival_s > self.now_s:
-                    self.now_s = req.arrival_s
-                self._show_until(self.now_s)
-                self._on_arrival(req)
+        ahead = self.policy.static and not self.policy.clairvoyant and self.link.looks_ahead
+        paired = self._decided_ahead(requests) if ahead else ((r, None) for r in requests)
+        for req, decided in paired:
+            if req.arrival_s > self.now_s:
+                self.now_s = req.arrival_s
+            self._show_until(self.now_s)
+            self._on_arrival(req, decided)
         self._advance(math.inf)
         self.result.link_bytes = self.link.bytes_sent
         return self.result
